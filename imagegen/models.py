@@ -1,0 +1,152 @@
+"""TravelFit's data: generations and the per-user quota that limits them."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+# The largest seed every supported pipeline accepts (the SD 3.5 Space uses int32's maximum).
+MAX_SEED = 2**31 - 1
+
+
+def default_daily_limit():
+    return settings.IMAGEGEN_DAILY_QUOTA
+
+
+def default_monthly_limit():
+    return settings.IMAGEGEN_MONTHLY_QUOTA
+
+
+class Quota(models.Model):
+    """How many generations a user may start per day and per month, and how many they have.
+
+    The counters belong to a period (`day`, and `month` as its first day); a reservation in a
+    new period starts its counter again. Reservation and refund are single conditional UPDATEs
+    in `imagegen.services`, so concurrent submissions can never overshoot a limit.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota"
+    )
+    daily_limit = models.PositiveIntegerField(default=default_daily_limit)
+    monthly_limit = models.PositiveIntegerField(default=default_monthly_limit)
+    day = models.DateField(null=True, blank=True, help_text="The day day_used counts.")
+    day_used = models.PositiveIntegerField(default=0)
+    month = models.DateField(
+        null=True, blank=True, help_text="First day of the month month_used counts."
+    )
+    month_used = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(day_used__gte=0) & Q(month_used__gte=0), name="quota_used_not_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Quota of {self.user}"
+
+    def used_today(self, today):
+        return self.day_used if self.day == today else 0
+
+    def used_this_month(self, month):
+        return self.month_used if self.month == month else 0
+
+
+def image_path(generation, filename):
+    return f"generations/{generation.owner_id}/{generation.pk}.png"
+
+
+def thumbnail_path(generation, filename):
+    return f"generations/{generation.owner_id}/{generation.pk}.thumb.webp"
+
+
+class GenerationStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Done"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+
+
+class Generation(models.Model):
+    """One request for an image: its parameters, its progress, and its result or failure."""
+
+    Status = GenerationStatus
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
+    )
+    prompt = models.TextField()
+    negative_prompt = models.TextField(blank=True)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    steps = models.PositiveSmallIntegerField(null=True, blank=True)
+    guidance = models.FloatField(null=True, blank=True)
+    seed = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The seed the user asked for; empty means random."
+    )
+    actual_seed = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The seed the image was made with."
+    )
+    status = models.CharField(max_length=16, choices=Status, default=Status.QUEUED)
+    provider = models.CharField(max_length=64, blank=True, help_text="Provider that served it.")
+    model_name = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error_message = models.TextField(blank=True, help_text="Shown to the user.")
+    error_detail = models.TextField(blank=True, help_text="For admins only.")
+    image = models.FileField(upload_to=image_path, blank=True, max_length=255)
+    thumbnail = models.FileField(upload_to=thumbnail_path, blank=True, max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # A unit of quota is held while charged is true; services.refund() clears it exactly once.
+    charged = models.BooleanField(default=False)
+    charged_day = models.DateField(null=True, blank=True)
+    charged_month = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["owner", "-created_at"], name="generation_gallery"),
+            models.Index(fields=["status", "created_at"], name="generation_queue"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=GenerationStatus.values),
+                name="generation_status_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(width__gt=0) & Q(height__gt=0), name="generation_size_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(seed__isnull=True) | Q(seed__lte=MAX_SEED),
+                name="generation_seed_in_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="succeeded") | ~Q(image=""),
+                name="generation_succeeded_has_image",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.prompt[:50]} ({self.get_status_display()})"
+
+    @property
+    def is_active(self):
+        return self.status in self.ACTIVE
+
+    @property
+    def is_demo(self):
+        return self.provider == "demo"
+
+    @property
+    def duration(self):
+        if self.started_at and self.finished_at:
+            return self.finished_at - self.started_at
+        return None

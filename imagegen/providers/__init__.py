@@ -1,0 +1,59 @@
+"""Image providers, chosen by name in IMAGEGEN_PROVIDERS (an ordered list, first one first).
+
+Like Django's EMAIL_BACKEND, a short name maps to a dotted path loaded with `import_string`
+(a dotted path to an ImageProvider subclass is accepted too, for providers of your own);
+callers use `get_providers()` and the `ImageProvider` interface, never a concrete module.
+"""
+
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
+
+from .base import ImageProvider
+
+REGISTRY = {
+    "demo": "imagegen.providers.demo.DemoProvider",
+}
+
+
+def _provider_class(name):
+    path = REGISTRY.get(name, name)
+    try:
+        cls = import_string(path)
+    except ImportError as exc:
+        known = ", ".join(sorted(REGISTRY))
+        raise ImproperlyConfigured(
+            f"IMAGEGEN_PROVIDERS names an unknown provider {name!r}; known providers: {known}."
+        ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, ImageProvider)):
+        raise ImproperlyConfigured(f"IMAGEGEN_PROVIDERS: {name!r} is not an ImageProvider.")
+    return cls
+
+
+def configuration_errors(names):
+    """What is wrong with a list of provider names, as sentences (empty when all is well)."""
+    problems = []
+    for name in names:
+        try:
+            _provider_class(name)
+        except ImproperlyConfigured as exc:
+            problems.append(str(exc))
+    return problems
+
+
+@cache
+def _provider(name):
+    # One instance per process: clients that are costly to build are built once per worker.
+    return _provider_class(name)()
+
+
+def get_providers():
+    """The configured providers, in the order they are tried."""
+    return [_provider(name) for name in settings.IMAGEGEN_PROVIDERS]
+
+
+def primary_provider():
+    """The first configured provider: the form offers what it accepts."""
+    return get_providers()[0]

@@ -1,0 +1,335 @@
+"""TravelFit's workflows: each is the one place where its writes happen.
+
+- `submit_generation` reserves a unit of quota, records the request and queues it.
+- `run_generation` (called by the background task) asks the providers and stores the result.
+- `refund` gives a unit back, exactly once; `cancel_generation` stops a queued request.
+"""
+
+import datetime
+import logging
+import secrets
+import traceback
+from dataclasses import dataclass
+from functools import partial
+
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from .images import ImageRejected, check_image, png_bytes, thumbnail_bytes
+from .models import MAX_SEED, Generation, Quota
+from .providers import get_providers
+from .providers.base import GenerationRequest, ProviderError, redact
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Periods:
+    """The quota periods a moment falls in: its local day and the first day of its month."""
+
+    day: datetime.date
+    month: datetime.date
+
+    @classmethod
+    def current(cls):
+        today = timezone.localdate()
+        return cls(day=today, month=today.replace(day=1))
+
+    def day_resets_at(self):
+        return _local_midnight(self.day + datetime.timedelta(days=1))
+
+    def month_resets_at(self):
+        following = (self.month + datetime.timedelta(days=32)).replace(day=1)
+        return _local_midnight(following)
+
+
+def _local_midnight(day):
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+class QuotaExceeded(Exception):
+    """The user has no generation left in the current day or month."""
+
+    def __init__(self, *, period, limit, resets_at):
+        self.period = period
+        self.limit = limit
+        self.resets_at = resets_at
+        when = timezone.localtime(resets_at).strftime("%Y-%m-%d %H:%M %Z")
+        scope = "today's" if period == "day" else "this month's"
+        super().__init__(f"You have used all {limit} of {scope} generations. More from {when}.")
+
+
+def quota_for(user):
+    """The user's quota row, created with the site's default limits on first use."""
+    quota, _ = Quota.objects.get_or_create(user=user)
+    return quota
+
+
+def _reserve_quota(user, periods):
+    """Take one unit of the user's daily and monthly quota, or raise QuotaExceeded.
+
+    One conditional UPDATE: it starts a new period's counter at 1, or adds 1 to the current
+    one, only where both counters are under their limits. The database applies it atomically,
+    so concurrent submissions can never take more than the limit (QUEUE-AND-QUOTA.md).
+    """
+    quota_for(user)
+    day, month = periods.day, periods.month
+    taken = (
+        Quota.objects.filter(user=user)
+        .filter(~Q(day=day) | Q(day__isnull=True) | Q(day_used__lt=F("daily_limit")))
+        .filter(~Q(month=month) | Q(month__isnull=True) | Q(month_used__lt=F("monthly_limit")))
+        .filter(daily_limit__gt=0, monthly_limit__gt=0)
+        .update(
+            day_used=Case(
+                When(day=day, then=F("day_used") + 1),
+                default=Value(1),
+                output_field=PositiveIntegerField(),
+            ),
+            day=day,
+            month_used=Case(
+                When(month=month, then=F("month_used") + 1),
+                default=Value(1),
+                output_field=PositiveIntegerField(),
+            ),
+            month=month,
+        )
+    )
+    if not taken:
+        quota = Quota.objects.get(user=user)
+        if quota.used_today(day) >= quota.daily_limit:
+            raise QuotaExceeded(
+                period="day", limit=quota.daily_limit, resets_at=periods.day_resets_at()
+            )
+        raise QuotaExceeded(
+            period="month", limit=quota.monthly_limit, resets_at=periods.month_resets_at()
+        )
+
+
+def submit_generation(
+    *, user, prompt, negative_prompt="", width, height, seed=None, steps=None, guidance=None
+):
+    """Reserve quota, record the request and queue it; raises QuotaExceeded at the limit."""
+    periods = Periods.current()
+    with transaction.atomic():
+        _reserve_quota(user, periods)
+        generation = Generation.objects.create(
+            owner=user,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            width=width,
+            height=height,
+            seed=seed,
+            steps=steps,
+            guidance=guidance,
+            charged=True,
+            charged_day=periods.day,
+            charged_month=periods.month,
+        )
+        # Queue only once the rows are committed, so a worker never looks for a generation it
+        # cannot see yet. A crash between commit and enqueue leaves it queued for recovery.
+        transaction.on_commit(partial(enqueue_generation, generation.pk))
+    logger.info("generation %s queued for user %s", generation.pk, user.pk)
+    return generation
+
+
+def retry_generation(*, generation_id, user):
+    """Submit the user's own earlier request again, with the same parameters."""
+    source = Generation.objects.get(pk=generation_id, owner=user)
+    return submit_generation(
+        user=user,
+        prompt=source.prompt,
+        negative_prompt=source.negative_prompt,
+        width=source.width,
+        height=source.height,
+        seed=source.seed,
+        steps=source.steps,
+        guidance=source.guidance,
+    )
+
+
+def enqueue_generation(generation_id):
+    """Hand a generation to the django-q2 broker. Only its id travels, never a secret."""
+    async_task(
+        "imagegen.tasks.run_generation",
+        str(generation_id),
+        task_name=f"generation-{generation_id}",
+    )
+
+
+def refund(generation_id):
+    """Give back the unit of quota a generation holds. True if this call gave it back.
+
+    The generation's `charged` flag is cleared with a conditional UPDATE first, so however
+    many callers race here, exactly one refunds. A unit goes back to the period it was taken
+    from; if that period is over, its counter has already started again and nothing is owed.
+    """
+    with transaction.atomic():
+        if not Generation.objects.filter(pk=generation_id, charged=True).update(charged=False):
+            return False
+        owner_id, day, month = Generation.objects.values_list(
+            "owner_id", "charged_day", "charged_month"
+        ).get(pk=generation_id)
+        Quota.objects.filter(user_id=owner_id).update(
+            day_used=Case(
+                When(day=day, day_used__gt=0, then=F("day_used") - 1),
+                default=F("day_used"),
+                output_field=PositiveIntegerField(),
+            ),
+            month_used=Case(
+                When(month=month, month_used__gt=0, then=F("month_used") - 1),
+                default=F("month_used"),
+                output_field=PositiveIntegerField(),
+            ),
+        )
+    logger.info("generation %s refunded", generation_id)
+    return True
+
+
+def cancel_generation(*, generation_id, user):
+    """Cancel the user's own generation while it is still queued, and refund it."""
+    with transaction.atomic():
+        canceled = Generation.objects.filter(
+            pk=generation_id, owner=user, status=Generation.Status.QUEUED
+        ).update(status=Generation.Status.CANCELED, finished_at=timezone.now())
+        if canceled:
+            refund(generation_id)
+    return bool(canceled)
+
+
+def fail_generation(generation_id, *, user_message, detail, refund_quota=True):
+    """Move an unfinished generation to failed, keeping its parameters, and refund it."""
+    with transaction.atomic():
+        failed = Generation.objects.filter(pk=generation_id, status__in=Generation.ACTIVE).update(
+            status=Generation.Status.FAILED,
+            error_message=user_message,
+            error_detail=redact(detail),
+            finished_at=timezone.now(),
+        )
+        if failed and refund_quota:
+            refund(generation_id)
+    return bool(failed)
+
+
+def _claim(generation_id):
+    """Move a queued generation to running. False if another worker has it or it is over."""
+    return bool(
+        Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
+            status=Generation.Status.RUNNING,
+            started_at=timezone.now(),
+            attempts=F("attempts") + 1,
+        )
+    )
+
+
+def parameters_text(generation, *, seed, provider, model):
+    """The generation's parameters in the `parameters` chunk layout other image apps use."""
+    lines = [generation.prompt]
+    if generation.negative_prompt:
+        lines.append(f"Negative prompt: {generation.negative_prompt}")
+    fields = [
+        ("Steps", generation.steps),
+        ("CFG scale", generation.guidance),
+        ("Seed", seed),
+        ("Size", f"{generation.width}x{generation.height}"),
+        ("Model", model),
+        ("Provider", provider),
+    ]
+    lines.append(", ".join(f"{name}: {value}" for name, value in fields if value is not None))
+    return "\n".join(lines)
+
+
+def _store(generation, *, provider, result, image, seed):
+    text = parameters_text(generation, seed=seed, provider=provider.name, model=result.model)
+    generation.image.save("image.png", ContentFile(png_bytes(image, text)), save=False)
+    generation.thumbnail.save("thumb.webp", ContentFile(thumbnail_bytes(image)), save=False)
+    stored = Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(
+        status=Generation.Status.SUCCEEDED,
+        image=generation.image.name,
+        thumbnail=generation.thumbnail.name,
+        actual_seed=seed,
+        provider=provider.name,
+        model_name=result.model,
+        finished_at=timezone.now(),
+    )
+    if not stored:
+        # Someone else settled it (a recovery sweep, an admin) while we worked: keep theirs.
+        generation.image.delete(save=False)
+        generation.thumbnail.delete(save=False)
+    return bool(stored)
+
+
+def run_generation(generation_id):
+    """Make the image for a queued generation: the body of the background task.
+
+    Idempotent: a second delivery of the same task finds the generation already claimed and
+    returns. Providers are asked in IMAGEGEN_PROVIDERS order; a failure that says the next one
+    may help moves on, anything else ends the generation as failed and refunded.
+    """
+    if not _claim(generation_id):
+        logger.info("generation %s is not queued any more; nothing to do", generation_id)
+        return
+    generation = Generation.objects.get(pk=generation_id)
+    seed = generation.seed if generation.seed is not None else secrets.randbelow(MAX_SEED + 1)
+    request = GenerationRequest(
+        prompt=generation.prompt,
+        negative_prompt=generation.negative_prompt,
+        width=generation.width,
+        height=generation.height,
+        seed=seed,
+        steps=generation.steps,
+        guidance=generation.guidance,
+    )
+    failures = []
+    for provider in get_providers():
+        try:
+            result = provider.generate(request)
+        except ProviderError as exc:
+            failure = exc
+        except Exception as exc:  # a bug or an unmapped library error: keep the worker going
+            failure = ProviderError(
+                "Unexpected error:\n" + "".join(traceback.format_exception(exc)),
+            )
+            logger.error(
+                "generation %s: provider %s raised unexpectedly: %s",
+                generation_id,
+                provider.name,
+                redact(f"{type(exc).__name__}: {exc}"),
+            )
+        else:
+            try:
+                image = check_image(result.image, expected_size=(request.width, request.height))
+            except ImageRejected as exc:
+                logger.warning(
+                    "generation %s: %s returned an unusable image: %s",
+                    generation_id,
+                    provider.name,
+                    exc.detail,
+                )
+                fail_generation(
+                    generation_id,
+                    user_message=exc.user_message,
+                    detail=f"{provider.name}: {exc.detail}",
+                )
+                return
+            seed_used = result.seed if result.seed is not None else seed
+            _store(generation, provider=provider, result=result, image=image, seed=seed_used)
+            logger.info("generation %s done by %s", generation_id, provider.name)
+            return
+        failures.append((provider.name, failure))
+        logger.warning(
+            "generation %s: provider %s failed: %s",
+            generation_id,
+            provider.name,
+            redact(failure.detail),
+        )
+        if not failure.try_next:
+            break
+    last = failures[-1][1]
+    fail_generation(
+        generation_id,
+        user_message=last.user_message,
+        detail="\n\n".join(f"{name}: {exc.detail}" for name, exc in failures),
+    )

@@ -1,0 +1,18 @@
+"""URLs of the generation pages."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "imagegen"
+
+urlpatterns = [
+    path("", views.create, name="create"),
+    path("gallery/", views.gallery, name="gallery"),
+    path("g/<uuid:generation_id>/", views.detail, name="detail"),
+    path("g/<uuid:generation_id>/status", views.status, name="status"),
+    path("g/<uuid:generation_id>/image.png", views.image, name="image"),
+    path("g/<uuid:generation_id>/thumb.webp", views.thumbnail, name="thumbnail"),
+    path("g/<uuid:generation_id>/cancel", views.cancel, name="cancel"),
+    path("g/<uuid:generation_id>/retry", views.retry, name="retry"),
+]

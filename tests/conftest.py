@@ -1,0 +1,120 @@
+"""Shared fixtures: users, logged-in clients, a broker drain and a real worker process."""
+
+import os
+import pydoc
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.db import connection
+from django_q.brokers import get_broker
+from django_q.signing import SignedPackage
+
+from imagegen.models import Generation
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "a-long-enough-passphrase-42"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def collected_static():
+    """Hashed static files, as whitenoise's manifest storage serves them in every mode."""
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def empty_queue():
+    """Each test starts with an empty broker queue.
+
+    The ORM broker's queue is a table, emptied with the test database; Redis keeps its list.
+    """
+    if settings.Q_BROKER == "redis":
+        get_broker().purge_queue()
+
+
+@pytest.fixture
+def make_user(db):
+    def make(username="alice", **extra):
+        return get_user_model().objects.create_user(
+            username=username, email=f"{username}@example.org", password=PASSWORD, **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user()
+
+
+@pytest.fixture
+def user_client(client, user):
+    client.force_login(user)
+    return client
+
+
+def run_queued_tasks():
+    """Take every task waiting in the broker and run it in this process, as a worker would.
+
+    Returns how many ran. The broker is the configured one (ORM or Redis), so this also
+    proves what submission really put on the queue.
+    """
+    broker = get_broker()
+    ran = 0
+    while broker.queue_size():
+        for ack_id, payload in broker.dequeue() or []:
+            task = SignedPackage.loads(payload)
+            pydoc.locate(task["func"])(*task["args"], **task["kwargs"])
+            broker.acknowledge(ack_id)
+            ran += 1
+    return ran
+
+
+@pytest.fixture
+def worker_env():
+    """Environment for a subprocess that must use this test run's database and queue."""
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "tests.settings"
+    env["TRAVELFIT_TEST_DATABASE_NAME"] = str(connection.settings_dict["NAME"])
+    env["TRAVELFIT_TEST_QUEUE"] = settings.Q_CLUSTER["name"]
+    env["DATA_DIR"] = str(settings.DATA_DIR)
+    return env
+
+
+@pytest.fixture
+def qcluster(transactional_db, worker_env):
+    """A real `manage.py qcluster` on the test database and queue; stopped at the end."""
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=worker_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    yield process
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    # A worker's own connection must be gone before the test database is flushed or dropped.
+    time.sleep(0.2)
+
+
+def wait_until_settled(generation, timeout=60):
+    """Poll the database until the generation leaves queued/running (for real workers)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        generation.refresh_from_db()
+        if generation.status not in Generation.ACTIVE:
+            return generation
+        time.sleep(0.1)
+    raise AssertionError(f"generation still {generation.status} after {timeout} s")

@@ -1,0 +1,49 @@
+"""Provider classes for tests, named by dotted path in IMAGEGEN_PROVIDERS.
+
+They stand where a remote service would: what they return or raise is what a real provider
+could. The real providers' own tests use real servers on 127.0.0.1 instead.
+"""
+
+import io
+
+from PIL import Image
+
+from imagegen.providers.base import ImageProvider, ProviderError, ProviderResult
+
+
+class CrashingProvider(ImageProvider):
+    """Raises an exception no provider should: a bug, not a mapped failure."""
+
+    name = "crashing"
+
+    def generate(self, request):
+        raise RuntimeError("boom: the provider library blew up")
+
+
+class RefusingProvider(ImageProvider):
+    """Fails the way a misconfigured provider does: a mapped error, try the next one."""
+
+    name = "refusing"
+
+    def generate(self, request):
+        raise ProviderError("the far side said no", user_message="The service said no.")
+
+
+class GarbageProvider(ImageProvider):
+    """Answers with bytes that are not an image."""
+
+    name = "garbage"
+
+    def generate(self, request):
+        return ProviderResult(image=b"<html>Service Unavailable</html>", model="garbage-1")
+
+
+class WrongSizeProvider(ImageProvider):
+    """Answers with a valid PNG of a size nobody asked for."""
+
+    name = "wrong-size"
+
+    def generate(self, request):
+        buffer = io.BytesIO()
+        Image.new("RGB", (request.width + 64, request.height), "red").save(buffer, "PNG")
+        return ProviderResult(image=buffer.getvalue(), model="wrong-size-1")

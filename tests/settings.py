@@ -1,0 +1,32 @@
+"""Settings for the test suite: the real settings, with test-only values set first.
+
+DATABASE_URL and Q_BROKER still come from the environment, so CI runs the same suite on
+SQLite + the ORM broker and on PostgreSQL + Redis.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
+os.environ["IMAGEGEN_PROVIDERS"] = os.environ.get("TEST_IMAGEGEN_PROVIDERS", "demo")
+os.environ["IMAGEGEN_DEMO_DELAY"] = "0"
+os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="travelfit-test-"))
+
+from travelfit.settings import *  # noqa: E402,F403
+from travelfit.settings import DATABASES, Q_CLUSTER  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A file, not memory, so that threads and worker processes share the test database.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["DATA_DIR"], "test.sqlite3")}
+
+# A worker process started by a test connects to the test database, not the real one.
+if os.environ.get("TRAVELFIT_TEST_DATABASE_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["TRAVELFIT_TEST_DATABASE_NAME"]
+
+# Each run gets its own queue, so runs on one Redis never take each other's tasks.
+Q_CLUSTER = {
+    **Q_CLUSTER,
+    "name": os.environ.setdefault("TRAVELFIT_TEST_QUEUE", f"test-{os.getpid()}"),
+}

@@ -1,0 +1,1 @@
+"""TravelFit: the Django project package (settings, URLs, WSGI/ASGI)."""

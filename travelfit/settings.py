@@ -1,0 +1,249 @@
+"""TravelFit settings, read from the environment and an optional `.env` file.
+
+Every variable is documented, with its default, in `.env.example`. Nothing here needs editing to
+switch database, broker or image provider: set the variable instead.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# Variables already in the environment win over the file.
+environ.Env.read_env(BASE_DIR / ".env")
+
+
+def _setting(name, parse, default, describe):
+    """Read one variable with `parse`, turning a bad value into a message that names it."""
+    raw = env.str(name, default=None)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return parse(raw.strip())
+    except (TypeError, ValueError) as exc:
+        raise ImproperlyConfigured(f"{name} must be {describe}; got {raw!r}.") from exc
+
+
+def _whole_number(minimum, maximum=None):
+    def parse(raw):
+        value = int(raw)
+        if value < minimum or (maximum is not None and value > maximum):
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
+def _number(minimum):
+    def parse(raw):
+        value = float(raw)
+        if not value >= minimum:
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
+def _boolean(raw):
+    lowered = raw.lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(raw)
+
+
+def _name_list(raw):
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DEBUG = _setting("DEBUG", _boolean, False, "true or false")
+
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is required when DEBUG is off. Put a long random value in .env "
+            "(`make run` writes one for you the first time), or set DEBUG=true for development."
+        )
+    SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
+
+ALLOWED_HOSTS = _setting("ALLOWED_HOSTS", _name_list, ["127.0.0.1", "localhost"], "host names")
+CSRF_TRUSTED_ORIGINS = _setting("CSRF_TRUSTED_ORIGINS", _name_list, [], "origins (https://…)")
+HOST = env.str("HOST", default="127.0.0.1")
+PORT = _setting("PORT", _whole_number(1, 65535), 8000, "a port number (1–65535)")
+
+DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
+DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_q",
+    "imagegen",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "travelfit.urls"
+WSGI_APPLICATION = "travelfit.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+try:
+    DATABASES = {
+        "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")
+    }
+except (ImproperlyConfigured, KeyError, ValueError) as exc:
+    raise ImproperlyConfigured(
+        "DATABASE_URL must look like sqlite:////absolute/path.sqlite3 or "
+        f"postgres://user:password@host:5432/name ({exc})."
+    ) from exc
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions queue writers behind the busy timeout instead of failing with
+    # "database is locked"; WAL lets readers go on while one writer works (QUEUE-AND-QUOTA.md).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "imagegen:create"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Generated images are private: they live under MEDIA_ROOT but no URL maps onto that folder;
+# a view checks the owner (or a share token) before sending a file.
+MEDIA_ROOT = DATA_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = _setting("SECURE_COOKIES", _boolean, False, "true or false")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+# --- Background work (django-q2) -----------------------------------------------------------
+Q_BROKER = _setting(
+    "Q_BROKER",
+    lambda raw: {"orm": "orm", "redis": "redis"}[raw.lower()],
+    "orm",
+    "orm or redis",
+)
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+Q_WORKERS = _setting("Q_WORKERS", _whole_number(1, 64), 2, "a whole number of workers (1–64)")
+# The longest one generation may take, fallbacks and retries included.
+IMAGEGEN_TASK_TIMEOUT = _setting(
+    "IMAGEGEN_TASK_TIMEOUT", _whole_number(10), 600, "a number of seconds (10 or more)"
+)
+Q_CLUSTER = {
+    "name": "travelfit",
+    "workers": Q_WORKERS,
+    # Prefetch no more than there are workers, so a task never waits in the cluster's own
+    # queue long enough for the broker to hand it out a second time.
+    "queue_limit": Q_WORKERS,
+    "timeout": IMAGEGEN_TASK_TIMEOUT,
+    "retry": IMAGEGEN_TASK_TIMEOUT * 2 + 60,
+    # Retries are ours, inside the task, with our error classes; a failed task is not re-run.
+    "ack_failures": True,
+    "max_attempts": 1,
+    "catch_up": False,
+    "poll": 0.2,
+    "save_limit": 500,
+    "label": "Task queue",
+}
+if Q_BROKER == "orm":
+    Q_CLUSTER["orm"] = "default"
+else:
+    Q_CLUSTER["redis"] = REDIS_URL
+
+# --- Image generation ------------------------------------------------------------------------
+HUGGINGFACE_API_TOKEN = env.str("HUGGINGFACE_API_TOKEN", default="") or env.str(
+    "HF_TOKEN", default=""
+)
+IMAGEGEN_PROVIDERS = _setting(
+    "IMAGEGEN_PROVIDERS", _name_list, ["demo"], "a comma-separated list of provider names"
+)
+IMAGEGEN_DAILY_QUOTA = _setting(
+    "IMAGEGEN_DAILY_QUOTA", _whole_number(0), 20, "a whole number (0 or more)"
+)
+IMAGEGEN_MONTHLY_QUOTA = _setting(
+    "IMAGEGEN_MONTHLY_QUOTA", _whole_number(0), 300, "a whole number (0 or more)"
+)
+IMAGEGEN_MAX_PROMPT_LENGTH = _setting(
+    "IMAGEGEN_MAX_PROMPT_LENGTH", _whole_number(10, 10000), 1000, "a whole number (10–10000)"
+)
+# Decoded images above this many pixels are refused before they are stored.
+IMAGEGEN_MAX_PIXELS = _setting(
+    "IMAGEGEN_MAX_PIXELS", _whole_number(64 * 64), 4096 * 4096, "a whole number of pixels"
+)
+IMAGEGEN_THUMBNAIL_SIZE = _setting(
+    "IMAGEGEN_THUMBNAIL_SIZE", _whole_number(64, 2048), 384, "a size in pixels (64–2048)"
+)
+IMAGEGEN_DEMO_DELAY = _setting(
+    "IMAGEGEN_DEMO_DELAY", _number(0), 1.5, "a number of seconds (0 or more)"
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "imagegen": {"level": env.str("LOG_LEVEL", default="INFO"), "propagate": True},
+    },
+}
