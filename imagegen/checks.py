@@ -20,7 +20,7 @@ def check_providers(app_configs, **kwargs):
     return [
         checks.Error(
             problem,
-            hint=f"Use one of: {', '.join(sorted(REGISTRY))}, or a dotted path to a provider class.",
+            hint=f"Use one of {', '.join(sorted(REGISTRY))}, or a provider class's dotted path.",
             id="imagegen.E002",
         )
         for problem in configuration_errors(names)

@@ -48,13 +48,14 @@ def check_image(data, *, expected_size=None):
             image.load()
         except ImageRejected:
             raise
-        except (
-            UnidentifiedImageError,
-            Image.DecompressionBombError,
-            Image.DecompressionBombWarning,
-        ) as exc:
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageRejected(
-                f"The provider's answer is not an accepted image ({type(exc).__name__}: {exc}); "
+                f"The image is too large to decode safely ({exc}).",
+                "The image service sent back an image that is too large.",
+            ) from exc
+        except UnidentifiedImageError as exc:
+            raise ImageRejected(
+                f"The provider's answer is not an accepted image ({exc}); "
                 f"{len(data)} bytes starting {data[:16]!r}.",
                 "The image service sent back something that is not an image.",
             ) from exc

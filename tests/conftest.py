@@ -88,25 +88,36 @@ def worker_env():
 
 
 @pytest.fixture
-def qcluster(transactional_db, worker_env):
-    """A real `manage.py qcluster` on the test database and queue; stopped at the end."""
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "qcluster"],
-        cwd=ROOT,
-        env=worker_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    yield process
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    # A worker's own connection must be gone before the test database is flushed or dropped.
-    time.sleep(0.2)
+def start_worker(transactional_db, worker_env):
+    """Start real `manage.py qcluster` processes on the test database and queue.
+
+    `start_worker(providers="demo")` returns the process; the worker's IMAGEGEN_PROVIDERS
+    can differ from the test process's. All are stopped when the test ends.
+    """
+    processes = []
+
+    def start(providers="demo"):
+        env = {**worker_env, "TEST_IMAGEGEN_PROVIDERS": providers}
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def wait_until_settled(generation, timeout=60):

@@ -56,6 +56,15 @@ def _boolean(raw):
     raise ValueError(raw)
 
 
+def _one_of(*options):
+    def parse(raw):
+        if raw.lower() not in options:
+            raise ValueError(raw)
+        return raw.lower()
+
+    return parse
+
+
 def _name_list(raw):
     return [item.strip() for item in raw.split(",") if item.strip()]
 
@@ -120,15 +129,21 @@ TEMPLATES = [
     },
 ]
 
+DATABASE_HELP = (
+    "DATABASE_URL must look like sqlite:////absolute/path.sqlite3 or "
+    "postgres://user:password@host:5432/name"
+)
 try:
     DATABASES = {
         "default": env.db_url("DATABASE_URL", default=f"sqlite:///{DATA_DIR / 'db.sqlite3'}")
     }
 except (ImproperlyConfigured, KeyError, ValueError) as exc:
-    raise ImproperlyConfigured(
-        "DATABASE_URL must look like sqlite:////absolute/path.sqlite3 or "
-        f"postgres://user:password@host:5432/name ({exc})."
-    ) from exc
+    raise ImproperlyConfigured(f"{DATABASE_HELP} ({exc}).") from exc
+if DATABASES["default"]["ENGINE"] not in (
+    "django.db.backends.sqlite3",
+    "django.db.backends.postgresql",
+):
+    raise ImproperlyConfigured(f"{DATABASE_HELP}; got {env.str('DATABASE_URL')!r}.")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions queue writers behind the busy timeout instead of failing with
     # "database is locked"; WAL lets readers go on while one writer works (QUEUE-AND-QUOTA.md).
@@ -179,7 +194,7 @@ X_FRAME_OPTIONS = "DENY"
 # --- Background work (django-q2) -----------------------------------------------------------
 Q_BROKER = _setting(
     "Q_BROKER",
-    lambda raw: {"orm": "orm", "redis": "redis"}[raw.lower()],
+    _one_of("orm", "redis"),
     "orm",
     "orm or redis",
 )

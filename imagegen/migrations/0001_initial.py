@@ -9,7 +9,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -18,53 +17,164 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Generation',
+            name="Generation",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('prompt', models.TextField()),
-                ('negative_prompt', models.TextField(blank=True)),
-                ('width', models.PositiveIntegerField()),
-                ('height', models.PositiveIntegerField()),
-                ('steps', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('guidance', models.FloatField(blank=True, null=True)),
-                ('seed', models.PositiveIntegerField(blank=True, help_text='The seed the user asked for; empty means random.', null=True)),
-                ('actual_seed', models.PositiveIntegerField(blank=True, help_text='The seed the image was made with.', null=True)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Done'), ('failed', 'Failed'), ('canceled', 'Canceled')], default='queued', max_length=16)),
-                ('provider', models.CharField(blank=True, help_text='Provider that served it.', max_length=64)),
-                ('model_name', models.CharField(blank=True, max_length=200)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('error_message', models.TextField(blank=True, help_text='Shown to the user.')),
-                ('error_detail', models.TextField(blank=True, help_text='For admins only.')),
-                ('image', models.FileField(blank=True, max_length=255, upload_to=imagegen.models.image_path)),
-                ('thumbnail', models.FileField(blank=True, max_length=255, upload_to=imagegen.models.thumbnail_path)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('charged', models.BooleanField(default=False)),
-                ('charged_day', models.DateField(blank=True, null=True)),
-                ('charged_month', models.DateField(blank=True, null=True)),
-                ('owner', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='generations', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.UUIDField(
+                        default=uuid.uuid4, editable=False, primary_key=True, serialize=False
+                    ),
+                ),
+                ("prompt", models.TextField()),
+                ("negative_prompt", models.TextField(blank=True)),
+                ("width", models.PositiveIntegerField()),
+                ("height", models.PositiveIntegerField()),
+                ("steps", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("guidance", models.FloatField(blank=True, null=True)),
+                (
+                    "seed",
+                    models.PositiveIntegerField(
+                        blank=True,
+                        help_text="The seed the user asked for; empty means random.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "actual_seed",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="The seed the image was made with.", null=True
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Done"),
+                            ("failed", "Failed"),
+                            ("canceled", "Canceled"),
+                        ],
+                        default="queued",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "provider",
+                    models.CharField(
+                        blank=True, help_text="Provider that served it.", max_length=64
+                    ),
+                ),
+                ("model_name", models.CharField(blank=True, max_length=200)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("error_message", models.TextField(blank=True, help_text="Shown to the user.")),
+                ("error_detail", models.TextField(blank=True, help_text="For admins only.")),
+                (
+                    "image",
+                    models.FileField(
+                        blank=True, max_length=255, upload_to=imagegen.models.image_path
+                    ),
+                ),
+                (
+                    "thumbnail",
+                    models.FileField(
+                        blank=True, max_length=255, upload_to=imagegen.models.thumbnail_path
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("charged", models.BooleanField(default=False)),
+                ("charged_day", models.DateField(blank=True, null=True)),
+                ("charged_month", models.DateField(blank=True, null=True)),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="generations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(fields=['owner', '-created_at'], name='generation_gallery'), models.Index(fields=['status', 'created_at'], name='generation_queue')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('status__in', ['queued', 'running', 'succeeded', 'failed', 'canceled'])), name='generation_status_known'), models.CheckConstraint(condition=models.Q(('width__gt', 0), ('height__gt', 0)), name='generation_size_positive'), models.CheckConstraint(condition=models.Q(('seed__isnull', True), ('seed__lte', 2147483647), _connector='OR'), name='generation_seed_in_range'), models.CheckConstraint(condition=models.Q(models.Q(('status', 'succeeded'), _negated=True), models.Q(('image', ''), _negated=True), _connector='OR'), name='generation_succeeded_has_image')],
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(fields=["owner", "-created_at"], name="generation_gallery"),
+                    models.Index(fields=["status", "created_at"], name="generation_queue"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("status__in", ["queued", "running", "succeeded", "failed", "canceled"])
+                        ),
+                        name="generation_status_known",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("width__gt", 0), ("height__gt", 0)),
+                        name="generation_size_positive",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("seed__isnull", True), ("seed__lte", 2147483647), _connector="OR"
+                        ),
+                        name="generation_seed_in_range",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            models.Q(("status", "succeeded"), _negated=True),
+                            models.Q(("image", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="generation_succeeded_has_image",
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Quota',
+            name="Quota",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('daily_limit', models.PositiveIntegerField(default=imagegen.models.default_daily_limit)),
-                ('monthly_limit', models.PositiveIntegerField(default=imagegen.models.default_monthly_limit)),
-                ('day', models.DateField(blank=True, help_text='The day day_used counts.', null=True)),
-                ('day_used', models.PositiveIntegerField(default=0)),
-                ('month', models.DateField(blank=True, help_text='First day of the month month_used counts.', null=True)),
-                ('month_used', models.PositiveIntegerField(default=0)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='quota', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "daily_limit",
+                    models.PositiveIntegerField(default=imagegen.models.default_daily_limit),
+                ),
+                (
+                    "monthly_limit",
+                    models.PositiveIntegerField(default=imagegen.models.default_monthly_limit),
+                ),
+                (
+                    "day",
+                    models.DateField(blank=True, help_text="The day day_used counts.", null=True),
+                ),
+                ("day_used", models.PositiveIntegerField(default=0)),
+                (
+                    "month",
+                    models.DateField(
+                        blank=True, help_text="First day of the month month_used counts.", null=True
+                    ),
+                ),
+                ("month_used", models.PositiveIntegerField(default=0)),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="quota",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.CheckConstraint(condition=models.Q(('day_used__gte', 0), ('month_used__gte', 0)), name='quota_used_not_negative')],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("day_used__gte", 0), ("month_used__gte", 0)),
+                        name="quota_used_not_negative",
+                    )
+                ],
             },
         ),
     ]

@@ -47,3 +47,16 @@ class WrongSizeProvider(ImageProvider):
         buffer = io.BytesIO()
         Image.new("RGB", (request.width + 64, request.height), "red").save(buffer, "PNG")
         return ProviderResult(image=buffer.getvalue(), model="wrong-size-1")
+
+
+class LeakyProvider(ImageProvider):
+    """A library error whose message carries the token, as some HTTP errors do."""
+
+    name = "leaky"
+
+    def generate(self, request):
+        from django.conf import settings
+
+        raise RuntimeError(
+            f"401 for request with Authorization: Bearer {settings.HUGGINGFACE_API_TOKEN}"
+        )

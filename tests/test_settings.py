@@ -1,0 +1,68 @@
+"""Settings come from the environment; a bad value stops start-up with a message naming it."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def start(env_changes, command=("check",)):
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    env.update({"DJANGO_SETTINGS_MODULE": "travelfit.settings", "SECRET_KEY": "k" * 50})
+    env.update(env_changes)
+    env = {k: v for k, v in env.items() if v is not None}
+    return subprocess.run(
+        [sys.executable, "manage.py", *command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_defaults_pass_the_checks(tmp_path):
+    result = start({"DATA_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SECRET_KEY", None, "SECRET_KEY is required when DEBUG is off"),
+        ("DEBUG", "maybe", "DEBUG must be true or false; got 'maybe'"),
+        ("PORT", "80000", "PORT must be a port number (1–65535); got '80000'"),
+        ("IMAGEGEN_DAILY_QUOTA", "-1", "IMAGEGEN_DAILY_QUOTA must be a whole number (0 or more)"),
+        ("Q_BROKER", "rabbit", "Q_BROKER must be orm or redis; got 'rabbit'"),
+        ("DATABASE_URL", "nosuchdb://x", "DATABASE_URL must look like"),
+        ("IMAGEGEN_PROVIDERS", "demo,dalle", "unknown provider 'dalle'"),
+    ],
+)
+def test_a_bad_value_is_named_in_the_error(tmp_path, name, value, message):
+    result = start({"DATA_DIR": str(tmp_path), name: value})
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_the_token_may_come_from_hf_token(tmp_path):
+    result = start(
+        {"DATA_DIR": str(tmp_path), "HUGGINGFACE_API_TOKEN": None, "HF_TOKEN": "hf_fromhftoken"},
+        command=(
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.HUGGINGFACE_API_TOKEN)",
+        ),
+    )
+    assert result.stdout.strip().endswith("hf_fromhftoken")
+
+
+def test_every_setting_read_is_documented_in_env_example():
+    settings_source = (ROOT / "travelfit" / "settings.py").read_text()
+    read = set(re.findall(r'_setting\(\s*"([A-Z_]+)"', settings_source))
+    read |= set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', settings_source))
+    documented = set(re.findall(r"^#? ?([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read - documented == set()
