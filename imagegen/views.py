@@ -31,14 +31,14 @@ def create(request):
         form = GenerationForm(request.POST)
         if form.is_valid():
             try:
-                generation = services.submit_generation(
+                services.submit_generation(
                     user=request.user, **form.generation_kwargs()
                 )
             except services.QuotaExceeded as exc:
                 form.add_error(None, str(exc))
             else:
                 messages.success(request, "Queued. It will appear below when it is ready.")
-                return redirect(f"{reverse('imagegen:create')}#g-{generation.pk}")
+                return redirect("imagegen:create")
     else:
         form = GenerationForm(initial=_remix_initial(request))
     recent = selectors.generations_of(request.user)[:RECENT_ON_CREATE_PAGE]

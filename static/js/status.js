@@ -43,6 +43,8 @@
     }
     var retry = root.querySelector('[data-role="retry"]');
     if (retry) { retry.hidden = data.status !== "failed"; }
+    var cancel = root.querySelector('[data-role="cancel"]');
+    if (cancel) { cancel.hidden = data.status !== "queued"; }
   }
 
   function poll(root) {
