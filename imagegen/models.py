@@ -100,6 +100,12 @@ class Generation(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error_message = models.TextField(blank=True, help_text="Shown to the user.")
     error_detail = models.TextField(blank=True, help_text="For admins only.")
+    failure_class = models.CharField(
+        max_length=32, blank=True, help_text="The kind of failure (misconfigured, out_of_quota…)."
+    )
+    adaptations = models.TextField(
+        blank=True, help_text="How the request was fitted to the provider that served it."
+    )
     image = models.FileField(upload_to=image_path, blank=True, max_length=255)
     thumbnail = models.FileField(upload_to=thumbnail_path, blank=True, max_length=255)
     created_at = models.DateTimeField(default=timezone.now)
@@ -150,3 +156,25 @@ class Generation(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+
+class ProviderCooldown(models.Model):
+    """A provider that every worker skips until `until`: its quota, credits or rate ran out.
+
+    Kept in the database so that all workers, on every machine, see the same state.
+    """
+
+    provider = models.CharField(max_length=200, unique=True)
+    until = models.DateTimeField()
+    reason = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "provider cool-down"
+
+    def __str__(self):
+        return f"{self.provider} until {self.until:%Y-%m-%d %H:%M}"
+
+    @property
+    def active(self):
+        return self.until > timezone.now()

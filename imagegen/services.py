@@ -5,9 +5,11 @@
 - `refund` gives a unit back, exactly once; `cancel_generation` stops a queued request.
 """
 
+import dataclasses
 import datetime
 import logging
 import secrets
+import time
 import traceback
 from dataclasses import dataclass
 from functools import partial
@@ -15,13 +17,23 @@ from functools import partial
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
+from django.conf import settings
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from .images import ImageRejected, check_image, png_bytes, thumbnail_bytes
-from .models import MAX_SEED, Generation, Quota
+from .models import MAX_SEED, Generation, ProviderCooldown, Quota
 from .providers import get_providers
-from .providers.base import GenerationRequest, ProviderError, redact
+from .providers.base import (
+    BadOutput,
+    GenerationRequest,
+    OutOfQuota,
+    PromptRejected,
+    ProviderError,
+    Unavailable,
+    adapt,
+    redact,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -199,13 +211,16 @@ def cancel_generation(*, generation_id, user):
     return bool(canceled)
 
 
-def fail_generation(generation_id, *, user_message, detail, refund_quota=True):
+def fail_generation(
+    generation_id, *, user_message, detail, failure_class="unexpected", refund_quota=True
+):
     """Move an unfinished generation to failed, keeping its parameters, and refund it."""
     with transaction.atomic():
         failed = Generation.objects.filter(pk=generation_id, status__in=Generation.ACTIVE).update(
             status=Generation.Status.FAILED,
             error_message=user_message,
             error_detail=redact(detail),
+            failure_class=failure_class,
             finished_at=timezone.now(),
         )
         if failed and refund_quota:
@@ -217,23 +232,39 @@ def _claim(generation_id):
     """Move a queued generation to running. False if another worker has it or it is over."""
     return bool(
         Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
-            status=Generation.Status.RUNNING,
-            started_at=timezone.now(),
-            attempts=F("attempts") + 1,
+            status=Generation.Status.RUNNING, started_at=timezone.now()
         )
     )
 
 
-def parameters_text(generation, *, seed, provider, model):
-    """The generation's parameters in the `parameters` chunk layout other image apps use."""
-    lines = [generation.prompt]
-    if generation.negative_prompt:
-        lines.append(f"Negative prompt: {generation.negative_prompt}")
+def start_cooldown(provider_name, seconds, reason):
+    """Keep every worker away from a provider for `seconds` (extending, never shortening)."""
+    until = timezone.now() + datetime.timedelta(seconds=seconds)
+    with transaction.atomic():
+        cooldown, created = ProviderCooldown.objects.get_or_create(
+            provider=provider_name, defaults={"until": until, "reason": redact(reason)}
+        )
+        if not created and cooldown.until < until:
+            cooldown.until, cooldown.reason = until, redact(reason)
+            cooldown.save(update_fields=["until", "reason", "updated_at"])
+    logger.warning("provider %s cools down until %s: %s", provider_name, until, redact(reason))
+
+
+def active_cooldown(provider_name):
+    """The provider's cool-down if it is still running, else None."""
+    return ProviderCooldown.objects.filter(provider=provider_name, until__gt=timezone.now()).first()
+
+
+def parameters_text(request, *, provider, model):
+    """The parameters sent, in the `parameters` chunk layout other image apps write."""
+    lines = [request.prompt]
+    if request.negative_prompt:
+        lines.append(f"Negative prompt: {request.negative_prompt}")
     fields = [
-        ("Steps", generation.steps),
-        ("CFG scale", generation.guidance),
-        ("Seed", seed),
-        ("Size", f"{generation.width}x{generation.height}"),
+        ("Steps", request.steps),
+        ("CFG scale", request.guidance),
+        ("Seed", request.seed),
+        ("Size", f"{request.width}x{request.height}"),
         ("Model", model),
         ("Provider", provider),
     ]
@@ -241,17 +272,18 @@ def parameters_text(generation, *, seed, provider, model):
     return "\n".join(lines)
 
 
-def _store(generation, *, provider, result, image, seed):
-    text = parameters_text(generation, seed=seed, provider=provider.name, model=result.model)
+def _store(generation, *, provider, request, result, image, notes):
+    text = parameters_text(request, provider=provider.name, model=result.model)
     generation.image.save("image.png", ContentFile(png_bytes(image, text)), save=False)
     generation.thumbnail.save("thumb.webp", ContentFile(thumbnail_bytes(image)), save=False)
     stored = Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(
         status=Generation.Status.SUCCEEDED,
         image=generation.image.name,
         thumbnail=generation.thumbnail.name,
-        actual_seed=seed,
+        actual_seed=request.seed,
         provider=provider.name,
         model_name=result.model,
+        adaptations="\n".join(notes),
         finished_at=timezone.now(),
     )
     if not stored:
@@ -261,75 +293,115 @@ def _store(generation, *, provider, result, image, seed):
     return bool(stored)
 
 
+def _ask(provider, request, *, generation_id, deadline):
+    """Ask one provider, retrying with backoff while its failure says a retry can help.
+
+    Returns (ProviderResult, image) or the last ProviderError.
+    """
+    retries = settings.IMAGEGEN_RETRIES
+    for attempt in range(retries + 1):
+        Generation.objects.filter(pk=generation_id).update(attempts=F("attempts") + 1)
+        try:
+            result = provider.generate(request)
+            image = check_image(result.image, expected_size=(request.width, request.height))
+            return result, image
+        except ImageRejected as exc:
+            error = BadOutput(exc.detail, user_message=exc.user_message)
+        except ProviderError as exc:
+            error = exc
+        except Exception as exc:  # a bug or an unmapped library error: keep the worker going
+            error = ProviderError("Unexpected error:\n" + "".join(traceback.format_exception(exc)))
+        logger.warning(
+            "generation %s: %s attempt %d failed (%s): %s",
+            generation_id,
+            provider.name,
+            attempt + 1,
+            error.failure_class,
+            error.detail.splitlines()[0] if error.detail else "",
+        )
+        if not error.retryable or attempt == retries:
+            return error
+        delay = error.retry_after
+        if delay is None:
+            delay = settings.IMAGEGEN_RETRY_BACKOFF * 2**attempt
+        delay = min(delay, settings.IMAGEGEN_RETRY_MAX_WAIT)
+        if time.monotonic() + delay > deadline:
+            return error
+        time.sleep(delay)
+    return error
+
+
 def run_generation(generation_id):
     """Make the image for a queued generation: the body of the background task.
 
     Idempotent: a second delivery of the same task finds the generation already claimed and
-    returns. Providers are asked in IMAGEGEN_PROVIDERS order; a failure that says the next one
-    may help moves on, anything else ends the generation as failed and refunded.
+    returns. Providers are asked in IMAGEGEN_PROVIDERS order, skipping any that is cooling
+    down; each is retried while its failure is transient; a failure that says the next one
+    may help moves on. When none serves, the generation fails with the last failure's
+    message and its unit of quota goes back.
     """
     if not _claim(generation_id):
         logger.info("generation %s is not queued any more; nothing to do", generation_id)
         return
+    # Stop early enough to record the outcome before django-q2's own limit kills the task.
+    deadline = time.monotonic() + settings.IMAGEGEN_TASK_TIMEOUT * 0.9
     generation = Generation.objects.get(pk=generation_id)
-    seed = generation.seed if generation.seed is not None else secrets.randbelow(MAX_SEED + 1)
-    request = GenerationRequest(
+    asked = GenerationRequest(
         prompt=generation.prompt,
         negative_prompt=generation.negative_prompt,
         width=generation.width,
         height=generation.height,
-        seed=seed,
+        seed=generation.seed if generation.seed is not None else secrets.randbelow(MAX_SEED + 1),
         steps=generation.steps,
         guidance=generation.guidance,
     )
     failures = []
     for provider in get_providers():
-        try:
-            result = provider.generate(request)
-        except ProviderError as exc:
-            failure = exc
-        except Exception as exc:  # a bug or an unmapped library error: keep the worker going
-            failure = ProviderError(
-                "Unexpected error:\n" + "".join(traceback.format_exception(exc)),
-            )
-            logger.error(
-                "generation %s: provider %s raised unexpectedly: %s",
-                generation_id,
-                provider.name,
-                redact(f"{type(exc).__name__}: {exc}"),
-            )
-        else:
-            try:
-                image = check_image(result.image, expected_size=(request.width, request.height))
-            except ImageRejected as exc:
-                logger.warning(
-                    "generation %s: %s returned an unusable image: %s",
-                    generation_id,
+        cooldown = active_cooldown(provider.name)
+        if cooldown:
+            failures.append(
+                (
                     provider.name,
-                    exc.detail,
+                    OutOfQuota(
+                        f"skipped: cooling down until {cooldown.until:%H:%M:%S} UTC "
+                        f"({cooldown.reason})"
+                    ),
                 )
-                fail_generation(
-                    generation_id,
-                    user_message=exc.user_message,
-                    detail=f"{provider.name}: {exc.detail}",
-                )
-                return
-            seed_used = result.seed if result.seed is not None else seed
-            _store(generation, provider=provider, result=result, image=image, seed=seed_used)
+            )
+            continue
+        if time.monotonic() > deadline:
+            break
+        try:
+            request, notes = adapt(asked, provider.capabilities, provider.name)
+        except ProviderError as exc:
+            failures.append((provider.name, exc))
+            continue
+        outcome = _ask(provider, request, generation_id=generation_id, deadline=deadline)
+        if not isinstance(outcome, ProviderError):
+            result, image = outcome
+            _store(
+                generation,
+                provider=provider,
+                request=dataclasses.replace(request, seed=result.seed or request.seed),
+                result=result,
+                image=image,
+                notes=notes,
+            )
             logger.info("generation %s done by %s", generation_id, provider.name)
             return
-        failures.append((provider.name, failure))
-        logger.warning(
-            "generation %s: provider %s failed: %s",
-            generation_id,
-            provider.name,
-            redact(failure.detail),
-        )
-        if not failure.try_next:
+        failures.append((provider.name, outcome))
+        if outcome.cooldown:
+            start_cooldown(provider.name, outcome.cooldown, outcome.detail)
+        if not outcome.try_next:
             break
+    if not failures:
+        failures.append(("all", Unavailable("No time was left to ask any provider.")))
     last = failures[-1][1]
     fail_generation(
         generation_id,
         user_message=last.user_message,
-        detail="\n\n".join(f"{name}: {exc.detail}" for name, exc in failures),
+        failure_class=last.failure_class,
+        detail="\n\n".join(f"{name} ({exc.failure_class}): {exc.detail}" for name, exc in failures),
+        # A prompt the provider refused is the request's own doing; anything else is ours.
+        refund_quota=not isinstance(last, PromptRejected),
     )

@@ -31,9 +31,7 @@ def create(request):
         form = GenerationForm(request.POST)
         if form.is_valid():
             try:
-                services.submit_generation(
-                    user=request.user, **form.generation_kwargs()
-                )
+                services.submit_generation(user=request.user, **form.generation_kwargs())
             except services.QuotaExceeded as exc:
                 form.add_error(None, str(exc))
             else:

@@ -30,3 +30,6 @@ Q_CLUSTER = {
     **Q_CLUSTER,
     "name": os.environ.setdefault("TRAVELFIT_TEST_QUEUE", f"test-{os.getpid()}"),
 }
+
+# Retries happen at once in tests; their timing is measured nowhere.
+IMAGEGEN_RETRY_BACKOFF = 0.0

@@ -108,8 +108,9 @@ def test_when_every_provider_fails_the_user_sees_the_last_message(queued, settin
     queued.refresh_from_db()
     assert queued.status == Generation.Status.FAILED
     assert queued.error_message == "The service said no."
-    assert "crashing:" in queued.error_detail
-    assert "refusing: the far side said no" in queued.error_detail
+    assert "crashing (unexpected): Unexpected error" in queued.error_detail
+    assert "refusing (misconfigured): the far side said no" in queued.error_detail
+    assert queued.failure_class == "misconfigured"
 
 
 @pytest.mark.parametrize(

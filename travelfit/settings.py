@@ -229,8 +229,12 @@ else:
 HUGGINGFACE_API_TOKEN = env.str("HUGGINGFACE_API_TOKEN", default="") or env.str(
     "HF_TOKEN", default=""
 )
+# With a token and no list, the original backend's choice; without a token, the offline demo.
 IMAGEGEN_PROVIDERS = _setting(
-    "IMAGEGEN_PROVIDERS", _name_list, ["demo"], "a comma-separated list of provider names"
+    "IMAGEGEN_PROVIDERS",
+    _name_list,
+    ["hf_inference"] if HUGGINGFACE_API_TOKEN else ["demo"],
+    "a comma-separated list of provider names",
 )
 IMAGEGEN_DAILY_QUOTA = _setting(
     "IMAGEGEN_DAILY_QUOTA", _whole_number(0), 20, "a whole number (0 or more)"
@@ -248,8 +252,45 @@ IMAGEGEN_MAX_PIXELS = _setting(
 IMAGEGEN_THUMBNAIL_SIZE = _setting(
     "IMAGEGEN_THUMBNAIL_SIZE", _whole_number(64, 2048), 384, "a size in pixels (64–2048)"
 )
+# Retries of one provider while its failure is transient (503, loading, timeout, empty result).
+IMAGEGEN_RETRIES = _setting("IMAGEGEN_RETRIES", _whole_number(0, 10), 2, "a whole number (0–10)")
+# First pause between retries (doubling each time), and the longest pause, in seconds.
+IMAGEGEN_RETRY_BACKOFF = _setting(
+    "IMAGEGEN_RETRY_BACKOFF", _number(0), 2.0, "a number of seconds (0 or more)"
+)
+IMAGEGEN_RETRY_MAX_WAIT = _setting(
+    "IMAGEGEN_RETRY_MAX_WAIT", _number(0), 60.0, "a number of seconds (0 or more)"
+)
+# How long a provider out of quota or credits is skipped when it does not say, in seconds.
+IMAGEGEN_COOLDOWN = _setting(
+    "IMAGEGEN_COOLDOWN", _whole_number(0), 900, "a whole number of seconds (0 or more)"
+)
 IMAGEGEN_DEMO_DELAY = _setting(
     "IMAGEGEN_DEMO_DELAY", _number(0), 1.5, "a number of seconds (0 or more)"
+)
+
+# hf_inference: Hugging Face Inference Providers through huggingface_hub.InferenceClient.
+HF_INFERENCE_PROVIDER = env.str("HF_INFERENCE_PROVIDER", default="fal-ai")
+HF_MODEL = env.str("HF_MODEL", default="stabilityai/stable-diffusion-3-medium")
+HF_ROUTER_URL = env.str("HF_ROUTER_URL", default="https://router.huggingface.co").rstrip("/")
+HF_TIMEOUT = _setting("HF_TIMEOUT", _number(1), 120.0, "a number of seconds (1 or more)")
+# hf_endpoint: a dedicated Inference Endpoint or a server of your own speaking its protocol.
+HF_ENDPOINT_URL = env.str("HF_ENDPOINT_URL", default="")
+HF_ENDPOINT_SCALE_UP_TIMEOUT = _setting(
+    "HF_ENDPOINT_SCALE_UP_TIMEOUT", _whole_number(0), 300, "a whole number of seconds"
+)
+# gradio_space: a duplicated Space (owner/space or its URL) called with gradio_client.
+GRADIO_SPACE = env.str("GRADIO_SPACE", default="")
+GRADIO_API_NAME = env.str("GRADIO_API_NAME", default="/infer")
+GRADIO_TIMEOUT = _setting("GRADIO_TIMEOUT", _number(1), 300.0, "a number of seconds (1 or more)")
+# local_diffusers: a diffusers pipeline in the worker (pip install -r requirements-local.txt).
+LOCAL_MODEL = env.str("LOCAL_MODEL", default="stabilityai/stable-diffusion-3.5-large")
+LOCAL_DEVICE = _setting("LOCAL_DEVICE", _one_of("cpu", "cuda", "mps"), "cpu", "cpu, cuda or mps")
+LOCAL_DTYPE = _setting(
+    "LOCAL_DTYPE",
+    _one_of("auto", "float32", "float16", "bfloat16"),
+    "auto",
+    "auto, float32, float16 or bfloat16",
 )
 
 LOGGING = {

@@ -1,5 +1,6 @@
 """The contract every image provider meets: what it is asked, what it answers, how it fails."""
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -42,7 +43,12 @@ class ProviderResult:
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a provider accepts; the form offers and validates exactly this."""
+    """What a provider accepts; the form offers and validates exactly this.
+
+    `steps` and `guidance` are (lowest, highest) or None when the provider takes no such
+    parameter; `default_steps` and `default_guidance` are sent when the user leaves them empty
+    and the provider needs a value.
+    """
 
     min_size: int = 256
     max_size: int = 1024
@@ -51,6 +57,8 @@ class Capabilities:
     seed: bool = True
     steps: tuple[int, int] | None = (1, 50)
     guidance: tuple[float, float] | None = (0.0, 20.0)
+    default_steps: int | None = None
+    default_guidance: float | None = None
 
     def accepts_size(self, value):
         return (
@@ -58,32 +66,178 @@ class Capabilities:
             and (value - self.min_size) % self.size_step == 0
         )
 
+    def nearest_size(self, value):
+        steps = round((value - self.min_size) / self.size_step)
+        return min(self.max_size, max(self.min_size, self.min_size + steps * self.size_step))
+
 
 class ProviderError(Exception):
     """A provider could not serve a request.
 
     `user_message` is safe to show anyone; `detail` is for admins and logs (never a secret);
-    `retryable` says whether trying the same provider again may help; `try_next` whether the
-    next configured provider should be asked.
+    `retryable` says whether asking the same provider again may help, `retry_after` how long
+    to wait first when the provider said; `try_next` whether the next configured provider
+    should be asked; `cooldown` (seconds) keeps every worker away from this provider for a
+    while. `failure_class` names the kind of failure for admins and reports.
     """
 
-    failure_class = "provider_error"
+    failure_class = "unexpected"
     default_user_message = "The image service could not make this image. Please try again."
+    default_retryable = False
+    default_try_next = True
 
-    def __init__(self, detail, *, user_message=None, retryable=False, try_next=True):
+    def __init__(
+        self,
+        detail,
+        *,
+        user_message=None,
+        retryable=None,
+        try_next=None,
+        retry_after=None,
+        cooldown=None,
+    ):
         detail = redact(detail)
         super().__init__(detail)
         self.detail = detail
         self.user_message = user_message or self.default_user_message
-        self.retryable = retryable
-        self.try_next = try_next
+        self.retryable = self.default_retryable if retryable is None else retryable
+        self.try_next = self.default_try_next if try_next is None else try_next
+        self.retry_after = retry_after
+        self.cooldown = cooldown
+
+
+class Misconfigured(ProviderError):
+    """Bad or missing token, wrong URL, model not served there: only an operator can fix it."""
+
+    failure_class = "misconfigured"
+    default_user_message = (
+        "The site's image service is misconfigured. The administrators can see what to fix."
+    )
+
+
+class AccessDenied(ProviderError):
+    """The token is valid but may not use this model (a gated repository, HTTP 403)."""
+
+    failure_class = "access_denied"
+    default_user_message = Misconfigured.default_user_message
+
+
+class ModelUnavailable(ProviderError):
+    """The model does not exist (404) or was retired (410)."""
+
+    failure_class = "model_unavailable"
+    default_user_message = "The image model this site uses is not available right now."
+
+
+class OutOfQuota(ProviderError):
+    """GPU quota, credits or rate limit used up: the provider cools down, the next one serves."""
+
+    failure_class = "out_of_quota"
+    default_user_message = (
+        "The image service has reached its usage limit for now. Please try again later."
+    )
+
+
+class Unavailable(ProviderError):
+    """Loading, cold, busy, asleep, unreachable or slow: worth retrying after a pause."""
+
+    failure_class = "unavailable"
+    default_user_message = "The image service is busy or starting up. Please try again shortly."
+    default_retryable = True
+
+
+class BadOutput(ProviderError):
+    """The provider answered, but not with an image we can store. No fallback: it is reported."""
+
+    failure_class = "bad_output"
+    default_user_message = "The image service sent back something that is not a usable image."
+    default_try_next = False
+
+
+class PromptRejected(ProviderError):
+    """The provider refused this request (400, content filter): the user must change it."""
+
+    failure_class = "prompt_rejected"
+    default_user_message = "The image service refused this prompt. Try rewording it."
+    default_try_next = False
+
+
+FAILURE_CLASSES = {
+    cls.failure_class: cls
+    for cls in (
+        ProviderError,
+        Misconfigured,
+        AccessDenied,
+        ModelUnavailable,
+        OutOfQuota,
+        Unavailable,
+        BadOutput,
+        PromptRejected,
+    )
+}
+
+
+def adapt(request, capabilities, name):
+    """Fit a request to what a provider accepts: (request, notes), or raise Misconfigured.
+
+    Sizes snap to the nearest the provider allows, steps and guidance are clamped to its range
+    or left out when it takes none, each change described in a note that is recorded on the
+    generation. A negative prompt is never dropped: a provider without one refuses instead.
+    """
+    notes = []
+    changes = {}
+    if request.negative_prompt and not capabilities.negative_prompt:
+        raise Misconfigured(
+            f"{name} takes no negative prompt, and this request has one.",
+            user_message="This request has a negative prompt the image service cannot use.",
+        )
+    for field in ("width", "height"):
+        value = getattr(request, field)
+        fitted = capabilities.nearest_size(value)
+        if fitted != value:
+            changes[field] = fitted
+            notes.append(f"{field} {value}→{fitted} for {name}")
+    for field, default in (
+        ("steps", capabilities.default_steps),
+        ("guidance", capabilities.default_guidance),
+    ):
+        value = getattr(request, field)
+        bounds = getattr(capabilities, field)
+        if value is None:
+            if bounds and default is not None:
+                changes[field] = default
+            continue
+        if bounds is None:
+            changes[field] = None
+            notes.append(f"{field} {value} not used: {name} takes none")
+            continue
+        low, high = bounds
+        fitted = min(high, max(low, value))
+        if fitted != value:
+            changes[field] = fitted
+            notes.append(f"{field} {value}→{fitted} for {name}")
+    if not capabilities.seed:
+        notes.append(f"seed not used: {name} takes none, so the result is not reproducible")
+    return dataclasses.replace(request, **changes), notes
 
 
 class ImageProvider:
-    """Base class: one subclass per way of running a model, named in IMAGEGEN_PROVIDERS."""
+    """Base class: one subclass per way of running a model, named in IMAGEGEN_PROVIDERS.
+
+    Construction must be cheap and must not touch the network: web processes build providers
+    to read their capabilities. Costly clients are built on first use and kept per process.
+    """
 
     name = ""
     capabilities = Capabilities()
 
+    @property
+    def model(self):
+        return ""
+
     def generate(self, request: GenerationRequest) -> ProviderResult:
         raise NotImplementedError
+
+    def check(self):
+        """Problems an operator must fix before this provider can serve, as (problem, fix)."""
+        return []

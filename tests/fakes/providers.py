@@ -8,7 +8,7 @@ import io
 
 from PIL import Image
 
-from imagegen.providers.base import ImageProvider, ProviderError, ProviderResult
+from imagegen.providers.base import ImageProvider, Misconfigured, ProviderResult
 
 
 class CrashingProvider(ImageProvider):
@@ -26,7 +26,7 @@ class RefusingProvider(ImageProvider):
     name = "refusing"
 
     def generate(self, request):
-        raise ProviderError("the far side said no", user_message="The service said no.")
+        raise Misconfigured("the far side said no", user_message="The service said no.")
 
 
 class GarbageProvider(ImageProvider):
