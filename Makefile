@@ -11,8 +11,9 @@ $(VENV)/.app-installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.dev-installed: $(VENV)/.app-installed requirements-dev.txt
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+# The tests run every provider, local_diffusers included, so they need its packages too.
+$(VENV)/.dev-installed: $(VENV)/.app-installed requirements-dev.txt requirements-local.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt -r requirements-local.txt
 	touch $@
 
 # First run only: a .env from .env.example with a fresh SECRET_KEY. Edit it to configure.

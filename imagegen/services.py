@@ -14,10 +14,10 @@ import traceback
 from dataclasses import dataclass
 from functools import partial
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
-from django.conf import settings
 from django.utils import timezone
 from django_q.tasks import async_task
 

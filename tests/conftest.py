@@ -96,8 +96,8 @@ def start_worker(transactional_db, worker_env):
     """
     processes = []
 
-    def start(providers="demo"):
-        env = {**worker_env, "TEST_IMAGEGEN_PROVIDERS": providers}
+    def start(providers="demo", **extra_env):
+        env = {**worker_env, "TEST_IMAGEGEN_PROVIDERS": providers, **extra_env}
         process = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
             cwd=ROOT,
@@ -129,3 +129,23 @@ def wait_until_settled(generation, timeout=60):
             return generation
         time.sleep(0.1)
     raise AssertionError(f"generation still {generation.status} after {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def gradio_space_server():
+    """A real Gradio app with the SD 3.5 Large Space's /infer, started once (it takes ~3 s)."""
+    from tests.fakes.gradio_space import start_gradio_space
+
+    space = start_gradio_space()
+    yield space
+    space.stop()
+
+
+@pytest.fixture
+def gradio_space(gradio_space_server, settings):
+    """The fake Space, reset, with GRADIO_SPACE pointing at it."""
+    gradio_space_server.reset()
+    settings.GRADIO_SPACE = gradio_space_server.url
+    settings.GRADIO_TIMEOUT = 5.0
+    settings.IMAGEGEN_PROVIDERS = ["gradio_space"]
+    return gradio_space_server

@@ -4,6 +4,7 @@ Every variable is documented, with its default, in `.env.example`. Nothing here 
 switch database, broker or image provider: set the variable instead.
 """
 
+import os
 from pathlib import Path
 
 import environ
@@ -14,6 +15,11 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 # Variables already in the environment win over the file.
 environ.Env.read_env(BASE_DIR / ".env")
+
+# A self-hosted app does not report home: the client libraries' telemetry is off unless the
+# operator turns it on (read by huggingface_hub and gradio when they are imported, after this).
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
 def _setting(name, parse, default, describe):

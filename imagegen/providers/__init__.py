@@ -14,6 +14,10 @@ from django.utils.module_loading import import_string
 from .base import ImageProvider
 
 REGISTRY = {
+    "hf_inference": "imagegen.providers.hf.HFInferenceProvider",
+    "hf_endpoint": "imagegen.providers.hf.HFEndpointProvider",
+    "gradio_space": "imagegen.providers.gradio_space.GradioSpaceProvider",
+    "local_diffusers": "imagegen.providers.local_diffusers.LocalDiffusersProvider",
     "demo": "imagegen.providers.demo.DemoProvider",
 }
 
@@ -29,6 +33,9 @@ def _provider_class(name):
         ) from exc
     if not (isinstance(cls, type) and issubclass(cls, ImageProvider)):
         raise ImproperlyConfigured(f"IMAGEGEN_PROVIDERS: {name!r} is not an ImageProvider.")
+    reason = cls.unavailable_reason()
+    if reason:
+        raise ImproperlyConfigured(f"IMAGEGEN_PROVIDERS names {name}, but {reason}")
     return cls
 
 
@@ -47,6 +54,11 @@ def configuration_errors(names):
 def _provider(name):
     # One instance per process: clients that are costly to build are built once per worker.
     return _provider_class(name)()
+
+
+def get_provider(name):
+    """One provider by name (configured or not), as the task would use it."""
+    return _provider(name)
 
 
 def get_providers():

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-# Hugging Face tokens look like hf_ followed by letters and digits.
-TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{8,}")
+# Hugging Face tokens are hf_ followed by some 34 letters and digits.
+TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
 
 
 def redact(text):
@@ -230,6 +230,11 @@ class ImageProvider:
 
     name = ""
     capabilities = Capabilities()
+
+    @classmethod
+    def unavailable_reason(cls):
+        """Why this provider cannot run in this installation (a missing package), or None."""
+        return None
 
     @property
     def model(self):

@@ -1,0 +1,337 @@
+"""Hugging Face through `huggingface_hub.InferenceClient`: Inference Providers and endpoints.
+
+`hf_inference` calls a Hub model through the Inference Providers router (fal-ai by default,
+the original backend's choice); `hf_endpoint` calls a dedicated Inference Endpoint or a
+server of your own that speaks its protocol. Both share the client set-up and the mapping of
+the library's exceptions to ours (PROVIDERS.md has what the library really raises).
+"""
+
+import io
+import logging
+import os
+import re
+import threading
+
+import httpx2
+from django.conf import settings
+from huggingface_hub import InferenceClient, constants
+from huggingface_hub.errors import (
+    BadRequestError,
+    GatedRepoError,
+    HfHubHTTPError,
+    InferenceTimeoutError,
+    RepositoryNotFoundError,
+)
+from huggingface_hub.inference._providers import PROVIDERS
+from huggingface_hub.utils import _http as hf_http
+from PIL import UnidentifiedImageError
+
+from .base import (
+    AccessDenied,
+    BadOutput,
+    Capabilities,
+    GenerationRequest,
+    ImageProvider,
+    Misconfigured,
+    ModelUnavailable,
+    OutOfQuota,
+    PromptRejected,
+    ProviderError,
+    ProviderResult,
+    Unavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+GPU_QUOTA = re.compile(r"exceeded your (GPU|ZeroGPU) quota", re.I)
+CREDITS = re.compile(r"(exceeded your monthly included credits|pay-as-you-go|credit)", re.I)
+# "Try again in 0:12:34" or "retry in 754s" in quota messages.
+WAIT_CLOCK = re.compile(r"(?:try again|retry) in (\d+):(\d{2}):(\d{2})", re.I)
+WAIT_SECONDS = re.compile(r"(?:try again|retry) in (\d+(?:\.\d+)?) ?s", re.I)
+TOKEN_HELP = (
+    "Check HUGGINGFACE_API_TOKEN: it must be a token from "
+    "https://huggingface.co/settings/tokens, start with hf_, and contain no spaces; "
+    "restart the workers after changing it."
+)
+
+_client_lock = threading.Lock()
+_session_timeout = None
+
+
+def _use_timeout_everywhere(timeout):
+    """Bound every request the library makes, the fal-ai image download included.
+
+    The library's shared HTTP client has no timeout of its own, and `InferenceClient(timeout=)`
+    does not reach the second request fal-ai needs to fetch the image (PROVIDERS.md).
+    """
+    global _session_timeout
+    with _client_lock:
+        if _session_timeout == timeout:
+            return
+
+        def factory():
+            client = hf_http.default_client_factory()
+            client.timeout = httpx2.Timeout(timeout)
+            return client
+
+        hf_http.set_client_factory(factory)
+        _session_timeout = timeout
+
+
+def _point_router_at(base):
+    """Send Inference Providers calls to HF_ROUTER_URL (a proxy, or our tests' server).
+
+    huggingface_hub has no setting for it: the router's base is a constant read at call time,
+    except for hf-inference, whose helper copied it when the library was imported.
+    """
+    constants.INFERENCE_PROXY_TEMPLATE = base + "/{provider}"
+    PROVIDERS["hf-inference"]["text-to-image"].base_url = base + "/hf-inference"
+
+
+def retry_after_seconds(response, message=""):
+    """Seconds to wait from a Retry-After header, an estimated_time field or the message."""
+    if response is not None:
+        header = response.headers.get("retry-after")
+        if header:
+            try:
+                return max(0.0, float(header))
+            except ValueError:
+                pass
+        try:
+            estimated = response.json().get("estimated_time")
+        except Exception:  # not JSON, or not an object: no estimate given
+            estimated = None
+        if isinstance(estimated, int | float):
+            return float(estimated)
+    clock = WAIT_CLOCK.search(message or "")
+    if clock:
+        hours, minutes, seconds = (int(part) for part in clock.groups())
+        return float(hours * 3600 + minutes * 60 + seconds)
+    plain = WAIT_SECONDS.search(message or "")
+    if plain:
+        return float(plain.group(1))
+    return None
+
+
+def _server_message(exc):
+    message = getattr(exc, "server_message", None) or ""
+    if not message and getattr(exc, "response", None) is not None:
+        try:
+            body = exc.response.json()
+            message = body.get("error") or body.get("detail") or ""
+        except Exception:  # a body that is not JSON carries no message of its own
+            message = ""
+    return str(message or exc).strip()
+
+
+def translate_error(exc, *, model, where):
+    """One of our ProviderErrors for whatever the client library raised."""
+    message = _server_message(exc)
+    page = f"https://huggingface.co/{model}"
+    if isinstance(exc, ProviderError):
+        return exc
+    if isinstance(exc, GatedRepoError):
+        return AccessDenied(
+            f"{where}: the token may not use the gated model {model} ({message}). Open {page}, "
+            "log in as the token's owner and press 'Agree and access repository'; "
+            "for a duplicated Space, restart it afterwards."
+        )
+    if isinstance(exc, RepositoryNotFoundError):
+        return ModelUnavailable(
+            f"{where}: no model {model} on the Hub ({message}). Check HF_MODEL; pick a model "
+            "at https://huggingface.co/models?pipeline_tag=text-to-image."
+        )
+    if isinstance(exc, InferenceTimeoutError | httpx2.TimeoutException | TimeoutError):
+        return Unavailable(f"{where}: no answer within the timeout ({type(exc).__name__}).")
+    if isinstance(exc, BadRequestError):
+        return PromptRejected(
+            f"{where}: the request was refused (400): {message}",
+            user_message=f"The image service refused this request: {message}"[:300],
+        )
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        return _translate_status(exc, exc.response, message, model=model, where=where)
+    if isinstance(exc, httpx2.TransportError):
+        return Unavailable(f"{where}: could not reach the service ({type(exc).__name__}: {exc}).")
+    if isinstance(exc, UnidentifiedImageError):
+        return BadOutput(f"{where}: the answer was not an image ({exc}).")
+    if isinstance(exc, ValueError) and "not supported by provider" in str(exc):
+        return Misconfigured(
+            f"{where}: {exc} Choose another HF_INFERENCE_PROVIDER (or 'auto'), or a model that "
+            f"provider serves: https://huggingface.co/models?inference_provider="
+            f"{settings.HF_INFERENCE_PROVIDER}&pipeline_tag=text-to-image"
+        )
+    if isinstance(exc, IndexError | KeyError) or "images_data" in str(exc):
+        return Unavailable(
+            f"{where}: an empty result (images_data is empty): the model may be loading "
+            f"(cold start) ({type(exc).__name__}: {exc})."
+        )
+    return ProviderError(f"{where}: {type(exc).__name__}: {exc}")
+
+
+def _translate_status(exc, response, message, *, model, where):
+    status = response.status_code
+    said = f"{where}: HTTP {status}: {message}"
+    if GPU_QUOTA.search(message) or status == 402 or (status == 429 and CREDITS.search(message)):
+        wait = retry_after_seconds(response, message)
+        return OutOfQuota(
+            f"{said}. The account's GPU quota or credits are used up: wait for them to renew, "
+            "buy credits or PRO ($9/month includes provider credits), or put another "
+            "provider after this one in IMAGEGEN_PROVIDERS.",
+            cooldown=wait or settings.IMAGEGEN_COOLDOWN,
+        )
+    if status == 429:
+        wait = retry_after_seconds(response, message)
+        return OutOfQuota(
+            f"{said}. Rate limited; cooling down.", cooldown=wait or settings.IMAGEGEN_COOLDOWN
+        )
+    if status == 401:
+        return Misconfigured(f"{said}. {TOKEN_HELP}")
+    if status == 403:
+        return AccessDenied(
+            f"{said}. The token may not use {model}: if the model is gated, open {page_of(model)} "
+            "and press 'Agree and access repository'; a fine-grained token also needs the "
+            "'Make calls to Inference Providers' permission."
+        )
+    if status in (404, 410):
+        gone = "was retired" if status == 410 else "was not found"
+        return ModelUnavailable(
+            f"{said}. The model {model} {gone} at this provider: set HF_MODEL to another "
+            "text-to-image model (https://huggingface.co/models?pipeline_tag=text-to-image)."
+        )
+    if status in (400, 422):
+        return PromptRejected(
+            said, user_message=f"The image service refused this request: {message}"[:300]
+        )
+    if status in (500, 502, 503, 504) or status >= 500:
+        return Unavailable(
+            f"{said}. The model may be loading (cold start) or the service is busy.",
+            retry_after=retry_after_seconds(response, message),
+        )
+    return ProviderError(said)
+
+
+def page_of(model):
+    return f"https://huggingface.co/{model}"
+
+
+def _png(image):
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _check_token():
+    token = settings.HUGGINGFACE_API_TOKEN
+    if not token:
+        return [("HUGGINGFACE_API_TOKEN is not set.", TOKEN_HELP)]
+    if not token.startswith("hf_") or token.strip() != token or " " in token:
+        return [("HUGGINGFACE_API_TOKEN does not look like a Hugging Face token.", TOKEN_HELP)]
+    return []
+
+
+class HFInferenceProvider(ImageProvider):
+    """A Hub model through the Inference Providers router (HF_INFERENCE_PROVIDER, HF_MODEL)."""
+
+    name = "hf_inference"
+    capabilities = Capabilities(
+        min_size=256,
+        max_size=1536,
+        size_step=64,
+        steps=(1, 50),
+        guidance=(0.0, 20.0),
+    )
+
+    def __init__(self):
+        self.provider = settings.HF_INFERENCE_PROVIDER
+        self._model = settings.HF_MODEL
+
+    @property
+    def model(self):
+        return self._model
+
+    def _client(self):
+        token = settings.HUGGINGFACE_API_TOKEN
+        if not token:
+            raise Misconfigured(f"{self.name}: HUGGINGFACE_API_TOKEN is not set. {TOKEN_HELP}")
+        _use_timeout_everywhere(settings.HF_TIMEOUT)
+        _point_router_at(settings.HF_ROUTER_URL)
+        # The Hub look-up of the model's provider mapping sends the library's own token
+        # (HF_TOKEN), not the api_key below; give it ours when none is set.
+        os.environ.setdefault("HF_TOKEN", token)
+        return InferenceClient(provider=self.provider, api_key=token, timeout=settings.HF_TIMEOUT)
+
+    def generate(self, request: GenerationRequest) -> ProviderResult:
+        where = f"{self.name} ({self.provider}, {self._model})"
+        try:
+            image = self._client().text_to_image(
+                request.prompt,
+                model=self._model,
+                negative_prompt=request.negative_prompt or None,
+                width=request.width,
+                height=request.height,
+                num_inference_steps=request.steps,
+                guidance_scale=request.guidance,
+                seed=request.seed,
+            )
+        except Exception as exc:
+            raise translate_error(exc, model=self._model, where=where) from exc
+        return ProviderResult(image=_png(image), model=self._model, seed=request.seed)
+
+    def check(self):
+        return _check_token()
+
+
+class HFEndpointProvider(ImageProvider):
+    """A dedicated Inference Endpoint (or own server) at HF_ENDPOINT_URL."""
+
+    name = "hf_endpoint"
+    capabilities = Capabilities(
+        min_size=256,
+        max_size=1536,
+        size_step=64,
+        steps=(1, 100),
+        guidance=(0.0, 20.0),
+    )
+
+    def __init__(self):
+        self.url = settings.HF_ENDPOINT_URL
+
+    @property
+    def model(self):
+        return self.url
+
+    def generate(self, request: GenerationRequest) -> ProviderResult:
+        if not self.url:
+            raise Misconfigured(
+                f"{self.name}: HF_ENDPOINT_URL is not set. Copy the endpoint's URL from "
+                "https://endpoints.huggingface.co into HF_ENDPOINT_URL."
+            )
+        _use_timeout_everywhere(settings.HF_TIMEOUT)
+        # A scaled-to-zero endpoint answers 503 while a replica starts, unless asked to hold
+        # the request for up to this many seconds.
+        scale_up = settings.HF_ENDPOINT_SCALE_UP_TIMEOUT
+        client = InferenceClient(
+            model=self.url,
+            token=settings.HUGGINGFACE_API_TOKEN or None,
+            timeout=max(settings.HF_TIMEOUT, scale_up),
+            headers={"X-Scale-Up-Timeout": str(scale_up)} if scale_up else None,
+        )
+        where = f"{self.name} ({self.url})"
+        try:
+            image = client.text_to_image(
+                request.prompt,
+                negative_prompt=request.negative_prompt or None,
+                width=request.width,
+                height=request.height,
+                num_inference_steps=request.steps,
+                guidance_scale=request.guidance,
+                seed=request.seed,
+            )
+        except Exception as exc:
+            raise translate_error(exc, model=self.url, where=where) from exc
+        return ProviderResult(image=_png(image), model=self.url, seed=request.seed)
+
+    def check(self):
+        if not self.url:
+            return [("HF_ENDPOINT_URL is not set.", "Set it to the endpoint's URL.")]
+        return []

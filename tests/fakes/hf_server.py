@@ -1,0 +1,684 @@
+"""A fake Hugging Face, on 127.0.0.1, for testing the real InferenceClient against.
+
+One threaded HTTP server plays every part huggingface_hub 2.4.0 talks to when it makes an image:
+
+* the Hub's model look-up, ``GET /api/models/<owner>/<model>`` (with or without
+  ``?expand=inferenceProviderMapping``), which tells ``provider="fal-ai"`` and ``"auto"`` which
+  fal model serves a Hub model, and tells ``provider="hf-inference"`` the model's pipeline tag;
+* the router, ``POST /fal-ai/<fal model id>``, answering ``{"images": [{"url": ...}]}`` with a URL
+  under ``/files/`` on this same server, and the ``GET /files/<name>.png`` that follows;
+* the router for ``provider="hf-inference"``, ``POST /hf-inference/models/<owner>/<model>``, and a
+  dedicated Inference Endpoint, ``POST /endpoint`` (or any other path not listed here): body
+  ``{"inputs": prompt, "parameters": {...}}``, answer raw PNG bytes.
+
+Images are drawn with Pillow at the size asked for (``image_size`` for fal,
+``parameters.width``/``height`` otherwise; 1024x1024 when not given).
+
+Scripting a test
+----------------
+``server.behaviour`` (default ``"ok"``) decides how every inference POST is answered;
+``server.script("503-loading", "ok")`` queues behaviours that the next POSTs take in turn before
+falling back to ``server.behaviour``. Only inference POSTs (router and endpoint) take from the
+queue; the Hub look-up has its own ``server.hub_behaviour`` and the image GET serves whatever its
+POST decided. The behaviours, as HF answers them (bodies are HF's ``{"error": "..."}`` shape):
+
+=================  ======================================================================
+``ok``             200, an image of the requested size
+``wrong-size``     200, an image 64 px wider than asked
+``garbage``        200 with HTML bytes (fal: the JSON is fine, the image URL serves them)
+``empty``          200 with an empty body (fal: ``{"images": []}``)
+``image-404``      fal only: the JSON is fine, the image URL answers 404
+``slow``           waits ``server.slow_seconds`` (default 10) before answering ``ok``
+                   (fal: the POST waits, not the image GET; ``image-slow`` delays the GET)
+``hangup``         closes the connection without answering
+``400-content``    400, the prompt refused by a content filter
+``401``            401 with ``X-Error-Message: Invalid credentials in Authorization header``
+``403``            403, token without the Inference Providers permission
+``403-gated``      403 with ``X-Error-Code: GatedRepo`` (the client raises GatedRepoError)
+``404``            404 ``{"error": "Not Found"}``, no error code (a plain HfHubHTTPError)
+``repo-not-found`` 404 with ``X-Error-Code: RepoNotFound`` (RepositoryNotFoundError)
+``402``            402, monthly credits exhausted
+``410``            410, a retired API
+``429``            429 with ``Retry-After: <server.retry_after>`` (default 1)
+``429-ratelimit``  429 with the Hub's ``RateLimit``/``RateLimit-Policy`` headers, remaining 0
+``503-loading``    503 ``{"error": "Model <m> is currently loading", "estimated_time": 20.0}``
+``gpu-quota``      429 ``{"error": "You have exceeded your GPU quota (65s requested vs. 57s
+                   left)."}`` (the status is our choice: HF gives this text from ZeroGPU Spaces)
+``500``            500 ``{"error": "Internal Server Error"}``
+``scaled-to-zero`` endpoint only: like a scaled-to-zero Inference Endpoint, 503 while a replica
+                   starts, unless the request carries ``X-Scale-Up-Timeout``, which makes it
+                   hold the request (``server.scale_up_seconds``, default 0.3) and answer ``ok``
+=================  ======================================================================
+
+``server.hub_behaviour`` answers the Hub look-up: ``"ok"`` (the mapping in ``server.models``; a
+model not in it gets 404 + ``X-Error-Code: RepoNotFound``, as the Hub does), or any error behaviour
+above. ``server.models`` maps a Hub model id to its ``inferenceProviderMapping`` dict and
+``pipeline_tag``; add entries to serve other models (``server.add_model(...)``).
+
+Every request is recorded in ``server.requests`` (``RecordedRequest``: method, path, query,
+headers with lower-case names, raw body, parsed JSON), so a test can check the ``authorization``
+header, ``image_size``, ``seed``, ``negative_prompt``... that the client sent.
+
+Pointing huggingface_hub at the fake at run time
+------------------------------------------------
+Nothing needs to be set before huggingface_hub is imported. In 2.4.0:
+
+* The mapping look-up is ``huggingface_hub.inference._providers._common.
+  _fetch_inference_provider_mapping(model)``, which builds a fresh ``HfApi()`` on each (uncached)
+  call; ``HfApi.__init__`` reads ``huggingface_hub.constants.ENDPOINT`` then. So patching
+  ``huggingface_hub.constants.ENDPOINT`` (the module attribute, not an import of it) moves the
+  look-up. ``HF_ENDPOINT`` is only read once, at import, to set that constant.
+* The fal-ai router base is ``huggingface_hub.constants.INFERENCE_PROXY_TEMPLATE``, read at call
+  time by ``TaskProviderHelper._prepare_base_url``: set it to ``server.url + "/{provider}"``.
+* ``provider="hf-inference"`` does not read that constant at call time: its helper copied it into
+  ``.base_url`` when huggingface_hub was imported. Patch
+  ``huggingface_hub.inference._providers.PROVIDERS["hf-inference"]["text-to-image"].base_url``
+  to ``server.url + "/hf-inference"``. (A URL given as ``model=`` needs none of this.)
+* The look-ups are ``functools.lru_cache``-d for the life of the process. Clear them with
+  ``_fetch_inference_provider_mapping.cache_clear()`` (same function object in
+  ``huggingface_hub.inference._providers._common`` and ``huggingface_hub.inference._providers``)
+  and, for hf-inference, ``huggingface_hub.inference._providers.hf_inference.
+  _check_supported_task.cache_clear()``.
+* The look-up sends the implicit token (``HF_TOKEN`` or a stored login), not the ``api_key`` given
+  to InferenceClient; with neither, it goes without ``authorization``.
+* Telemetry: unless ``HF_HUB_DISABLE_TELEMETRY`` is set, the first request huggingface_hub
+  builds headers for also fetches ``{ENDPOINT}/api/agent-harnesses`` (once per process, to name
+  the "AI agent" in its User-Agent; cached in ``$HF_HOME/.agent_harnesses.json`` when it
+  succeeds). Without ENDPOINT patched that is a look-up of huggingface.co, even for a call to a
+  URL endpoint. Set ``HF_HUB_DISABLE_TELEMETRY=1`` in the environment, or
+  ``huggingface_hub.constants.HF_HUB_DISABLE_TELEMETRY = True`` at run time (read at call time).
+  This fake answers that path 404, so nothing is written under ``$HF_HOME``.
+
+``with huggingface_hub_pointed_at(server.url):`` does all of that and undoes it on the way out,
+clearing the caches both ways; ``clear_huggingface_hub_caches()`` clears them alone. Never set
+``HF_HUB_OFFLINE=1``: it blocks 127.0.0.1 too.
+
+Example::
+
+    @pytest.fixture
+    def hf():
+        with start_hf_server() as server, huggingface_hub_pointed_at(server.url):
+            yield server
+
+    def test_503_then_ok(hf):
+        hf.script("503-loading", "ok")
+        ...
+        assert hf.inference_requests[-1].json["image_size"] == {"width": 512, "height": 512}
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import io
+import json
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from PIL import Image, ImageDraw
+
+GPU_QUOTA_MESSAGE = "You have exceeded your GPU quota (65s requested vs. 57s left)."
+
+# Hub model id -> what /api/models/<id> answers besides "id". The fal ids are fal's real ones.
+DEFAULT_MODELS: dict[str, dict[str, Any]] = {
+    "stabilityai/stable-diffusion-3-medium": {
+        "pipeline_tag": "text-to-image",
+        "inferenceProviderMapping": {
+            "fal-ai": {
+                "status": "live",
+                "providerId": "fal-ai/stable-diffusion-v3-medium",
+                "task": "text-to-image",
+            }
+        },
+    },
+    "stabilityai/stable-diffusion-3.5-large": {
+        "pipeline_tag": "text-to-image",
+        "inferenceProviderMapping": {
+            "fal-ai": {
+                "status": "live",
+                "providerId": "fal-ai/stable-diffusion-v35-large",
+                "task": "text-to-image",
+            },
+            "hf-inference": {
+                "status": "live",
+                "providerId": "stabilityai/stable-diffusion-3.5-large",
+                "task": "text-to-image",
+            },
+        },
+    },
+    "black-forest-labs/FLUX.1-schnell": {
+        "pipeline_tag": "text-to-image",
+        "inferenceProviderMapping": {
+            "fal-ai": {
+                "status": "live",
+                "providerId": "fal-ai/flux/schnell",
+                "task": "text-to-image",
+            }
+        },
+    },
+}
+
+BEHAVIOURS = frozenset(
+    {
+        "ok",
+        "scaled-to-zero",
+        "wrong-size",
+        "garbage",
+        "empty",
+        "image-404",
+        "image-slow",
+        "slow",
+        "hangup",
+        "400-content",
+        "401",
+        "403",
+        "403-gated",
+        "404",
+        "repo-not-found",
+        "402",
+        "410",
+        "429",
+        "429-ratelimit",
+        "503-loading",
+        "gpu-quota",
+        "500",
+    }
+)
+
+GARBAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the fake received it."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+    json: Any = None
+    behaviour: str | None = None  # what the fake did with it, for inference POSTs
+
+
+@dataclass
+class _StoredFile:
+    content: bytes | None  # None: answer 404
+    delay: float = 0.0
+
+
+@dataclass
+class _Reply:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def draw_png(width: int, height: int, label: str = "", seed: int | None = None) -> bytes:
+    """A PNG of exactly width x height, its colour taken from the seed, the label written on it."""
+    colour = ((seed or 0) * 2654435761) & 0xFFFFFF
+    image = Image.new("RGB", (width, height), (colour >> 16, (colour >> 8) & 255, colour & 255))
+    if label:
+        ImageDraw.Draw(image).text((8, 8), label[:60], fill="white")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _json_reply(status: int, payload: dict, **headers: str) -> _Reply:
+    return _Reply(status, json.dumps(payload).encode(), "application/json", dict(headers))
+
+
+def error_reply(behaviour: str, model: str, retry_after: int) -> _Reply | None:
+    """The HTTP error HF answers for an error behaviour, or None for a non-error behaviour."""
+    if behaviour == "400-content":
+        return _json_reply(
+            400, {"error": "Your prompt was flagged by the content filter. Try another prompt."}
+        )
+    if behaviour == "401":
+        message = "Invalid credentials in Authorization header"
+        return _json_reply(401, {"error": message}, **{"X-Error-Message": message})
+    if behaviour == "403":
+        return _json_reply(
+            403,
+            {
+                "error": "This authentication method does not have sufficient permissions to "
+                "call Inference Providers on behalf of user test-user"
+            },
+        )
+    if behaviour == "403-gated":
+        message = (
+            f"Access to model {model} is restricted and you are not in the authorized list. "
+            f"Visit https://huggingface.co/{model} to ask for access."
+        )
+        return _json_reply(
+            403, {"error": message}, **{"X-Error-Code": "GatedRepo", "X-Error-Message": message}
+        )
+    if behaviour == "404":
+        return _json_reply(404, {"error": "Not Found"})
+    if behaviour == "repo-not-found":
+        return _json_reply(
+            404,
+            {"error": "Repository not found"},
+            **{"X-Error-Code": "RepoNotFound", "X-Error-Message": "Repository not found"},
+        )
+    if behaviour == "402":
+        return _json_reply(
+            402,
+            {
+                "error": "You have exceeded your monthly included credits for Inference "
+                "Providers. Subscribe to PRO to get 20x more monthly included credits."
+            },
+        )
+    if behaviour == "410":
+        return _json_reply(
+            410,
+            {
+                "error": "https://api-inference.huggingface.co is no longer supported. "
+                "Please use https://router.huggingface.co instead."
+            },
+        )
+    if behaviour == "429":
+        return _json_reply(
+            429,
+            {"error": "Rate limit reached. Please retry later."},
+            **{"Retry-After": str(retry_after)},
+        )
+    if behaviour == "429-ratelimit":
+        return _json_reply(
+            429,
+            {"error": "Rate limit reached. Please retry later."},
+            **{
+                "RateLimit": f'"api";r=0;t={retry_after}',
+                "RateLimit-Policy": '"fixed window";"api";q=500;w=300',
+            },
+        )
+    if behaviour == "503-loading":
+        return _json_reply(
+            503, {"error": f"Model {model} is currently loading", "estimated_time": 20.0}
+        )
+    if behaviour == "gpu-quota":
+        return _json_reply(429, {"error": GPU_QUOTA_MESSAGE})
+    if behaviour == "500":
+        return _json_reply(500, {"error": "Internal Server Error"})
+    return None
+
+
+class FakeHuggingFace(ThreadingHTTPServer):
+    """The server object a test holds: scripting knobs, the request log, start and stop."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        super().__init__((host, port), _Handler)
+        self.url = f"http://{host}:{self.server_address[1]}"
+        self.behaviour = "ok"
+        self.hub_behaviour = "ok"
+        self.slow_seconds = 10.0
+        self.retry_after = 1
+        self.scale_up_seconds = 0.3
+        self.models: dict[str, dict[str, Any]] = json.loads(json.dumps(DEFAULT_MODELS))
+        self.requests: list[RecordedRequest] = []
+        self._queue: collections.deque[str] = collections.deque()
+        self._files: dict[str, _StoredFile] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._thread: threading.Thread | None = None
+
+    # -- scripting ---------------------------------------------------------------------------
+
+    def script(self, *behaviours: str) -> None:
+        """Queue behaviours for the next inference POSTs, one each, before ``behaviour``."""
+        for behaviour in behaviours:
+            _check(behaviour)
+        with self._lock:
+            self._queue.extend(behaviours)
+
+    @property
+    def behaviour(self) -> str:
+        """How inference POSTs are answered once the scripted queue is empty."""
+        return self._behaviour
+
+    @behaviour.setter
+    def behaviour(self, value: str) -> None:
+        _check(value)
+        self._behaviour = value
+
+    @property
+    def hub_behaviour(self) -> str:
+        """How the Hub look-up ``GET /api/models/...`` is answered."""
+        return self._hub_behaviour
+
+    @hub_behaviour.setter
+    def hub_behaviour(self, value: str) -> None:
+        _check(value)
+        self._hub_behaviour = value
+
+    def add_model(
+        self,
+        model: str,
+        provider_id: str | None = None,
+        *,
+        provider: str = "fal-ai",
+        status: str = "live",
+        task: str = "text-to-image",
+    ) -> None:
+        """Serve a Hub model whose mapping names provider_id on provider (None: no mapping)."""
+        entry = self.models.setdefault(model, {"pipeline_tag": task})
+        mapping = entry.setdefault("inferenceProviderMapping", {})
+        if provider_id is not None:
+            mapping[provider] = {"status": status, "providerId": provider_id, "task": task}
+
+    def next_behaviour(self) -> str:
+        with self._lock:
+            return self._queue.popleft() if self._queue else self._behaviour
+
+    # -- what tests read ---------------------------------------------------------------------
+
+    @property
+    def inference_requests(self) -> list[RecordedRequest]:
+        """The POSTs received (router and endpoint), oldest first."""
+        return [r for r in self.requests if r.method == "POST"]
+
+    @property
+    def hub_requests(self) -> list[RecordedRequest]:
+        """The Hub model look-ups received (``GET /api/models/...``), oldest first."""
+        return [r for r in self.requests if r.path.startswith("/api/models/")]
+
+    # -- life --------------------------------------------------------------------------------
+
+    def start(self) -> FakeHuggingFace:
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and cut every open connection (kept-alive ones included)."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self.shutdown()
+        self.server_close()
+        with self._lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeHuggingFace:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # -- internals used by the handler -------------------------------------------------------
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def _track(self, connection: socket.socket, open_: bool) -> None:
+        with self._lock:
+            if open_:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    def _store_file(self, content: bytes | None, delay: float = 0.0) -> str:
+        name = f"{uuid.uuid4().hex}.png"
+        with self._lock:
+            self._files[name] = _StoredFile(content, delay)
+        return f"{self.url}/files/{name}"
+
+    def _sleep(self, seconds: float) -> bool:
+        """Wait, cut short by stop(); False if the server is stopping."""
+        return not self._stopping.wait(seconds)
+
+
+def _check(behaviour: str) -> None:
+    if behaviour not in BEHAVIOURS:
+        raise ValueError(f"unknown behaviour {behaviour!r}; known: {sorted(BEHAVIOURS)}")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: FakeHuggingFace
+
+    def setup(self) -> None:
+        super().setup()
+        self.server._track(self.connection, True)
+
+    def finish(self) -> None:
+        self.server._track(self.connection, False)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # quiet: tests read server.requests instead
+
+    # -- entry points ------------------------------------------------------------------------
+
+    def do_GET(self) -> None:
+        record = self._read_request()
+        path = record.path
+        if path.startswith("/api/models/"):
+            self._answer_hub(record, path.removeprefix("/api/models/"))
+        elif path.startswith("/files/"):
+            self._answer_file(path.removeprefix("/files/"))
+        else:
+            self._send(_json_reply(404, {"error": "Not Found"}))
+
+    def do_POST(self) -> None:
+        record = self._read_request()
+        behaviour = self.server.next_behaviour()
+        record.behaviour = behaviour
+        path = record.path
+        if path.startswith("/fal-ai/"):
+            self._answer_fal(record, behaviour, path.removeprefix("/fal-ai/"))
+        else:
+            model = path.removeprefix("/hf-inference/models/").strip("/") or "endpoint"
+            self._answer_raw_image(record, behaviour, model)
+
+    # -- the three parts ---------------------------------------------------------------------
+
+    def _answer_hub(self, record: RecordedRequest, rest: str) -> None:
+        model = rest.split("/revision/")[0]
+        behaviour = self.server.hub_behaviour
+        if behaviour == "hangup":
+            self.close_connection = True
+            return
+        if behaviour == "slow" and not self.server._sleep(self.server.slow_seconds):
+            return
+        reply = error_reply(behaviour, model, self.server.retry_after)
+        if reply is None:
+            entry = self.server.models.get(model)
+            if entry is None:
+                reply = error_reply("repo-not-found", model, self.server.retry_after)
+            else:
+                # As the Hub: with ?expand=..., only _id, id and the fields asked for.
+                payload = {"_id": uuid.uuid5(uuid.NAMESPACE_URL, model).hex[:24], "id": model}
+                expand = record.query.get("expand")
+                payload.update(
+                    {k: v for k, v in entry.items() if k in expand}
+                    if expand
+                    else {k: v for k, v in entry.items() if k != "inferenceProviderMapping"}
+                )
+                reply = _json_reply(200, payload)
+        self._send(reply)
+
+    def _answer_fal(self, record: RecordedRequest, behaviour: str, fal_model: str) -> None:
+        if self._common_behaviour(behaviour, fal_model):
+            return
+        body = record.json if isinstance(record.json, dict) else {}
+        size = body.get("image_size") or {}
+        width, height = _size(size.get("width"), size.get("height"))
+        if behaviour == "wrong-size":
+            width += 64
+        if behaviour == "empty":
+            self._send(_json_reply(200, {"images": []}))
+            return
+        if behaviour == "garbage":
+            url = self.server._store_file(GARBAGE)
+        elif behaviour == "image-404":
+            url = self.server._store_file(None)
+        else:
+            png = draw_png(width, height, str(body.get("prompt", "")), body.get("seed"))
+            delay = self.server.slow_seconds if behaviour == "image-slow" else 0.0
+            url = self.server._store_file(png, delay)
+        payload = {
+            "images": [{"url": url, "width": width, "height": height, "content_type": "image/png"}],
+            "timings": {"inference": 0.01},
+            "seed": body.get("seed", 42),
+            "has_nsfw_concepts": [False],
+            "prompt": body.get("prompt", ""),
+        }
+        self._send(_json_reply(200, payload))
+
+    def _answer_raw_image(self, record: RecordedRequest, behaviour: str, model: str) -> None:
+        if behaviour == "scaled-to-zero":
+            if "x-scale-up-timeout" not in record.headers:
+                self._send(_json_reply(503, {"error": "Service Unavailable: scaling up"}))
+                return
+            self.server._sleep(self.server.scale_up_seconds)
+        if self._common_behaviour(behaviour, model):
+            return
+        body = record.json if isinstance(record.json, dict) else {}
+        parameters = body.get("parameters") or {}
+        width, height = _size(parameters.get("width"), parameters.get("height"))
+        if behaviour == "wrong-size":
+            width += 64
+        if behaviour == "empty":
+            self._send(_Reply(200, b"", "image/png"))
+        elif behaviour == "garbage":
+            self._send(_Reply(200, GARBAGE, "text/html; charset=utf-8"))
+        else:
+            prompt = str(body.get("inputs", ""))
+            self._send(
+                _Reply(200, draw_png(width, height, prompt, parameters.get("seed")), "image/png")
+            )
+
+    def _answer_file(self, name: str) -> None:
+        with self.server._lock:
+            stored = self.server._files.get(name)
+        if stored is not None and stored.delay and not self.server._sleep(stored.delay):
+            return
+        if stored is None or stored.content is None:
+            self._send(_Reply(404, b"Not Found", "text/plain"))
+        else:
+            self._send(_Reply(200, stored.content, "image/png"))
+
+    def _common_behaviour(self, behaviour: str, model: str) -> bool:
+        """Answer the behaviours every POST shares; True if the request is dealt with."""
+        if behaviour == "hangup":
+            self.close_connection = True
+            return True
+        if behaviour == "slow" and not self.server._sleep(self.server.slow_seconds):
+            return True
+        reply = error_reply(behaviour, model, self.server.retry_after)
+        if reply is not None:
+            self._send(reply)
+            return True
+        return False
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _read_request(self) -> RecordedRequest:
+        split = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parsed = None
+        if body:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+        record = RecordedRequest(
+            method=self.command,
+            path=split.path,
+            query=parse_qs(split.query),
+            headers={name.lower(): value for name, value in self.headers.items()},
+            body=body,
+            json=parsed,
+        )
+        self.server._record(record)
+        return record
+
+    def _send(self, reply: _Reply) -> None:
+        try:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.send_header("X-Request-Id", f"Root={uuid.uuid4()}")
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(reply.body)
+        except OSError:
+            self.close_connection = True  # the client gave up (e.g. its timeout): nothing to do
+
+
+def _size(width: Any, height: Any) -> tuple[int, int]:
+    return int(width or 1024), int(height or 1024)
+
+
+def start_hf_server() -> FakeHuggingFace:
+    """Start a fake on a free port of 127.0.0.1; stop it with ``.stop()`` or use ``with``."""
+    return FakeHuggingFace().start()
+
+
+def clear_huggingface_hub_caches() -> None:
+    """Forget the model look-ups huggingface_hub caches for the life of the process."""
+    from huggingface_hub.inference._providers import _common, hf_inference
+
+    _common._fetch_inference_provider_mapping.cache_clear()
+    hf_inference._check_supported_task.cache_clear()
+
+
+@contextlib.contextmanager
+def huggingface_hub_pointed_at(url: str) -> Iterator[None]:
+    """Within the block, huggingface_hub sends its Hub look-ups and router calls to url.
+
+    Patches ``huggingface_hub.constants.ENDPOINT``, ``...constants.INFERENCE_PROXY_TEMPLATE``,
+    ``...constants.HF_HUB_DISABLE_TELEMETRY`` (True) and the hf-inference text-to-image helper's
+    ``base_url``, and clears the look-up caches on the way in and out, so no test sees another's
+    mapping. Not thread-safe against other tests patching
+    the same names at once (pytest runs tests one at a time in a process).
+    """
+    from huggingface_hub import constants
+    from huggingface_hub.inference._providers import PROVIDERS
+
+    helper = PROVIDERS["hf-inference"]["text-to-image"]
+    saved = (
+        constants.ENDPOINT,
+        constants.INFERENCE_PROXY_TEMPLATE,
+        constants.HF_HUB_DISABLE_TELEMETRY,
+        helper.base_url,
+    )
+    clear_huggingface_hub_caches()
+    constants.ENDPOINT = url
+    constants.INFERENCE_PROXY_TEMPLATE = url + "/{provider}"
+    constants.HF_HUB_DISABLE_TELEMETRY = True
+    helper.base_url = url + "/hf-inference"
+    try:
+        yield
+    finally:
+        (
+            constants.ENDPOINT,
+            constants.INFERENCE_PROXY_TEMPLATE,
+            constants.HF_HUB_DISABLE_TELEMETRY,
+            helper.base_url,
+        ) = saved
+        clear_huggingface_hub_caches()
