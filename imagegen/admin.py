@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .models import Generation, Quota
+from .models import Generation, ProviderCooldown, Quota
 
 
 @admin.register(Generation)
@@ -20,12 +20,13 @@ class GenerationAdmin(admin.ModelAdmin):
         "owner",
         "short_prompt",
         "status",
+        "failure_class",
         "provider",
         "model_name",
         "attempts",
         "size",
     )
-    list_filter = ("status", "provider", "created_at")
+    list_filter = ("status", "failure_class", "provider", "created_at")
     search_fields = ("prompt", "owner__username")
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
@@ -40,6 +41,8 @@ class GenerationAdmin(admin.ModelAdmin):
         "actual_seed",
         "error_message",
         "error_detail",
+        "failure_class",
+        "adaptations",
         "image",
         "thumbnail",
         "created_at",
@@ -65,7 +68,19 @@ class GenerationAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Result", {"fields": ("actual_seed", "attempts", "error_message", "error_detail")}),
+        (
+            "Result",
+            {
+                "fields": (
+                    "actual_seed",
+                    "attempts",
+                    "adaptations",
+                    "failure_class",
+                    "error_message",
+                    "error_detail",
+                )
+            },
+        ),
         ("Files", {"fields": ("image", "thumbnail")}),
         ("Times", {"fields": ("created_at", "started_at", "finished_at")}),
         ("Quota", {"fields": ("charged", "charged_day", "charged_month")}),
@@ -149,3 +164,20 @@ class TravelFitUserAdmin(UserAdmin):
     @admin.display(description="Generations", ordering="_generations")
     def generation_count(self, obj):
         return obj._generations
+
+
+@admin.register(ProviderCooldown)
+class ProviderCooldownAdmin(admin.ModelAdmin):
+    """Providers every worker skips for now; delete a row to let workers use it again."""
+
+    list_display = ("provider", "until", "is_active", "short_reason", "updated_at")
+    readonly_fields = ("updated_at",)
+
+    @admin.display(boolean=True, description="Active")
+    def is_active(self, obj):
+        return obj.active
+
+    @admin.display(description="Reason")
+    def short_reason(self, obj):
+        first = obj.reason.splitlines()[0] if obj.reason else ""
+        return first if len(first) <= 100 else first[:99] + "…"

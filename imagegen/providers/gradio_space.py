@@ -183,13 +183,32 @@ class GradioSpaceProvider(ImageProvider):
         return Unavailable(f"{where}: the Space raised an error: {message}")
 
     def check(self):
-        problems = []
         if not self.space:
-            problems.append(
+            return [
                 (
                     "GRADIO_SPACE is not set.",
                     "Duplicate the stabilityai/stable-diffusion-3.5-large Space and set "
-                    "GRADIO_SPACE to its id or URL.",
+                    "GRADIO_SPACE to its id (your-name/space-name) or URL.",
                 )
-            )
-        return problems
+            ]
+        try:
+            client = self._connect()
+        except (httpx.HTTPError, OSError) as exc:
+            return [
+                (
+                    f"The Space {self.space} cannot be reached ({type(exc).__name__}).",
+                    "Check GRADIO_SPACE, and that the Space is running (not paused) on its page.",
+                )
+            ]
+        except ValueError as exc:
+            error = self._construction_error(exc, self.space)
+            return [(error.detail, "See the Space's Logs and Settings tabs.")]
+        endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+        if self.api_name not in endpoints:
+            return [
+                (
+                    f"The Space has no endpoint {self.api_name}.",
+                    f"Set GRADIO_API_NAME to one of: {', '.join(sorted(endpoints))}.",
+                )
+            ]
+        return []

@@ -14,7 +14,7 @@ import threading
 
 import httpx2
 from django.conf import settings
-from huggingface_hub import InferenceClient, constants
+from huggingface_hub import HfApi, InferenceClient, constants
 from huggingface_hub.errors import (
     BadRequestError,
     GatedRepoError,
@@ -278,7 +278,57 @@ class HFInferenceProvider(ImageProvider):
         return ProviderResult(image=_png(image), model=self._model, seed=request.seed)
 
     def check(self):
-        return _check_token()
+        problems = _check_token()
+        if problems:
+            return problems
+        api = HfApi(token=settings.HUGGINGFACE_API_TOKEN)
+        try:
+            api.whoami()
+        except HfHubHTTPError as exc:
+            status = exc.response.status_code if exc.response is not None else None
+            if status == 401:
+                return [("The Hub refused HUGGINGFACE_API_TOKEN (401 Unauthorized).", TOKEN_HELP)]
+            return [(f"Could not check the token: {_server_message(exc)}", "Try again later.")]
+        except httpx2.HTTPError as exc:
+            return [
+                (
+                    f"Cannot reach the Hub at {constants.ENDPOINT} ({type(exc).__name__}).",
+                    "Check this machine's network, proxy, and HF_ENDPOINT if you set it.",
+                )
+            ]
+        try:
+            info = api.model_info(self._model, expand=["inferenceProviderMapping"])
+        except GatedRepoError:
+            return [
+                (
+                    f"{self._model} is gated and this token's owner has no access.",
+                    f"Open {page_of(self._model)}, log in as the token's owner and press "
+                    "'Agree and access repository'.",
+                )
+            ]
+        except RepositoryNotFoundError:
+            return [
+                (
+                    f"No model {self._model} on the Hub.",
+                    "Set HF_MODEL to a text-to-image model, e.g. "
+                    "stabilityai/stable-diffusion-3-medium.",
+                )
+            ]
+        except httpx2.HTTPError as exc:
+            return [(f"Could not look up {self._model}: {exc}", "Try again later.")]
+        served_by = {m.provider: m for m in info.inference_provider_mapping or []}
+        if self.provider != "auto" and self.provider not in served_by:
+            listed = ", ".join(sorted(served_by)) or "none"
+            return [
+                (
+                    f"{self._model} is not served by {self.provider} (served by: {listed}).",
+                    "Set HF_INFERENCE_PROVIDER to one of those (or auto), or choose another "
+                    "HF_MODEL.",
+                )
+            ]
+        if self.provider == "auto" and not served_by:
+            return [(f"No inference provider serves {self._model}.", "Choose another HF_MODEL.")]
+        return []
 
 
 class HFEndpointProvider(ImageProvider):
@@ -333,5 +383,33 @@ class HFEndpointProvider(ImageProvider):
 
     def check(self):
         if not self.url:
-            return [("HF_ENDPOINT_URL is not set.", "Set it to the endpoint's URL.")]
+            return [
+                (
+                    "HF_ENDPOINT_URL is not set.",
+                    "Copy the endpoint's URL from https://endpoints.huggingface.co.",
+                )
+            ]
+        headers = {}
+        if settings.HUGGINGFACE_API_TOKEN:
+            headers["authorization"] = f"Bearer {settings.HUGGINGFACE_API_TOKEN}"
+        try:
+            response = httpx2.get(self.url, headers=headers, timeout=settings.HF_TIMEOUT)
+        except httpx2.HTTPError as exc:
+            return [
+                (
+                    f"Cannot reach {self.url} ({type(exc).__name__}).",
+                    "Check HF_ENDPOINT_URL and that the endpoint is running.",
+                )
+            ]
+        if response.status_code == 401:
+            return [("The endpoint refused the token (401).", TOKEN_HELP)]
+        if response.status_code == 403:
+            return [
+                (
+                    "The endpoint refused this token (403).",
+                    "Use a token of the endpoint's owner or organisation.",
+                )
+            ]
+        # Anything else answered: the endpoint exists. A 503 is a replica starting or scaled
+        # to zero, which HF_ENDPOINT_SCALE_UP_TIMEOUT waits for.
         return []

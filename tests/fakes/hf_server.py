@@ -7,6 +7,8 @@ One threaded HTTP server plays every part huggingface_hub 2.4.0 talks to when it
   fal model serves a Hub model, and tells ``provider="hf-inference"`` the model's pipeline tag;
 * the router, ``POST /fal-ai/<fal model id>``, answering ``{"images": [{"url": ...}]}`` with a URL
   under ``/files/`` on this same server, and the ``GET /files/<name>.png`` that follows;
+* the Hub's token check, ``GET /api/whoami-v2`` (401 for a token not starting ``hf_`` or when
+  ``server.hub_behaviour`` is ``"401"``);
 * the router for ``provider="hf-inference"``, ``POST /hf-inference/models/<owner>/<model>``, and a
   dedicated Inference Endpoint, ``POST /endpoint`` (or any other path not listed here): body
   ``{"inputs": prompt, "parameters": {...}}``, answer raw PNG bytes.
@@ -476,6 +478,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = record.path
         if path.startswith("/api/models/"):
             self._answer_hub(record, path.removeprefix("/api/models/"))
+        elif path == "/api/whoami-v2":
+            self._answer_whoami(record)
         elif path.startswith("/files/"):
             self._answer_file(path.removeprefix("/files/"))
         else:
@@ -518,6 +522,20 @@ class _Handler(BaseHTTPRequestHandler):
                 )
                 reply = _json_reply(200, payload)
         self._send(reply)
+
+    def _answer_whoami(self, record: RecordedRequest) -> None:
+        """The Hub's token check: who the bearer token belongs to, or 401 as the Hub answers."""
+        token = record.headers.get("authorization", "").removeprefix("Bearer ")
+        if self.server.hub_behaviour == "401" or not token.startswith("hf_"):
+            self._send(
+                _json_reply(
+                    401,
+                    {"error": "Invalid credentials in Authorization header"},
+                    **{"X-Error-Message": "Invalid credentials in Authorization header"},
+                )
+            )
+            return
+        self._send(_json_reply(200, {"type": "user", "name": "traveller", "auth": {}}))
 
     def _answer_fal(self, record: RecordedRequest, behaviour: str, fal_model: str) -> None:
         if self._common_behaviour(behaviour, fal_model):

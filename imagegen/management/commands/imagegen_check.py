@@ -1,0 +1,48 @@
+"""Check each configured image provider and say, for each problem, what to do about it."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from imagegen import services
+from imagegen.providers import get_providers
+
+
+class Command(BaseCommand):
+    help = (
+        "Check every provider in IMAGEGEN_PROVIDERS, in order: token present and valid, model "
+        "reachable, Space running. Exits non-zero when the first provider cannot serve."
+    )
+
+    def handle(self, *args, **options):
+        providers = get_providers()
+        token = "set" if settings.HUGGINGFACE_API_TOKEN else "not set"
+        self.stdout.write(f"HUGGINGFACE_API_TOKEN: {token}")
+        first_problems = None
+        for position, provider in enumerate(providers, start=1):
+            label = f"{position}. {provider.name}"
+            if provider.model:
+                label += f" ({provider.model})"
+            try:
+                problems = provider.check()
+            except Exception as exc:  # a check that crashes is itself a finding, not a stop
+                problems = [(f"The check itself failed: {type(exc).__name__}: {exc}", "")]
+            cooldown = services.active_cooldown(provider.name)
+            if not problems:
+                self.stdout.write(self.style.SUCCESS(f"{label}: OK"))
+            else:
+                self.stdout.write(self.style.ERROR(f"{label}: {len(problems)} problem(s)"))
+                for problem, fix in problems:
+                    self.stdout.write(f"   ✗ {problem}")
+                    if fix:
+                        self.stdout.write(f"     → {fix}")
+            if cooldown:
+                self.stdout.write(
+                    f"   ⏸ cooling down until {cooldown.until:%Y-%m-%d %H:%M %Z}: "
+                    f"{cooldown.reason.splitlines()[0] if cooldown.reason else ''}"
+                )
+            if first_problems is None:
+                first_problems = problems
+        if first_problems:
+            raise CommandError(
+                f"The first provider, {providers[0].name}, cannot serve: fix the problems above."
+            )
