@@ -1,4 +1,8 @@
-"""The prompt form: what a user may ask for, checked against the first provider's capabilities."""
+"""The prompt form: what a user may ask for, checked against the first provider's capabilities.
+
+The web page, the JSON API and `manage.py generate` all validate through it, so each says the
+same thing about the same bad input.
+"""
 
 import unicodedata
 
@@ -7,10 +11,11 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
 
-from .models import MAX_SEED
+from .models import ASPECT_RATIOS, MAX_SEED, Aspect, Preset
 from .providers import primary_provider
 
 ALLOWED_CONTROL = {"\n", "\r", "\t"}
+CUSTOM = "custom"
 
 
 def reject_control_characters(value):
@@ -30,17 +35,47 @@ def size_choices(capabilities):
     return [(size, f"{size} px") for size in sizes]
 
 
-class GenerationForm(forms.Form):
-    """Prompt, negative prompt, size and seed; steps and guidance where the provider takes them."""
+def aspect_size(aspect, capabilities):
+    """(width, height) of an aspect, as large as the provider allows up to 1024 px."""
+    ratio_w, ratio_h = ASPECT_RATIOS[aspect]
+    long_side = capabilities.nearest_size(min(capabilities.max_size, 1024))
+    if ratio_w >= ratio_h:
+        return long_side, capabilities.nearest_size(long_side * ratio_h / ratio_w)
+    return capabilities.nearest_size(long_side * ratio_w / ratio_h), long_side
 
+
+def aspect_of(width, height, capabilities):
+    """The aspect whose size is exactly (width, height), or CUSTOM."""
+    for aspect in Aspect:
+        if aspect_size(aspect, capabilities) == (width, height):
+            return aspect.value
+    return CUSTOM
+
+
+class PresetChoice(forms.ModelChoiceField):
+    def label_from_instance(self, preset):
+        return preset.name
+
+
+class GenerationForm(forms.Form):
+    """A preset, the prompt, a negative prompt, a shape; seed, steps and guidance if taken.
+
+    Sizes come from the aspect (square, portrait, landscape, wide) or, with "custom", from
+    width and height; without an aspect a preset's own shape is used.
+    """
+
+    preset = PresetChoice(
+        queryset=Preset.objects.filter(active=True),
+        required=False,
+        empty_label="None: my words as they are",
+        label="Travel preset",
+    )
     prompt = forms.CharField(
         widget=forms.Textarea(
-            attrs={"rows": 3, "placeholder": "A postcard of Jeju island at sunrise"}
+            attrs={"rows": 3, "placeholder": "Jeju island at sunrise, from a stone wall path"}
         ),
         strip=True,
-        error_messages={
-            "required": "Write what you want to see: the prompt cannot be empty or only spaces."
-        },
+        error_messages={"required": "Write what you want to see: the prompt cannot be empty."},
     )
     negative_prompt = forms.CharField(
         required=False,
@@ -48,8 +83,9 @@ class GenerationForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "blurry, text, watermark"}),
         help_text="What to leave out of the picture.",
     )
-    width = forms.TypedChoiceField(coerce=int)
-    height = forms.TypedChoiceField(coerce=int)
+    aspect = forms.ChoiceField(required=False, widget=forms.RadioSelect, label="Shape")
+    width = forms.TypedChoiceField(coerce=int, required=False)
+    height = forms.TypedChoiceField(coerce=int, required=False)
     seed = forms.IntegerField(
         required=False,
         min_value=0,
@@ -72,8 +108,14 @@ class GenerationForm(forms.Form):
                 ),
                 reject_control_characters,
             ]
+        self.aspect_sizes = {aspect.value: aspect_size(aspect, capabilities) for aspect in Aspect}
+        self.fields["aspect"].choices = [
+            (aspect.value, f"{aspect.label} · {w}×{h}")
+            for aspect, (w, h) in zip(Aspect, self.aspect_sizes.values(), strict=True)
+        ] + [(CUSTOM, "Custom size")]
+        self.fields["aspect"].initial = Aspect.SQUARE.value
         choices = size_choices(capabilities)
-        default = min(max(512, capabilities.min_size), capabilities.max_size)
+        default = self.aspect_sizes[Aspect.SQUARE][0]
         for name in ("width", "height"):
             self.fields[name].choices = choices
             self.fields[name].initial = default
@@ -102,15 +144,75 @@ class GenerationForm(forms.Form):
                 help_text="How closely to follow the prompt. Empty: the model's default.",
             )
 
+    def clean(self):
+        data = super().clean()
+        aspect = data.get("aspect") or ""
+        preset = data.get("preset")
+        if not aspect:
+            # No shape chosen (the API, the command): a preset's shape, or the sizes given.
+            if preset:
+                aspect = preset.aspect
+            elif self.data.get("width") or self.data.get("height"):
+                aspect = CUSTOM
+            else:
+                aspect = Aspect.SQUARE.value
+        if aspect == CUSTOM:
+            for name in ("width", "height"):
+                if data.get(name) is None and name not in self.errors:
+                    self.add_error(name, f"Choose a {name} for a custom size.")
+        else:
+            data["width"], data["height"] = self.aspect_sizes[aspect]
+        data["aspect"] = aspect
+        return data
+
     def generation_kwargs(self):
         """The cleaned values as keyword arguments for services.submit_generation."""
         data = self.cleaned_data
+        preset = data.get("preset")
+        text = data["prompt"]
+        negative = data.get("negative_prompt") or ""
+        if preset:
+            negative = ", ".join(part for part in (preset.negative_prompt, negative) if part)
         return {
-            "prompt": data["prompt"],
-            "negative_prompt": data.get("negative_prompt") or "",
+            "prompt": preset.apply(text) if preset else text,
+            "negative_prompt": negative,
             "width": data["width"],
             "height": data["height"],
             "seed": data.get("seed"),
             "steps": data.get("steps"),
             "guidance": data.get("guidance"),
+            "preset": preset,
+            "preset_input": text if preset else "",
         }
+
+
+def initial_from(generation, *, vary=False):
+    """Form values that ask for `generation` again: a remix, or with vary a new seed."""
+    capabilities = primary_provider().capabilities
+    initial = {
+        "preset": generation.preset_id,
+        "prompt": generation.preset_input if generation.preset_id else generation.prompt,
+        "negative_prompt": _own_negative(generation),
+        "aspect": aspect_of(generation.width, generation.height, capabilities),
+        "width": generation.width,
+        "height": generation.height,
+        "steps": generation.steps,
+        "guidance": generation.guidance,
+    }
+    if not vary:
+        initial["seed"] = (
+            generation.actual_seed if generation.actual_seed is not None else generation.seed
+        )
+    return initial
+
+
+def _own_negative(generation):
+    """The user's part of the negative prompt, without what the preset added."""
+    negative = generation.negative_prompt
+    if generation.preset and generation.preset.negative_prompt:
+        preset_part = generation.preset.negative_prompt
+        if negative == preset_part:
+            return ""
+        if negative.startswith(preset_part + ", "):
+            return negative[len(preset_part) + 2 :]
+    return negative

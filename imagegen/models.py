@@ -56,6 +56,57 @@ class Quota(models.Model):
         return self.month_used if self.month == month else 0
 
 
+class Aspect(models.TextChoices):
+    """Picture shapes offered on the form; pixel sizes come from the provider's capabilities."""
+
+    SQUARE = "square", "Square"
+    PORTRAIT = "portrait", "Portrait"
+    LANDSCAPE = "landscape", "Landscape"
+    WIDE = "wide", "Wide"
+
+
+# width : height of each aspect
+ASPECT_RATIOS = {
+    Aspect.SQUARE: (1, 1),
+    Aspect.PORTRAIT: (3, 4),
+    Aspect.LANDSCAPE: (4, 3),
+    Aspect.WIDE: (16, 9),
+}
+
+
+class Preset(models.Model):
+    """A travel style admins manage: it wraps the user's words in a template.
+
+    The template holds `{prompt}` where the user's text goes; the negative prompt is added to
+    the user's own; the aspect chooses the picture's shape.
+    """
+
+    name = models.CharField(max_length=80, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    template = models.TextField(
+        help_text="The prompt sent; {prompt} is replaced by the user's text."
+    )
+    negative_prompt = models.TextField(blank=True)
+    aspect = models.CharField(max_length=16, choices=Aspect, default=Aspect.SQUARE)
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order on the form.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(template__contains="{prompt}"), name="preset_template_has_prompt"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def apply(self, text):
+        """The prompt sent for the user's text."""
+        return self.template.replace("{prompt}", text.strip())
+
+
 def image_path(generation, filename):
     return f"generations/{generation.owner_id}/{generation.pk}.png"
 
@@ -82,8 +133,12 @@ class Generation(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="generations"
     )
-    prompt = models.TextField()
+    prompt = models.TextField(help_text="The prompt sent, the preset's template applied.")
     negative_prompt = models.TextField(blank=True)
+    preset = models.ForeignKey(Preset, null=True, blank=True, on_delete=models.SET_NULL)
+    preset_input = models.TextField(
+        blank=True, help_text="With a preset, the user's own words that went into its template."
+    )
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     steps = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -111,6 +166,8 @@ class Generation(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    favourite = models.BooleanField(default=False)
+    share_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
     # A unit of quota is held while charged is true; services.refund() clears it exactly once.
     charged = models.BooleanField(default=False)
     charged_day = models.DateField(null=True, blank=True)
@@ -178,3 +235,24 @@ class ProviderCooldown(models.Model):
     @property
     def active(self):
         return self.until > timezone.now()
+
+
+class ApiToken(models.Model):
+    """A user's key for the JSON API. Only its SHA-256 is stored; the key is shown once."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=80)
+    prefix = models.CharField(
+        max_length=12, help_text="The key's first characters, to tell keys apart."
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…) of {self.user}"

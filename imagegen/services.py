@@ -7,6 +7,7 @@
 
 import dataclasses
 import datetime
+import hashlib
 import logging
 import secrets
 import time
@@ -22,7 +23,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from .images import ImageRejected, check_image, png_bytes, thumbnail_bytes
-from .models import MAX_SEED, Generation, ProviderCooldown, Quota
+from .models import MAX_SEED, ApiToken, Generation, ProviderCooldown, Quota
 from .providers import get_providers
 from .providers.base import (
     BadOutput,
@@ -121,9 +122,23 @@ def _reserve_quota(user, periods):
 
 
 def submit_generation(
-    *, user, prompt, negative_prompt="", width, height, seed=None, steps=None, guidance=None
+    *,
+    user,
+    prompt,
+    negative_prompt="",
+    width,
+    height,
+    seed=None,
+    steps=None,
+    guidance=None,
+    preset=None,
+    preset_input="",
 ):
-    """Reserve quota, record the request and queue it; raises QuotaExceeded at the limit."""
+    """Reserve quota, record the request and queue it; raises QuotaExceeded at the limit.
+
+    `prompt` is what the provider gets (a preset's template already applied); with a preset,
+    `preset_input` keeps the user's own words so the request can be remixed.
+    """
     periods = Periods.current()
     with transaction.atomic():
         _reserve_quota(user, periods)
@@ -136,6 +151,8 @@ def submit_generation(
             seed=seed,
             steps=steps,
             guidance=guidance,
+            preset=preset,
+            preset_input=preset_input if preset else "",
             charged=True,
             charged_day=periods.day,
             charged_month=periods.month,
@@ -159,6 +176,8 @@ def retry_generation(*, generation_id, user):
         seed=source.seed,
         steps=source.steps,
         guidance=source.guidance,
+        preset=source.preset,
+        preset_input=source.preset_input,
     )
 
 
@@ -405,3 +424,84 @@ def run_generation(generation_id):
         # A prompt the provider refused is the request's own doing; anything else is ours.
         refund_quota=not isinstance(last, PromptRejected),
     )
+
+
+def delete_generation(*, generation_id, user):
+    """Delete the user's own generation and its files; a queued one is canceled (refunded) first.
+
+    A running one cannot be deleted yet: its worker would write files for a missing row.
+    Returns False when there is nothing of the user's to delete.
+    """
+    cancel_generation(generation_id=generation_id, user=user)
+    generation = Generation.objects.filter(pk=generation_id, owner=user).first()
+    if generation is None:
+        return False
+    if generation.status == Generation.Status.RUNNING:
+        raise GenerationBusy("It is being made right now; delete it when it is done.")
+    image, thumbnail = generation.image, generation.thumbnail
+    generation.delete()
+    # Files go after the row, so a failure here leaves orphan files, never a row without them.
+    image.delete(save=False)
+    thumbnail.delete(save=False)
+    logger.info("generation %s deleted by its owner", generation_id)
+    return True
+
+
+class GenerationBusy(Exception):
+    """The generation is running; the action must wait until it ends."""
+
+
+def set_favourite(*, generation_id, user, favourite):
+    return bool(Generation.objects.filter(pk=generation_id, owner=user).update(favourite=favourite))
+
+
+def share_generation(*, generation_id, user):
+    """The share token of the user's own finished image, made on first share. None if not theirs."""
+    generation = Generation.objects.filter(
+        pk=generation_id, owner=user, status=Generation.Status.SUCCEEDED
+    ).first()
+    if generation is None:
+        return None
+    if not generation.share_token:
+        token = secrets.token_urlsafe(24)
+        # Conditional, so two clicks at once end with one token, not two.
+        Generation.objects.filter(pk=generation.pk, share_token__isnull=True).update(
+            share_token=token
+        )
+        generation.refresh_from_db(fields=["share_token"])
+    return generation.share_token
+
+
+def revoke_share(*, generation_id, user):
+    """Turn the share link off: the old link answers 404 from now on."""
+    return bool(
+        Generation.objects.filter(pk=generation_id, owner=user)
+        .exclude(share_token=None)
+        .update(share_token=None)
+    )
+
+
+def create_api_token(*, user, name):
+    """A new API key for the user: (ApiToken, key). The key is returned once, never stored."""
+    key = "tf_" + secrets.token_urlsafe(32)
+    token = ApiToken.objects.create(
+        user=user, name=name, prefix=key[:10], key_hash=hash_api_key(key)
+    )
+    return token, key
+
+
+def hash_api_key(key):
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def user_for_api_key(key):
+    """The active user an API key belongs to, or None; notes when the key was last used."""
+    token = (
+        ApiToken.objects.select_related("user")
+        .filter(key_hash=hash_api_key(key), user__is_active=True)
+        .first()
+    )
+    if token is None:
+        return None
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    return token.user

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
-from .forms import GenerationForm
+from .forms import GenerationForm, initial_from
 from .models import Generation
 
 RECENT_ON_CREATE_PAGE = 6
@@ -44,23 +44,15 @@ def create(request):
 
 
 def _remix_initial(request):
-    """Form values from ?from=<id>: the parameters of one of the user's own generations."""
+    """Form values from ?from=<id> (and &vary=1 for a new seed): one of the user's own."""
     source_id = request.GET.get("from")
     if not source_id:
         return {}
     try:
-        source = Generation.objects.get(pk=source_id, owner=request.user)
+        source = Generation.objects.select_related("preset").get(pk=source_id, owner=request.user)
     except (Generation.DoesNotExist, ValidationError):
         return {}
-    return {
-        "prompt": source.prompt,
-        "negative_prompt": source.negative_prompt,
-        "width": source.width,
-        "height": source.height,
-        "seed": source.seed,
-        "steps": source.steps,
-        "guidance": source.guidance,
-    }
+    return initial_from(source, vary=bool(request.GET.get("vary")))
 
 
 @login_required

@@ -24,7 +24,19 @@ def test_queues_a_generation_for_the_user(user):
     output = generate("Seoul tower at night", user="alice", width="768", seed="3")
     generation = Generation.objects.get(owner=user)
     assert f"Queued generation {generation.pk}." in output
-    assert (generation.width, generation.height, generation.seed) == (768, 512, 3)
+    assert (generation.width, generation.height, generation.seed) == (768, 1024, 3)
+
+
+def test_an_aspect_or_a_preset_chooses_the_shape(user):
+    generate("Seoul", user="alice", aspect="wide")
+    generate("Seoul", user="alice", preset="outfit lookbook")
+    wide, outfit = Generation.objects.order_by("created_at")
+    assert (wide.width, wide.height) == (1024, 576)
+    assert (outfit.width, outfit.height) == (768, 1024)
+    assert outfit.prompt.startswith("Fashion lookbook photo of a traveller's outfit for Seoul")
+    assert outfit.preset_input == "Seoul"
+    with pytest.raises(CommandError, match="No preset named 'nope'. Presets: Travel postcard"):
+        generate("Seoul", user="alice", preset="nope")
 
 
 @pytest.mark.parametrize(
@@ -68,7 +80,7 @@ def test_wait_blocks_until_a_real_worker_finishes(start_worker, make_user):
     assert "Status: succeeded" in output
     path = Path(output.strip().splitlines()[-1].removeprefix("Image: "))
     assert path == Path(generation.image.path)
-    assert Image.open(path).size == (512, 512)
+    assert Image.open(path).size == (1024, 1024)
 
 
 @pytest.mark.worker

@@ -87,7 +87,15 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-development-key-only-used-with-DEBUG-on"
 
 ALLOWED_HOSTS = _setting("ALLOWED_HOSTS", _name_list, ["127.0.0.1", "localhost"], "host names")
-CSRF_TRUSTED_ORIGINS = _setting("CSRF_TRUSTED_ORIGINS", _name_list, [], "origins (https://…)")
+# Front ends on other origins that may call the JSON API (the original backend served one on
+# localhost:3000/3001). They are trusted for CORS and, for session use, for CSRF.
+ALLOWED_ORIGINS = _setting("ALLOWED_ORIGINS", _name_list, [], "origins like http://localhost:3000")
+CSRF_TRUSTED_ORIGINS = (
+    _setting("CSRF_TRUSTED_ORIGINS", _name_list, [], "origins (https://…)") + ALLOWED_ORIGINS
+)
+CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = True
 HOST = env.str("HOST", default="127.0.0.1")
 PORT = _setting("PORT", _whole_number(1, 65535), 8000, "a port number (1–65535)")
 
@@ -102,6 +110,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "django_q",
     "imagegen",
 ]
@@ -109,6 +118,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -7,6 +7,7 @@ from . import views
 
 urlpatterns = [
     path("", include("imagegen.urls")),
+    path("", include("imagegen.api_urls")),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("health", views.health, name="health"),

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from imagegen import services
 from imagegen.forms import GenerationForm
-from imagegen.models import Generation
+from imagegen.models import Generation, Preset
 
 
 class Command(BaseCommand):
@@ -17,8 +17,14 @@ class Command(BaseCommand):
         parser.add_argument("prompt", help="What to draw.")
         parser.add_argument("--user", required=True, help="Username of the owner.")
         parser.add_argument("--negative", default="", help="Negative prompt.")
-        parser.add_argument("--width", default=None, help="Width in pixels (default 512).")
-        parser.add_argument("--height", default=None, help="Height in pixels (default 512).")
+        parser.add_argument(
+            "--aspect",
+            default="",
+            help="square (default), portrait, landscape or wide; or give --width/--height.",
+        )
+        parser.add_argument("--width", default=None, help="Width in pixels (a custom size).")
+        parser.add_argument("--height", default=None, help="Height in pixels (a custom size).")
+        parser.add_argument("--preset", default="", help="Name of a travel preset.")
         parser.add_argument("--seed", default=None, help="Seed (empty: random).")
         parser.add_argument(
             "--wait", action="store_true", help="Wait for a worker to finish it (needs qcluster)."
@@ -27,16 +33,39 @@ class Command(BaseCommand):
             "--timeout", type=float, default=900, help="Seconds to wait with --wait (default 900)."
         )
 
-    def handle(self, *args, prompt, user, negative, width, height, seed, wait, timeout, **options):
+    def handle(
+        self,
+        *args,
+        prompt,
+        user,
+        negative,
+        aspect,
+        width,
+        height,
+        preset,
+        seed,
+        wait,
+        timeout,
+        **options,
+    ):
         try:
             owner = get_user_model().objects.get(username=user)
         except get_user_model().DoesNotExist as exc:
             raise CommandError(f"No user named {user!r}.") from exc
         defaults = GenerationForm().fields
+        preset_id = ""
+        if preset:
+            found = Preset.objects.filter(name__iexact=preset, active=True).first()
+            if found is None:
+                names = ", ".join(Preset.objects.filter(active=True).values_list("name", flat=True))
+                raise CommandError(f"No preset named {preset!r}. Presets: {names}.")
+            preset_id = found.pk
         form = GenerationForm(
             {
                 "prompt": prompt,
                 "negative_prompt": negative,
+                "preset": preset_id,
+                "aspect": aspect or ("custom" if width or height else ""),
                 "width": width or defaults["width"].initial,
                 "height": height or defaults["height"].initial,
                 "seed": seed or "",
