@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .models import Generation, ProviderCooldown, Quota
+from .models import ApiToken, Generation, Preset, ProviderCooldown, Quota
 
 
 @admin.register(Generation)
@@ -181,3 +181,23 @@ class ProviderCooldownAdmin(admin.ModelAdmin):
     def short_reason(self, obj):
         first = obj.reason.splitlines()[0] if obj.reason else ""
         return first if len(first) <= 100 else first[:99] + "…"
+
+
+@admin.register(Preset)
+class PresetAdmin(admin.ModelAdmin):
+    list_display = ("name", "aspect", "active", "position", "description")
+    list_editable = ("active", "position")
+    search_fields = ("name", "template")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Keys are stored hashed: admins can see and revoke them, never read them."""
+
+    list_display = ("name", "user", "prefix", "created_at", "last_used_at")
+    search_fields = ("name", "user__username", "prefix")
+    list_select_related = ("user",)
+    readonly_fields = ("user", "prefix", "key_hash", "created_at", "last_used_at")
+
+    def has_add_permission(self, request):
+        return False  # a key is made by its owner, who is shown it once

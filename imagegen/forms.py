@@ -84,8 +84,8 @@ class GenerationForm(forms.Form):
         help_text="What to leave out of the picture.",
     )
     aspect = forms.ChoiceField(required=False, widget=forms.RadioSelect, label="Shape")
-    width = forms.TypedChoiceField(coerce=int, required=False)
-    height = forms.TypedChoiceField(coerce=int, required=False)
+    width = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    height = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     seed = forms.IntegerField(
         required=False,
         min_value=0,

@@ -1,8 +1,12 @@
 """Reads that pages, the API and commands share."""
 
+import statistics
 from dataclasses import dataclass
 
-from .models import Generation
+from django.conf import settings
+from django.utils import timezone
+
+from .models import Generation, ProviderCooldown
 from .services import Periods, quota_for
 
 
@@ -47,3 +51,64 @@ def queue_position(generation):
         status=Generation.Status.QUEUED, created_at__lt=generation.created_at
     ).count()
     return ahead + 1
+
+
+GALLERY_FILTERS = {
+    "done": [Generation.Status.SUCCEEDED],
+    "active": list(Generation.ACTIVE),
+    "failed": [Generation.Status.FAILED, Generation.Status.CANCELED],
+}
+
+
+def gallery_of(user, *, show="", favourites=False, query=""):
+    """The user's generations for the gallery: filtered by status group, favourites, words."""
+    generations = generations_of(user)
+    if show in GALLERY_FILTERS:
+        generations = generations.filter(status__in=GALLERY_FILTERS[show])
+    if favourites:
+        generations = generations.filter(favourite=True)
+    for word in query.split()[:8]:
+        generations = generations.filter(prompt__icontains=word)
+    return generations
+
+
+RECENT_FOR_ESTIMATES = 20
+
+
+def typical_duration(provider_name):
+    """Median seconds of the provider's recent successful generations, or None without any."""
+    recent = (
+        Generation.objects.filter(
+            provider=provider_name,
+            status=Generation.Status.SUCCEEDED,
+            started_at__isnull=False,
+            finished_at__isnull=False,
+        )
+        .order_by("-finished_at")
+        .values_list("started_at", "finished_at")[:RECENT_FOR_ESTIMATES]
+    )
+    durations = [(end - start).total_seconds() for start, end in recent]
+    return statistics.median(durations) if durations else None
+
+
+def serving_provider_name():
+    """The provider the next generation will go to: the first one not cooling down."""
+    names = list(settings.IMAGEGEN_PROVIDERS)
+    cooling = set(
+        ProviderCooldown.objects.filter(provider__in=names, until__gt=timezone.now()).values_list(
+            "provider", flat=True
+        )
+    )
+    return next((name for name in names if name not in cooling), names[0])
+
+
+def wait_estimate(generation, position):
+    """Seconds until a queued generation is done, from recent durations; None if unknown.
+
+    With `Q_WORKERS` workers, the ones ahead go through in batches of that many, then this one.
+    """
+    typical = typical_duration(serving_provider_name())
+    if typical is None or position is None:
+        return None
+    batches_ahead = (position - 1) // settings.Q_WORKERS
+    return round((batches_ahead + 1) * typical, 1)

@@ -15,4 +15,10 @@ urlpatterns = [
     path("g/<uuid:generation_id>/thumb.webp", views.thumbnail, name="thumbnail"),
     path("g/<uuid:generation_id>/cancel", views.cancel, name="cancel"),
     path("g/<uuid:generation_id>/retry", views.retry, name="retry"),
+    path("g/<uuid:generation_id>/favourite", views.favourite, name="favourite"),
+    path("g/<uuid:generation_id>/delete", views.delete, name="delete"),
+    path("g/<uuid:generation_id>/share", views.share, name="share"),
+    path("g/<uuid:generation_id>/unshare", views.unshare, name="unshare"),
+    path("s/<str:token>/", views.shared, name="shared"),
+    path("s/<str:token>/image.png", views.shared_image, name="shared_image"),
 ]

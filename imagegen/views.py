@@ -1,13 +1,15 @@
 """Pages and endpoints for signed-in users: create, watch, browse, open and download."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
@@ -57,19 +59,52 @@ def _remix_initial(request):
 
 @login_required
 def gallery(request):
-    """The user's generations, newest first, paginated."""
-    paginator = Paginator(selectors.generations_of(request.user), GALLERY_PAGE_SIZE)
-    page = paginator.get_page(request.GET.get("page"))
-    return render(request, "imagegen/gallery.html", {"page": page})
+    """The user's generations, newest first, paginated; filter by status, favourites, words."""
+    show = request.GET.get("show", "")
+    favourites = request.GET.get("favourites") == "1"
+    query = request.GET.get("q", "").strip()[:200]
+    generations = selectors.gallery_of(request.user, show=show, favourites=favourites, query=query)
+    page = Paginator(generations, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    keep = request.GET.copy()
+    keep.pop("page", None)
+    return render(
+        request,
+        "imagegen/gallery.html",
+        {
+            "page": page,
+            "show": show,
+            "favourites": favourites,
+            "query": query,
+            "filtered": bool(show or favourites or query),
+            "keep_query": keep.urlencode(),
+            "filters": [
+                ("", "All"),
+                ("done", "Done"),
+                ("active", "In progress"),
+                ("failed", "Failed"),
+            ],
+        },
+    )
 
 
 @login_required
 def detail(request, generation_id):
     generation = _own_generation(request, generation_id)
+    position = selectors.queue_position(generation)
+    share_url = None
+    if generation.share_token:
+        share_url = request.build_absolute_uri(
+            reverse("imagegen:shared", args=[generation.share_token])
+        )
     return render(
         request,
         "imagegen/detail.html",
-        {"generation": generation, "position": selectors.queue_position(generation)},
+        {
+            "generation": generation,
+            "position": position,
+            "estimate": selectors.wait_estimate(generation, position),
+            "share_url": share_url,
+        },
     )
 
 
@@ -81,19 +116,30 @@ def status(request, generation_id):
 
 
 def status_payload(generation):
+    """What the live status poll (and the API) says about a generation."""
     done = generation.status == Generation.Status.SUCCEEDED
     elapsed = None
     if generation.started_at:
         end = generation.finished_at or timezone.now()
         elapsed = round((end - generation.started_at).total_seconds(), 1)
+    position = selectors.queue_position(generation)
+    estimate = None
+    if generation.status == Generation.Status.QUEUED:
+        estimate = selectors.wait_estimate(generation, position)
+    elif generation.status == Generation.Status.RUNNING:
+        typical = selectors.typical_duration(selectors.serving_provider_name())
+        if typical is not None and elapsed is not None:
+            estimate = round(max(0.0, typical - elapsed), 1)
     return {
         "id": str(generation.pk),
         "status": generation.status,
         "status_label": generation.get_status_display(),
         "active": generation.is_active,
-        "position": selectors.queue_position(generation),
+        "position": position,
+        "estimated_seconds": estimate,
         "elapsed_seconds": elapsed,
         "error": generation.error_message,
+        "demo": generation.is_demo,
         "detail_url": reverse("imagegen:detail", args=[generation.pk]),
         "image_url": reverse("imagegen:image", args=[generation.pk]) if done else None,
         "thumbnail_url": reverse("imagegen:thumbnail", args=[generation.pk]) if done else None,
@@ -101,18 +147,33 @@ def status_payload(generation):
 
 
 def _send_file(field, *, content_type, download_name=None):
+    """Send a stored image, by the web server itself when IMAGEGEN_SENDFILE says how.
+
+    Callers have already checked who may see it; the storage folder has no public URL.
+    """
     if not field:
         raise Http404("No image yet.")
-    try:
-        handle = field.open("rb")
-    except FileNotFoundError as exc:
-        raise Http404("The image file is missing.") from exc
-    response = FileResponse(
-        handle,
-        content_type=content_type,
-        as_attachment=download_name is not None,
-        filename=download_name or "",
-    )
+    mode = settings.IMAGEGEN_SENDFILE
+    if mode:
+        response = HttpResponse(content_type=content_type)
+        if mode == "x-accel-redirect":
+            # nginx: an `internal` location maps IMAGEGEN_SENDFILE_PREFIX onto MEDIA_ROOT.
+            response["X-Accel-Redirect"] = settings.IMAGEGEN_SENDFILE_PREFIX + field.name
+        else:
+            response["X-Sendfile"] = field.path
+        if download_name:
+            response["Content-Disposition"] = f'attachment; filename="{download_name}"'
+    else:
+        try:
+            handle = field.open("rb")
+        except FileNotFoundError as exc:
+            raise Http404("The image file is missing.") from exc
+        response = FileResponse(
+            handle,
+            content_type=content_type,
+            as_attachment=download_name is not None,
+            filename=download_name or "",
+        )
     response["Cache-Control"] = "private, max-age=86400"
     return response
 
@@ -154,3 +215,79 @@ def retry(request, generation_id):
         return redirect("imagegen:detail", generation_id=generation.pk)
     messages.success(request, "Queued again with the same parameters.")
     return redirect("imagegen:detail", generation_id=again.pk)
+
+
+@login_required
+@require_POST
+def favourite(request, generation_id):
+    generation = _own_generation(request, generation_id)
+    services.set_favourite(
+        generation_id=generation.pk, user=request.user, favourite=request.POST.get("on") == "1"
+    )
+    return redirect(_back(request, reverse("imagegen:detail", args=[generation.pk])))
+
+
+@login_required
+def delete(request, generation_id):
+    """GET asks for confirmation; POST deletes the generation and its files."""
+    generation = _own_generation(request, generation_id)
+    if request.method == "POST":
+        try:
+            services.delete_generation(generation_id=generation.pk, user=request.user)
+        except services.GenerationBusy as exc:
+            messages.error(request, str(exc))
+            return redirect("imagegen:detail", generation_id=generation.pk)
+        messages.success(request, "Deleted, files and all.")
+        return redirect("imagegen:gallery")
+    return render(request, "imagegen/confirm_delete.html", {"generation": generation})
+
+
+@login_required
+@require_POST
+def share(request, generation_id):
+    generation = _own_generation(request, generation_id)
+    if services.share_generation(generation_id=generation.pk, user=request.user):
+        messages.success(
+            request, "Anyone with the link below can now see this image and its prompt."
+        )
+    else:
+        messages.error(request, "Only a finished image can be shared.")
+    return redirect("imagegen:detail", generation_id=generation.pk)
+
+
+@login_required
+@require_POST
+def unshare(request, generation_id):
+    generation = _own_generation(request, generation_id)
+    services.revoke_share(generation_id=generation.pk, user=request.user)
+    messages.success(request, "The share link is off: it no longer opens anything.")
+    return redirect("imagegen:detail", generation_id=generation.pk)
+
+
+def _shared(token):
+    return get_object_or_404(
+        Generation, share_token=token, status=Generation.Status.SUCCEEDED, share_token__isnull=False
+    )
+
+
+def shared(request, token):
+    """A shared image: the picture and its prompt, for anyone with the link, nothing else."""
+    generation = _shared(token)
+    response = render(request, "imagegen/shared.html", {"generation": generation, "token": token})
+    # The link is the key: keep it out of other sites' logs.
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def shared_image(request, token):
+    generation = _shared(token)
+    download = f"travelfit-{generation.pk}.png" if request.GET.get("download") else None
+    return _send_file(generation.image, content_type="image/png", download_name=download)
+
+
+def _back(request, fallback):
+    """Where a small action returns to: the page it came from, if it is one of ours."""
+    target = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -111,6 +112,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "corsheaders",
+    "csp",
     "django_q",
     "imagegen",
 ]
@@ -125,6 +127,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "travelfit.urls"
@@ -201,6 +204,23 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# Scripts and styles come only from our static files, never inline. The admin is Django's
+# own and keeps its inline bits, so it is left out.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ["/admin/"],
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _setting("SECURE_COOKIES", _boolean, False, "true or false")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -265,6 +285,16 @@ IMAGEGEN_MAX_PROMPT_LENGTH = _setting(
 IMAGEGEN_MAX_PIXELS = _setting(
     "IMAGEGEN_MAX_PIXELS", _whole_number(64 * 64), 4096 * 4096, "a whole number of pixels"
 )
+# How image files are sent: by Django (empty), or handed to the web server in front with
+# x-accel-redirect (nginx: an internal location at IMAGEGEN_SENDFILE_PREFIX aliased to
+# MEDIA_ROOT) or x-sendfile (Apache mod_xsendfile, lighttpd). Access is checked either way.
+IMAGEGEN_SENDFILE = _setting(
+    "IMAGEGEN_SENDFILE",
+    _one_of("x-accel-redirect", "x-sendfile"),
+    "",
+    "empty, x-accel-redirect or x-sendfile",
+)
+IMAGEGEN_SENDFILE_PREFIX = env.str("IMAGEGEN_SENDFILE_PREFIX", default="/protected-media/")
 IMAGEGEN_THUMBNAIL_SIZE = _setting(
     "IMAGEGEN_THUMBNAIL_SIZE", _whole_number(64, 2048), 384, "a size in pixels (64–2048)"
 )

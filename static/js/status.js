@@ -11,9 +11,16 @@
     return el;
   }
 
+  function about(seconds) {
+    return seconds === null || seconds === undefined ? "" : " · about " + Math.max(1, Math.round(seconds)) + " s";
+  }
+
   function progressText(data) {
-    if (data.status === "queued" && data.position) { return "Position " + data.position + " in the queue"; }
-    if (data.status === "running" && data.elapsed_seconds !== null) { return "Running for " + Math.round(data.elapsed_seconds) + " s"; }
+    if (data.status === "queued" && data.position) { return "Position " + data.position + " in the queue" + about(data.estimated_seconds); }
+    if (data.status === "running" && data.elapsed_seconds !== null) {
+      var left = data.estimated_seconds === null ? "" : " · about " + Math.max(1, Math.round(data.estimated_seconds)) + " s left";
+      return "Running for " + Math.round(data.elapsed_seconds) + " s" + left;
+    }
     return "";
   }
 
@@ -36,6 +43,8 @@
     setText(root, "error", data.error);
     var placeholder = root.querySelector(".placeholder");
     if (placeholder && !ACTIVE[data.status]) { placeholder.classList.remove("busy"); }
+    var demo = root.querySelector('[data-role="demo"]');
+    if (demo) { demo.hidden = !data.demo; }
     if (data.status === "succeeded") {
       showImage(root, data);
       var download = root.querySelector('[data-role="download"]');
@@ -57,7 +66,20 @@
       .catch(function () { setTimeout(function () { poll(root); }, INTERVAL_MS * 4); });
   }
 
+  function copyButtons() {
+    document.querySelectorAll("[data-copy]").forEach(function (button) {
+      button.addEventListener("click", function () {
+        var field = document.querySelector(button.getAttribute("data-copy"));
+        if (!field) { return; }
+        field.select();
+        var done = function () { button.textContent = "Copied"; };
+        if (navigator.clipboard) { navigator.clipboard.writeText(field.value).then(done, done); } else { done(); }
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    copyButtons();
     document.querySelectorAll("[data-status-url]").forEach(function (root) {
       if (ACTIVE[root.getAttribute("data-status")]) { setTimeout(function () { poll(root); }, INTERVAL_MS); }
     });
