@@ -102,12 +102,17 @@ def serving_provider_name():
     return next((name for name in names if name not in cooling), names[0])
 
 
-def wait_estimate(generation, position):
-    """Seconds until a queued generation is done, from recent durations; None if unknown.
+def typical_duration_now():
+    """Median duration of the provider the next generation will go to (see typical_duration)."""
+    return typical_duration(serving_provider_name())
+
+
+def wait_estimate(position, typical):
+    """Seconds until a queued generation at `position` is done, given the typical duration.
 
     With `Q_WORKERS` workers, the ones ahead go through in batches of that many, then this one.
+    None when either is unknown.
     """
-    typical = typical_duration(serving_provider_name())
     if typical is None or position is None:
         return None
     batches_ahead = (position - 1) // settings.Q_WORKERS

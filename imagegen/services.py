@@ -490,6 +490,15 @@ def create_api_token(*, user, name):
     return token, key
 
 
+def revoke_api_token(*, token_id, user):
+    """Delete one of the user's API keys; its name, or None if the user has no such key."""
+    token = ApiToken.objects.filter(pk=token_id, user=user).first()
+    if token is None:
+        return None
+    token.delete()
+    return token.name
+
+
 def hash_api_key(key):
     return hashlib.sha256(key.encode()).hexdigest()
 

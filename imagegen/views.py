@@ -42,7 +42,16 @@ def create(request):
     else:
         form = GenerationForm(initial=_remix_initial(request))
     recent = selectors.generations_of(request.user)[:RECENT_ON_CREATE_PAGE]
-    return render(request, "imagegen/create.html", {"form": form, "quota": quota, "recent": recent})
+    # What the page's script needs to let a preset choose its shape and describe itself.
+    preset_data = {
+        str(preset.pk): {"aspect": preset.aspect, "description": preset.description}
+        for preset in form.fields["preset"].queryset
+    }
+    return render(
+        request,
+        "imagegen/create.html",
+        {"form": form, "quota": quota, "recent": recent, "preset_data": preset_data},
+    )
 
 
 def _remix_initial(request):
@@ -102,7 +111,7 @@ def detail(request, generation_id):
         {
             "generation": generation,
             "position": position,
-            "estimate": selectors.wait_estimate(generation, position),
+            "estimate": selectors.wait_estimate(position, selectors.typical_duration_now()),
             "share_url": share_url,
         },
     )
@@ -115,21 +124,28 @@ def status(request, generation_id):
     return JsonResponse(status_payload(generation))
 
 
-def status_payload(generation):
-    """What the live status poll (and the API) says about a generation."""
+_LOOK_UP = object()
+
+
+def status_payload(generation, *, position=_LOOK_UP, typical=_LOOK_UP):
+    """What the live status poll (and the API) says about a generation.
+
+    `position` and `typical` (the serving provider's median duration) are looked up unless a
+    caller that lists many generations has read them once for all.
+    """
     done = generation.status == Generation.Status.SUCCEEDED
-    elapsed = None
+    if position is _LOOK_UP:
+        position = selectors.queue_position(generation)
+    if typical is _LOOK_UP:
+        typical = selectors.typical_duration_now() if generation.is_active else None
+    elapsed = estimate = None
     if generation.started_at:
         end = generation.finished_at or timezone.now()
         elapsed = round((end - generation.started_at).total_seconds(), 1)
-    position = selectors.queue_position(generation)
-    estimate = None
     if generation.status == Generation.Status.QUEUED:
-        estimate = selectors.wait_estimate(generation, position)
-    elif generation.status == Generation.Status.RUNNING:
-        typical = selectors.typical_duration(selectors.serving_provider_name())
-        if typical is not None and elapsed is not None:
-            estimate = round(max(0.0, typical - elapsed), 1)
+        estimate = selectors.wait_estimate(position, typical)
+    elif generation.status == Generation.Status.RUNNING and typical is not None:
+        estimate = round(max(0.0, typical - (elapsed or 0.0)), 1)
     return {
         "id": str(generation.pk),
         "status": generation.status,

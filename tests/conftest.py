@@ -1,11 +1,14 @@
 """Shared fixtures: users, logged-in clients, a broker drain and a real worker process."""
 
+import importlib
 import os
 import pydoc
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -120,6 +123,41 @@ def start_worker(transactional_db, worker_env):
             process.wait()
 
 
+@pytest.fixture
+def served_site(transactional_db, worker_env):
+    """`manage.py serve --no-worker` in a subprocess on the test database: the real server
+    (waitress, whitenoise with hashed static files) that `make run` starts. Yields its URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--no-worker", "--port", str(port)],
+        cwd=ROOT,
+        env=worker_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(url + "/health", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError("manage.py serve did not start") from None
+            time.sleep(0.1)
+    yield url
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def wait_until_settled(generation, timeout=60):
     """Poll the database until the generation leaves queued/running (for real workers)."""
     deadline = time.monotonic() + timeout
@@ -149,3 +187,12 @@ def gradio_space(gradio_space_server, settings):
     settings.GRADIO_TIMEOUT = 5.0
     settings.IMAGEGEN_PROVIDERS = ["gradio_space"]
     return gradio_space_server
+
+
+@pytest.fixture
+def presets(db):
+    """The presets the data migration ships. A transactional test's flush removes migrated
+    rows, so tests that need them ask for this, which ships them again when missing."""
+    from django.apps import apps
+
+    importlib.import_module("imagegen.migrations.0004_ship_presets").ship(apps, None)

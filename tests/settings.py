@@ -9,7 +9,7 @@ import tempfile
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
 os.environ["IMAGEGEN_PROVIDERS"] = os.environ.get("TEST_IMAGEGEN_PROVIDERS", "demo")
-os.environ["IMAGEGEN_DEMO_DELAY"] = "0"
+os.environ.setdefault("IMAGEGEN_DEMO_DELAY", "0")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="travelfit-test-"))
 
 from travelfit.settings import *  # noqa: E402,F403

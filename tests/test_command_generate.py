@@ -27,7 +27,7 @@ def test_queues_a_generation_for_the_user(user):
     assert (generation.width, generation.height, generation.seed) == (768, 1024, 3)
 
 
-def test_an_aspect_or_a_preset_chooses_the_shape(user):
+def test_an_aspect_or_a_preset_chooses_the_shape(user, presets):
     generate("Seoul", user="alice", aspect="wide")
     generate("Seoul", user="alice", preset="outfit lookbook")
     wide, outfit = Generation.objects.order_by("created_at")

@@ -146,7 +146,9 @@ def test_remix_of_someone_elses_generation_prefills_nothing(client, user, make_u
     assert "secret trip" not in page.content.decode()
 
 
-def test_a_preset_wraps_the_words_and_brings_its_negative_prompt_and_shape(user_client, user):
+def test_a_preset_wraps_the_words_and_brings_its_negative_prompt_and_shape(
+    user_client, user, presets
+):
     preset = Preset.objects.get(name="Outfit lookbook")
     response = user_client.post(
         reverse("imagegen:create"),
@@ -167,7 +169,7 @@ def test_a_preset_wraps_the_words_and_brings_its_negative_prompt_and_shape(user_
     )
 
 
-def test_a_chosen_shape_wins_over_the_presets(user_client, user):
+def test_a_chosen_shape_wins_over_the_presets(user_client, user, presets):
     preset = Preset.objects.get(name="Outfit lookbook")
     user_client.post(
         reverse("imagegen:create"),
@@ -184,7 +186,7 @@ def test_custom_size_needs_both_sides(user_client, user):
     assert not Generation.objects.exists()
 
 
-def test_inactive_presets_are_not_offered(user_client):
+def test_inactive_presets_are_not_offered(user_client, presets):
     Preset.objects.filter(name="Street photo").update(active=False)
     page = user_client.get(reverse("imagegen:create")).content.decode()
     assert "Travel postcard" in page and "Street photo" not in page

@@ -1,0 +1,385 @@
+"""The JSON API (/api/v1/…) and the page where users manage the keys that open it.
+
+A caller is a signed-in browser (its session, with Django's CSRF check on every write) or a
+script sending `Authorization: Bearer tf_…` with a key made on the API keys page. Every answer
+is JSON, errors included: {"error": {"code": "…", "message": "…"}} with a fitting status.
+"""
+
+import json
+import math
+from functools import wraps
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
+from django.db.models import Count, Q
+from django.http import Http404, HttpResponse, JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from . import selectors, services, views
+from .forms import GenerationForm
+from .models import Generation
+
+PAGE_SIZE = 20
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+
+# API views are csrf_exempt so that bearer requests pass the middleware; this instance runs the
+# middleware's own checks afterwards, for session requests only. get_response is never called.
+_csrf = CsrfViewMiddleware(lambda request: None)
+
+
+def _error(http_status, code, message, **extra):
+    return JsonResponse({"error": {"code": code, "message": message, **extra}}, status=http_status)
+
+
+def _not_found():
+    return _error(404, "not_found", "Nothing of yours is at this address.")
+
+
+def _invalid(fields):
+    return _error(
+        400,
+        "invalid",
+        "Some fields are not valid; see `fields`.",
+        fields={name: [str(message) for message in errors] for name, errors in fields.items()},
+    )
+
+
+def _unauthenticated(message):
+    response = _error(401, "unauthenticated", message)
+    response["WWW-Authenticate"] = 'Bearer realm="api"'
+    return response
+
+
+def _authenticate(request):
+    """Set request.user from a bearer key or the session; a response when the caller may not go on.
+
+    Only the Bearer scheme counts as a key: another scheme (say, Basic from a proxy in front)
+    is ignored and the session decides.
+    """
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        key = key.strip()
+        user = services.user_for_api_key(key) if key else None
+        if user is None:
+            # Never fall back to the session: a script with a revoked key must not act as
+            # whoever happens to be signed in in the same browser.
+            return _unauthenticated("This API key is not valid; it may have been revoked.")
+        request.user = user
+        return None
+    if not request.user.is_authenticated:
+        return _unauthenticated("Sign in, or send `Authorization: Bearer <your API key>`.")
+    if request.method not in SAFE_METHODS and _csrf.process_view(request, None, (), {}):
+        return _error(
+            403,
+            "csrf_failed",
+            "The CSRF check failed: send the csrftoken cookie's value in an X-CSRFToken header, "
+            "or use an API key instead of the session.",
+        )
+    return None
+
+
+def api_endpoint(*methods):
+    """Make a function view an API endpoint: JSON errors, the allowed methods, session or key."""
+
+    def decorate(view):
+        @csrf_exempt
+        @wraps(view)
+        def endpoint(request, *args, **kwargs):
+            if request.method not in methods:
+                response = _error(
+                    405, "method_not_allowed", f"Use {' or '.join(methods)} at this address."
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            refused = _authenticate(request)
+            if refused is not None:
+                return refused
+            try:
+                return view(request, *args, **kwargs)
+            except Http404:
+                # Someone else's generation is "not found", exactly like a missing one.
+                return _not_found()
+
+        return endpoint
+
+    return decorate
+
+
+def _own_generation(request, generation_id):
+    return get_object_or_404(Generation, pk=generation_id, owner=request.user)
+
+
+def _item(request, generation, status):
+    """A generation as the API shows it: its live status and the parameters it was made with.
+
+    URLs are absolute, so that a front end on another origin can follow them, and the image
+    URLs are the API's own, which accept an API key as well as the session.
+    """
+    done = status["image_url"] is not None
+    absolute = request.build_absolute_uri
+    return {
+        **status,
+        "detail_url": absolute(status["detail_url"]),
+        "image_url": absolute(reverse("api:image", args=[generation.pk])) if done else None,
+        "thumbnail_url": absolute(reverse("api:thumbnail", args=[generation.pk])) if done else None,
+        "prompt": generation.prompt,
+        "negative_prompt": generation.negative_prompt,
+        "preset": generation.preset_id,
+        "width": generation.width,
+        "height": generation.height,
+        "seed": generation.seed,
+        "actual_seed": generation.actual_seed,
+        "steps": generation.steps,
+        "guidance": generation.guidance,
+        "provider": generation.provider,
+        "model": generation.model_name,
+        "created_at": generation.created_at,
+        "favourite": generation.favourite,
+    }
+
+
+def _queue_positions(queued):
+    """{id: position} of these queued generations in one query, by queue_position()'s rule."""
+    if not queued:
+        return {}
+    counts = Generation.objects.filter(status=Generation.Status.QUEUED).aggregate(
+        **{
+            f"ahead_{i}": Count("pk", filter=Q(created_at__lt=generation.created_at))
+            for i, generation in enumerate(queued)
+        }
+    )
+    return {generation.pk: counts[f"ahead_{i}"] + 1 for i, generation in enumerate(queued)}
+
+
+def _page_statuses(generations):
+    """views.status_payload() for each generation of a page, the queue read once per page."""
+    queued = [g for g in generations if g.status == Generation.Status.QUEUED]
+    positions = _queue_positions(queued)
+    any_active = any(g.is_active for g in generations)
+    typical = selectors.typical_duration_now() if any_active else None
+    return [
+        views.status_payload(g, position=positions.get(g.pk), typical=typical) for g in generations
+    ]
+
+
+def _page_url(request, number):
+    query = request.GET.copy()
+    query["page"] = number
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+
+def _list(request):
+    generations = selectors.generations_of(request.user)
+    status = request.GET.get("status", "")
+    if status:
+        if status not in Generation.Status.values:
+            return _invalid({"status": [f"Choose one of: {', '.join(Generation.Status.values)}."]})
+        generations = generations.filter(status=status)
+    paginator = Paginator(generations, PAGE_SIZE)
+    number = request.GET.get("page") or 1
+    try:
+        page = paginator.page(number)
+    except PageNotAnInteger:
+        return _invalid({"page": ["Give a whole page number: 1, 2, …"]})
+    except EmptyPage:
+        return _error(
+            404, "not_found", f"There is no page {number}; there are {paginator.num_pages}."
+        )
+    statuses = _page_statuses(page.object_list)
+    return JsonResponse(
+        {
+            "results": [
+                _item(request, generation, status)
+                for generation, status in zip(page.object_list, statuses, strict=True)
+            ],
+            "page": page.number,
+            "pages": paginator.num_pages,
+            "count": paginator.count,
+            "next": _page_url(request, page.next_page_number()) if page.has_next() else None,
+            "previous": _page_url(request, page.previous_page_number())
+            if page.has_previous()
+            else None,
+        }
+    )
+
+
+def _posted_fields(request):
+    """(fields, None) from a JSON object or a form body, or (None, the error response)."""
+    if request.content_type != "application/json":
+        return request.POST, None
+    try:
+        data = json.loads(request.body)
+    except ValueError:
+        return None, _error(400, "invalid_json", "The body is not valid JSON.")
+    if not isinstance(data, dict):
+        return None, _error(
+            400, "invalid_json", 'Send a JSON object, like {"prompt": "Jeju at sunrise"}.'
+        )
+    # A form field takes one value; str() of a list or an object would pass as a prompt.
+    nested = [name for name, value in data.items() if isinstance(value, dict | list)]
+    if nested:
+        return None, _invalid({name: ["Send a single value."] for name in nested})
+    return data, None
+
+
+def _over_quota(exc):
+    seconds = max(0, math.ceil((exc.resets_at - timezone.now()).total_seconds()))
+    response = _error(
+        429,
+        "over_quota",
+        str(exc),
+        period=exc.period,
+        limit=exc.limit,
+        resets_at=exc.resets_at,
+    )
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+def _create(request):
+    fields, refused = _posted_fields(request)
+    if refused is not None:
+        return refused
+    form = GenerationForm(fields)
+    if not form.is_valid():
+        return _invalid(form.errors)
+    try:
+        generation = services.submit_generation(user=request.user, **form.generation_kwargs())
+    except services.QuotaExceeded as exc:
+        return _over_quota(exc)
+    response = JsonResponse(
+        _item(request, generation, views.status_payload(generation)), status=201
+    )
+    response["Location"] = request.build_absolute_uri(
+        reverse("api:generation", args=[generation.pk])
+    )
+    return response
+
+
+@api_endpoint("GET", "POST")
+def generations(request):
+    """GET: the caller's generations, newest first, 20 a page; POST: queue a new one (201)."""
+    if request.method == "POST":
+        return _create(request)
+    return _list(request)
+
+
+@api_endpoint("GET", "DELETE")
+def generation(request, generation_id):
+    """GET: one of the caller's generations; DELETE: remove it and its files (204)."""
+    if request.method == "DELETE":
+        try:
+            deleted = services.delete_generation(generation_id=generation_id, user=request.user)
+        except services.GenerationBusy as exc:
+            return _error(409, "conflict", str(exc))
+        return HttpResponse(status=204) if deleted else _not_found()
+    generation = _own_generation(request, generation_id)
+    return JsonResponse(_item(request, generation, views.status_payload(generation)))
+
+
+@api_endpoint("POST")
+def cancel(request, generation_id):
+    """Cancel a queued generation and give its quota back; 409 once it has started."""
+    generation = _own_generation(request, generation_id)
+    canceled = services.cancel_generation(generation_id=generation.pk, user=request.user)
+    generation.refresh_from_db()
+    if not canceled:
+        return _error(
+            409,
+            "conflict",
+            f"It is {generation.get_status_display().lower()} already, "
+            "so it can no longer be canceled.",
+            status=generation.status,
+        )
+    return JsonResponse(_item(request, generation, views.status_payload(generation)))
+
+
+@api_endpoint("GET")
+def image(request, generation_id):
+    """The finished PNG; with ?download=1 as an attachment."""
+    # The page's view checks the owner and sends the file; here request.user may come from a key.
+    return views.image(request, generation_id)
+
+
+@api_endpoint("GET")
+def thumbnail(request, generation_id):
+    """The finished image's WebP thumbnail."""
+    return views.thumbnail(request, generation_id)
+
+
+@api_endpoint("GET")
+def quota(request):
+    """How many generations the caller has left today and this month, and when more come."""
+    status = selectors.quota_status(request.user)
+    return JsonResponse(
+        {
+            "daily_limit": status.daily_limit,
+            "day_left": status.day_left,
+            "monthly_limit": status.monthly_limit,
+            "month_left": status.month_left,
+            "resets_at": status.resets_at,
+        }
+    )
+
+
+@csrf_exempt
+def not_found(request, path=""):
+    """Any other address under /api/: a JSON 404 instead of the site's HTML page."""
+    return _error(404, "not_found", "There is no API endpoint at this address.")
+
+
+class ApiKeyForm(forms.Form):
+    """The name of a new API key; the key itself is made by services.create_api_token."""
+
+    name = forms.CharField(
+        max_length=80,
+        strip=True,
+        help_text="What it is for, so you can tell your keys apart: “laptop script”.",
+        error_messages={"required": "Give the key a name, so you can tell it apart later."},
+    )
+
+
+@never_cache
+@login_required
+def keys(request):
+    """The user's API keys: make one (its key shown on this response only) or revoke one."""
+    new_token = new_key = None
+    if request.method == "POST":
+        form = ApiKeyForm(request.POST)
+        if form.is_valid():
+            new_token, new_key = services.create_api_token(
+                user=request.user, name=form.cleaned_data["name"]
+            )
+            form = ApiKeyForm()
+    else:
+        form = ApiKeyForm()
+    return render(
+        request,
+        "imagegen/api_keys.html",
+        {
+            "form": form,
+            "tokens": request.user.api_tokens.order_by("-created_at"),
+            "new_token": new_token,
+            "new_key": new_key,
+            "api_url": request.build_absolute_uri(reverse("api:generations")),
+        },
+    )
+
+
+@login_required
+@require_POST
+def revoke_key(request, token_id):
+    """Revoke one of the user's keys: from now on it answers 401."""
+    name = services.revoke_api_token(token_id=token_id, user=request.user)
+    if name is None:
+        raise Http404("No such key.")
+    messages.success(request, f"Revoked “{name}”: requests with it now get 401.")
+    return redirect("api:keys")

@@ -1,0 +1,501 @@
+"""The JSON API and the API keys page, through the test client with real keys and sessions."""
+
+import datetime
+import hashlib
+import io
+import json
+import uuid
+from urllib.parse import urlencode
+
+import pytest
+from django.core.files.storage import default_storage
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from PIL import Image
+
+from imagegen import services
+from imagegen.models import ApiToken, Generation, Quota
+from imagegen.tasks import run_generation
+from tests.conftest import run_queued_tasks
+
+LIST_URL = reverse("api:generations")
+QUOTA_URL = reverse("api:quota")
+KEYS_URL = reverse("api:keys")
+VALID = {"prompt": "Hallstatt lake in the morning mist", "width": 512, "height": 384, "seed": 7}
+
+
+def bearer(key):
+    return {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+
+
+def post_json(client, url, body, **extra):
+    return client.post(url, json.dumps(body), content_type="application/json", **extra)
+
+
+def item_url(generation):
+    return reverse("api:generation", args=[generation.pk])
+
+
+def submit(user, prompt="Lisbon tram", **extra):
+    return services.submit_generation(user=user, prompt=prompt, width=256, height=256, **extra)
+
+
+def make_done(user, prompt="Kyoto in autumn"):
+    generation = submit(user, prompt)
+    run_generation(str(generation.pk))
+    generation.refresh_from_db()
+    return generation
+
+
+def make_running(user, prompt="Cappadocia balloons"):
+    generation = submit(user, prompt)
+    Generation.objects.filter(pk=generation.pk).update(
+        status=Generation.Status.RUNNING, started_at=timezone.now() - datetime.timedelta(seconds=3)
+    )
+    return generation
+
+
+def set_limits(user, daily, monthly=300):
+    quota = services.quota_for(user)
+    quota.daily_limit, quota.monthly_limit = daily, monthly
+    quota.save()
+
+
+@pytest.fixture
+def key(user):
+    return services.create_api_token(user=user, name="alice-laptop")[1]
+
+
+@pytest.fixture
+def api(client, key):
+    """A client whose every request carries the user's API key."""
+    client.defaults.update(bearer(key))
+    return client
+
+
+@pytest.fixture
+def other(make_user):
+    return make_user("bob")
+
+
+# --- Creating ------------------------------------------------------------------------------
+
+
+def test_a_bearer_key_queues_a_generation_and_answers_201_with_its_location(api, user):
+    response = post_json(api, LIST_URL, VALID)
+    assert response.status_code == 201
+    generation = Generation.objects.get(owner=user)
+    assert response["Location"] == f"http://testserver{item_url(generation)}"
+    body = response.json()
+    assert body["id"] == str(generation.pk)
+    assert (body["status"], body["position"], body["image_url"]) == ("queued", 1, None)
+    assert (body["prompt"], body["width"], body["height"], body["seed"]) == (
+        "Hallstatt lake in the morning mist",
+        512,
+        384,
+        7,
+    )
+    assert Quota.objects.get(user=user).day_used == 1
+
+
+def test_a_bearer_request_needs_no_csrf_token(user, key):
+    client = Client(enforce_csrf_checks=True)
+    response = post_json(client, LIST_URL, VALID, **bearer(key))
+    assert response.status_code == 201
+
+
+def test_a_form_encoded_body_is_accepted_too(api, user):
+    response = api.post(
+        LIST_URL,
+        urlencode({"prompt": "Petra by candlelight", "aspect": "wide"}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 201
+    assert (response.json()["width"], response.json()["height"]) == (1024, 576)
+
+
+def test_the_session_can_create_with_its_csrf_token(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    client.get(KEYS_URL)  # a page with a form hands out the CSRF cookie
+    token = client.cookies["csrftoken"].value
+    response = post_json(client, LIST_URL, VALID, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 201
+    assert Generation.objects.filter(owner=user).count() == 1
+
+
+def test_the_session_without_a_csrf_token_is_refused(user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    response = post_json(client, LIST_URL, VALID)
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "csrf_failed"
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"prompt": ""}, "prompt", "cannot be empty"),
+        ({"prompt": "Seoul", "aspect": "custom", "width": 4096, "height": 512}, "width", "1024"),
+        ({"prompt": "Seoul", "aspect": "custom", "height": 512}, "width", "custom size"),
+        ({"prompt": "Seoul", "seed": -1}, "seed", "greater than or equal to 0"),
+        ({"prompt": ["Seoul", "Busan"]}, "prompt", "single value"),
+    ],
+)
+def test_invalid_fields_answer_400_naming_the_field(api, user, body, field, message):
+    response = post_json(api, LIST_URL, body)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert message in " ".join(error["fields"][field])
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.parametrize("body", ['{"prompt": "Rome"', '["Rome"]', "null", b"\xff\xfe{"])
+def test_a_body_that_is_not_a_json_object_answers_invalid_json(api, body):
+    response = api.post(LIST_URL, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    ("daily", "monthly", "period"), [(1, 300, "day"), (5, 1, "month")], ids=["day", "month"]
+)
+def test_over_quota_answers_429_with_the_reset_and_queues_nothing(
+    api, user, daily, monthly, period
+):
+    set_limits(user, daily=daily, monthly=monthly)
+    submit(user)
+    response = post_json(api, LIST_URL, VALID)
+    assert response.status_code == 429
+    error = response.json()["error"]
+    assert (error["code"], error["period"]) == ("over_quota", period)
+    periods = services.Periods.current()
+    expected = periods.day_resets_at() if period == "day" else periods.month_resets_at()
+    assert datetime.datetime.fromisoformat(error["resets_at"]) == expected
+    seconds = int(response["Retry-After"])
+    assert abs(timezone.now() + datetime.timedelta(seconds=seconds) - expected).total_seconds() < 5
+    assert Generation.objects.filter(owner=user).count() == 1
+
+
+# --- Reading -------------------------------------------------------------------------------
+
+
+def test_the_list_is_paginated_newest_first_20_a_page(api, user):
+    set_limits(user, daily=50)
+    for i in range(25):
+        submit(user, f"trip {i}")
+    first = api.get(LIST_URL).json()
+    assert (first["page"], first["pages"], first["count"]) == (1, 2, 25)
+    assert [item["prompt"] for item in first["results"][:2]] == ["trip 24", "trip 23"]
+    assert len(first["results"]) == 20
+    assert first["previous"] is None
+    assert first["next"] == f"http://testserver{LIST_URL}?page=2"
+    second = api.get(first["next"]).json()
+    assert [item["prompt"] for item in second["results"]] == [f"trip {i}" for i in range(4, -1, -1)]
+    assert second["next"] is None
+    assert second["previous"] == f"http://testserver{LIST_URL}?page=1"
+
+
+def test_the_list_filters_by_status_and_keeps_the_filter_across_pages(api, user):
+    set_limits(user, daily=50)
+    done = make_done(user, "done one")
+    for i in range(21):
+        submit(user, f"waiting {i}")
+    succeeded = api.get(LIST_URL, {"status": "succeeded"}).json()
+    assert [item["id"] for item in succeeded["results"]] == [str(done.pk)]
+    queued = api.get(LIST_URL, {"status": "queued"}).json()
+    assert queued["count"] == 21
+    assert {item["status"] for item in queued["results"]} == {"queued"}
+    assert "status=queued" in queued["next"]
+    assert api.get(queued["next"]).json()["results"][0]["prompt"] == "waiting 0"
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "field"),
+    [({"status": "lost"}, 400, "status"), ({"page": "two"}, 400, "page"), ({"page": 9}, 404, None)],
+)
+def test_a_bad_filter_or_page_is_refused(api, user, query, status, field):
+    submit(user)
+    response = api.get(LIST_URL, query)
+    assert response.status_code == status
+    if field:
+        assert field in response.json()["error"]["fields"]
+
+
+def test_the_list_query_count_does_not_grow_with_the_page(api, user, django_assert_max_num_queries):
+    set_limits(user, daily=50)
+    make_done(user)
+    make_running(user)
+    submit(user)
+    with django_assert_max_num_queries(20) as few:
+        assert len(api.get(LIST_URL).json()["results"]) == 3
+    for i in range(5):
+        make_done(user, f"done {i}")
+        make_running(user, f"running {i}")
+    for i in range(12):
+        submit(user, f"queued {i}")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(api.get(LIST_URL).json()["results"]) == 20
+
+
+def test_list_items_say_what_getting_each_one_says(api, user, make_user):
+    # The list fills the live-status fields from one read per page; it must agree with
+    # views.status_payload(), which answers for a single generation.
+    someone = make_user("carol")
+    submit(someone, "ahead in the queue")  # positions count every user's queue
+    make_done(user, "finished before")  # a typical duration, so estimates are not empty
+    failed = submit(user, "failed one")
+    services.fail_generation(failed.pk, user_message="It broke.", detail="boom")
+    running = make_running(user)
+    submit(user, "queued one")
+    submit(user, "queued two")
+    listed = api.get(LIST_URL).json()["results"]
+    assert {item["status"] for item in listed} == {"succeeded", "failed", "running", "queued"}
+    assert [item["position"] for item in listed if item["status"] == "queued"] == [3, 2]
+    assert all(item["estimated_seconds"] is not None for item in listed if item["active"])
+    for item in listed:
+        single = api.get(reverse("api:generation", args=[item["id"]])).json()
+        if item["id"] == str(running.pk):
+            # Elapsed time moves on between the two requests.
+            for moving in ("elapsed_seconds", "estimated_seconds"):
+                assert item.pop(moving) == pytest.approx(single.pop(moving), abs=0.5)
+        assert item == single
+
+
+def test_one_generation_shows_its_parameters(api, user):
+    generation = make_done(user, "Hoi An lanterns")
+    body = api.get(item_url(generation)).json()
+    assert body["status"] == "succeeded"
+    assert (body["provider"], body["actual_seed"] is not None, body["favourite"]) == (
+        "demo",
+        True,
+        False,
+    )
+    assert (
+        body["detail_url"] == f"http://testserver{reverse('imagegen:detail', args=[generation.pk])}"
+    )
+    assert datetime.datetime.fromisoformat(body["created_at"]) == generation.created_at.replace(
+        microsecond=generation.created_at.microsecond // 1000 * 1000
+    )
+
+
+def test_the_quota_endpoint_counts_what_is_left(api, user):
+    set_limits(user, daily=2, monthly=10)
+    submit(user)
+    assert api.get(QUOTA_URL).json() == {
+        "daily_limit": 2,
+        "day_left": 1,
+        "monthly_limit": 10,
+        "month_left": 9,
+        "resets_at": None,
+    }
+    submit(user)
+    resets_at = api.get(QUOTA_URL).json()["resets_at"]
+    assert datetime.datetime.fromisoformat(resets_at) == services.Periods.current().day_resets_at()
+
+
+# --- Privacy and authentication ------------------------------------------------------------
+
+
+def test_another_users_generation_is_not_found_like_a_missing_one(api, other):
+    theirs = submit(other)
+    missing = reverse("api:generation", args=[uuid.uuid4()])
+    for method, url in [
+        ("get", item_url(theirs)),
+        ("post", reverse("api:cancel", args=[theirs.pk])),
+        ("delete", item_url(theirs)),
+        ("get", missing),
+    ]:
+        response = getattr(api, method)(url)
+        assert response.status_code == 404, (method, url)
+        assert response.json()["error"]["code"] == "not_found"
+    theirs.refresh_from_db()
+    assert theirs.status == Generation.Status.QUEUED
+    assert api.get(LIST_URL).json()["count"] == 0
+
+
+def test_an_unknown_bearer_key_is_401_even_with_a_signed_in_session(user_client, user):
+    submit(user)
+    response = user_client.get(LIST_URL, **bearer("tf_not-a-key"))
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert user_client.get(LIST_URL).json()["count"] == 1  # the session alone still works
+
+
+def test_anonymous_callers_get_401_json(client):
+    response = client.get(LIST_URL)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+
+
+def test_the_key_acts_as_its_owner_not_the_signed_in_user(client, user, other, key):
+    submit(user, "alice's")
+    client.force_login(other)
+    results = client.get(LIST_URL, **bearer(key)).json()["results"]
+    assert [item["prompt"] for item in results] == ["alice's"]
+
+
+def test_a_wrong_method_is_405_json_with_allow(api):
+    response = api.put(LIST_URL)
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert response["Allow"] == "GET, POST"
+
+
+def test_unknown_api_addresses_answer_json_404(api):
+    for url in ("/api/v1/nothing", "/api/v1/generations/not-a-uuid", LIST_URL + "/"):
+        response = api.post(url)
+        assert response.status_code == 404, url
+        assert response.json()["error"]["code"] == "not_found"
+
+
+# --- Cancel and delete ---------------------------------------------------------------------
+
+
+def test_cancel_refunds_the_quota(api, user):
+    response = post_json(api, LIST_URL, VALID)
+    assert Quota.objects.get(user=user).day_used == 1
+    canceled = api.post(reverse("api:cancel", args=[response.json()["id"]]))
+    assert canceled.status_code == 200
+    assert (canceled.json()["status"], canceled.json()["active"]) == ("canceled", False)
+    assert Quota.objects.get(user=user).day_used == 0
+
+
+def test_cancel_after_it_finished_is_a_conflict(api, user):
+    generation = make_done(user)
+    response = api.post(reverse("api:cancel", args=[generation.pk]))
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert (error["code"], error["status"]) == ("conflict", "succeeded")
+    assert Quota.objects.get(user=user).day_used == 1
+
+
+def test_delete_removes_the_generation_and_its_files(api, user):
+    generation = make_done(user)
+    files = [generation.image.name, generation.thumbnail.name]
+    assert all(default_storage.exists(name) for name in files)
+    response = api.delete(item_url(generation))
+    assert response.status_code == 204
+    assert not Generation.objects.filter(pk=generation.pk).exists()
+    assert not any(default_storage.exists(name) for name in files)
+
+
+def test_delete_while_running_is_a_conflict(api, user):
+    generation = make_running(user)
+    response = api.delete(item_url(generation))
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "conflict"
+    assert Generation.objects.filter(pk=generation.pk).exists()
+
+
+# --- The whole slice -----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_post_run_the_queue_and_fetch_the_image_with_a_key(client, user, key):
+    created = post_json(client, LIST_URL, VALID, **bearer(key))
+    assert created.status_code == 201
+
+    assert run_queued_tasks() == 1
+
+    body = client.get(created["Location"], **bearer(key)).json()
+    assert body["status"] == "succeeded"
+    image = client.get(body["image_url"], **bearer(key))
+    assert image.status_code == 200
+    picture = Image.open(io.BytesIO(b"".join(image.streaming_content)))
+    assert (picture.format, picture.size) == ("PNG", (512, 384))
+    thumbnail = client.get(body["thumbnail_url"], **bearer(key))
+    assert thumbnail["Content-Type"] == "image/webp"
+
+
+# --- CORS ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def front_end(settings):
+    origin = "http://localhost:3000"
+    settings.ALLOWED_ORIGINS = [origin]
+    settings.CORS_ALLOWED_ORIGINS = [origin]
+    return origin
+
+
+def test_an_allowed_origin_gets_cors_headers(api, front_end):
+    response = api.get(QUOTA_URL, HTTP_ORIGIN=front_end)
+    assert response["Access-Control-Allow-Origin"] == front_end
+    preflight = api.options(
+        LIST_URL,
+        HTTP_ORIGIN=front_end,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type",
+    )
+    assert preflight.status_code == 200
+    assert "authorization" in preflight["Access-Control-Allow-Headers"]
+
+
+def test_another_origin_gets_no_cors_headers(api, front_end):
+    response = api.get(QUOTA_URL, HTTP_ORIGIN="https://elsewhere.example")
+    assert response.status_code == 200
+    assert "Access-Control-Allow-Origin" not in response
+
+
+# --- The API keys page ---------------------------------------------------------------------
+
+
+def test_the_keys_page_needs_a_login(client):
+    response = client.get(KEYS_URL)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_a_new_key_is_shown_once_and_works(user_client, user):
+    response = user_client.post(KEYS_URL, {"name": "holiday script"})
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
+    key = response.context["new_key"]
+    page = response.content.decode()
+    assert key.startswith("tf_")
+    assert key in page
+    assert f'curl -H "Authorization: Bearer {key}" http://testserver{LIST_URL}' in page
+    again = user_client.get(KEYS_URL).content.decode()
+    assert key not in again
+    assert "holiday script" in again
+    assert key[:10] in again  # the prefix tells keys apart
+    assert Client().get(QUOTA_URL, **bearer(key)).status_code == 200
+
+
+def test_a_key_is_stored_only_as_its_hash(user_client, user):
+    key = user_client.post(KEYS_URL, {"name": "ci"}).context["new_key"]
+    token = ApiToken.objects.get(user=user)
+    assert token.key_hash != key
+    assert token.key_hash == hashlib.sha256(key.encode()).hexdigest()
+    assert not ApiToken.objects.filter(prefix=key).exists()
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 81])
+def test_a_key_needs_a_short_name(user_client, user, name):
+    response = user_client.post(KEYS_URL, {"name": name})
+    assert response.context["new_key"] is None
+    assert response.context["form"].errors["name"]
+    assert not ApiToken.objects.exists()
+
+
+def test_revoking_a_key_makes_it_401(user_client, user, key):
+    script = Client()
+    token = ApiToken.objects.get(user=user)
+    assert script.get(QUOTA_URL, **bearer(key)).status_code == 200
+    response = user_client.post(reverse("api:revoke_key", args=[token.pk]))
+    assert response.status_code == 302
+    assert script.get(QUOTA_URL, **bearer(key)).status_code == 401
+    assert not ApiToken.objects.filter(pk=token.pk).exists()
+
+
+def test_someone_elses_key_cannot_be_revoked(client, other, key, user):
+    token = ApiToken.objects.get(user=user)
+    client.force_login(other)
+    assert client.post(reverse("api:revoke_key", args=[token.pk])).status_code == 404
+    assert ApiToken.objects.filter(pk=token.pk).exists()
+    assert "alice-laptop" not in client.get(KEYS_URL).content.decode()

@@ -1,0 +1,216 @@
+"""The pages in a real browser: Debian's Chromium driven by Playwright, against the live test
+server with a real qcluster worker. Screenshots land in test-output/screenshots/ for people to
+look at (prompt page, gallery and detail, desktop and phone).
+"""
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from imagegen.models import Generation
+from tests.conftest import ROOT, wait_until_settled
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make here
+# are still plain blocking calls, which Django would otherwise refuse next to a running loop.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "test-output" / "screenshots"
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 390, "height": 844}
+PASSWORD = "a-long-enough-passphrase-42"
+
+pytestmark = [pytest.mark.worker, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: apt-get install -y chromium (see README, tests).")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def site(served_site, start_worker, presets):
+    """The real server with a worker whose demo provider takes a visible second."""
+    start_worker(IMAGEGEN_DEMO_DELAY="1")
+    return served_site
+
+
+@pytest.fixture
+def page_factory(browser):
+    contexts = []
+
+    def make(viewport=DESKTOP, **options):
+        context = browser.new_context(viewport=viewport, accept_downloads=True, **options)
+        contexts.append(context)
+        page = context.new_page()
+        page.csp_violations = []
+        page.on(
+            "console",
+            lambda message: (
+                "Content Security Policy" in message.text
+                and page.csp_violations.append(message.text)
+            ),
+        )
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def shoot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_up(page, site, username="minji"):
+    page.goto(f"{site}/accounts/signup/")
+    page.locator("#id_username").fill(username)
+    page.locator("#id_email").fill(f"{username}@example.org")
+    page.locator("#id_password1").fill(PASSWORD)
+    page.locator("#id_password2").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    page.wait_for_url(f"{site}/")
+
+
+def assert_accessible_basics(page):
+    """Every form field has a label, every image has alt text."""
+    unlabelled = page.evaluate(
+        """() => [...document.querySelectorAll('input, select, textarea')]
+            .filter(el => el.type !== 'hidden' && !el.closest('[hidden]'))
+            .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+            .map(el => el.name || el.id)"""
+    )
+    assert unlabelled == []
+    without_alt = page.evaluate(
+        "() => [...document.images].filter(img => !img.alt.trim()).map(img => img.src)"
+    )
+    assert without_alt == []
+
+
+def test_a_new_user_generates_watches_shares_and_deletes(site, page_factory):
+    page = page_factory()
+    sign_up(page, site)
+    assert "20 of 20" in page.locator(".quota").inner_text()
+    assert_accessible_basics(page)
+
+    # A preset brings its shape; the prompt is Korean; the form is sent from the keyboard.
+    page.get_by_label("Travel preset").select_option(label="Travel postcard")
+    assert page.locator('input[name="aspect"][value="landscape"]').is_checked()
+    page.locator("#id_prompt").fill("제주도 성산일출봉의 일출")
+    page.evaluate("window.notReloaded = true")
+    page.get_by_role("button", name="Generate").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    card = page.locator("article.card").first
+    assert card.locator('[data-role="status"]').inner_text() in ("Queued", "Running")
+    page.evaluate("window.notReloaded = true")
+
+    # The status changes to the image by itself: no reload (the marker survives).
+    card.locator("img").wait_for(timeout=30_000)
+    assert card.locator('[data-role="status"]').inner_text() == "Done"
+    assert page.evaluate("window.notReloaded") is True
+    page.reload()
+    assert "19 of 20" in page.locator(".quota").inner_text()
+    shoot(page, "prompt-desktop")
+
+    # Detail, download with the parameters inside the PNG.
+    page.locator("article.card a.card-media").first.click()
+    page.wait_for_selector(".detail-media img")
+    assert_accessible_basics(page)
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download PNG").click()
+    png = Image.open(io.BytesIO(Path(download_info.value.path()).read_bytes()))
+    assert png.format == "PNG" and png.size == (1024, 768)
+    assert "제주도 성산일출봉의 일출" in png.info["parameters"]
+    shoot(page, "detail-desktop")
+
+    # Share; a stranger in another browser context sees the image and prompt only.
+    page.get_by_role("button", name="Make a share link").click()
+    link = page.locator("#share-link").input_value()
+    stranger = page_factory()
+    stranger.goto(link)
+    assert "제주도 성산일출봉의 일출" in stranger.locator(".shared").inner_text()
+    assert stranger.locator(".shared img").evaluate("img => img.naturalWidth") == 1024
+    assert stranger.get_by_role("link", name="My gallery", exact=True).count() == 0
+    page.get_by_role("button", name="Stop sharing").click()
+    assert stranger.goto(link).status == 404
+
+    # Gallery, then delete with confirmation.
+    page.get_by_role("link", name="My gallery", exact=True).click()
+    assert page.locator("article.card").count() == 1
+    shoot(page, "gallery-desktop")
+    page.locator("article.card a.card-media").first.click()
+    page.get_by_role("link", name="Delete").click()
+    page.get_by_role("button", name="Delete for good").click()
+    page.wait_for_url(f"{site}/gallery/")
+    assert "Your gallery is empty" in page.content()
+    assert not Generation.objects.exists()
+    assert page.csp_violations == [] and stranger.csp_violations == []
+
+
+def test_phone_layout_and_queue_cancel(site, page_factory, make_user):
+    make_user("ana")
+    page = page_factory(viewport=PHONE, is_mobile=True, device_scale_factor=2)
+    page.goto(f"{site}/accounts/login/")
+    page.locator("#id_username").fill("ana")
+    page.locator("#id_password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{site}/")
+    for prompt in ("Lisbon tram", "Porto bridge at night", "Sintra palace"):
+        page.locator("#id_prompt").fill(prompt)
+        page.get_by_role("button", name="Generate").click()
+        page.wait_for_load_state()
+    page.locator('article.card[data-status="succeeded"]').nth(2).wait_for(timeout=60_000)
+    # Nothing wider than the phone's screen.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shoot(page, "prompt-phone")
+    page.get_by_role("link", name="My gallery", exact=True).click()
+    shoot(page, "gallery-phone")
+    page.locator("article.card a.card-media").first.click()
+    page.wait_for_selector(".detail-media img")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shoot(page, "detail-phone")
+    assert page.csp_violations == []
+
+
+def test_a_queued_generation_can_be_canceled_and_shows_its_position(
+    served_site, page_factory, make_user
+):
+    # No worker here: the generation stays queued.
+    user = make_user("kim")
+    page = page_factory()
+    page.goto(f"{served_site}/accounts/login/")
+    page.locator("#id_username").fill("kim")
+    page.locator("#id_password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.locator("#id_prompt").fill("Hoi An lanterns")
+    page.get_by_role("button", name="Generate").click()
+    page.locator("article.card a.card-media").first.click()
+    assert "Position 1 in the queue" in page.locator('[data-role="progress"]').inner_text()
+    page.get_by_role("button", name="Cancel").click()
+    assert page.locator('[data-role="status"]').inner_text() == "Canceled"
+    generation = Generation.objects.get(owner=user)
+    assert generation.status == Generation.Status.CANCELED
+    assert wait_until_settled(generation).charged is False
