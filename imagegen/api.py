@@ -336,6 +336,9 @@ def not_found(request, path=""):
     return _error(404, "not_found", "There is no API endpoint at this address.")
 
 
+NEW_KEY_SESSION = "travelfit-new-api-key"
+
+
 class ApiKeyForm(forms.Form):
     """The name of a new API key; the key itself is made by services.create_api_token."""
 
@@ -350,17 +353,23 @@ class ApiKeyForm(forms.Form):
 @never_cache
 @login_required
 def keys(request):
-    """The user's API keys: make one (its key shown on this response only) or revoke one."""
-    new_token = new_key = None
+    """The user's API keys: make one (its key shown once) or revoke one.
+
+    Making one redirects (so a reload cannot make a second key) to this page, which shows the
+    new key once: it waits in the server-side session only until that next request pops it.
+    """
     if request.method == "POST":
         form = ApiKeyForm(request.POST)
         if form.is_valid():
-            new_token, new_key = services.create_api_token(
+            token, key = services.create_api_token(
                 user=request.user, name=form.cleaned_data["name"]
             )
-            form = ApiKeyForm()
+            request.session[NEW_KEY_SESSION] = {"id": token.pk, "key": key}
+            return redirect("api:keys")
     else:
         form = ApiKeyForm()
+    new = request.session.pop(NEW_KEY_SESSION, None)
+    new_token = request.user.api_tokens.filter(pk=new["id"]).first() if new else None
     return render(
         request,
         "imagegen/api_keys.html",
@@ -368,7 +377,7 @@ def keys(request):
             "form": form,
             "tokens": request.user.api_tokens.order_by("-created_at"),
             "new_token": new_token,
-            "new_key": new_key,
+            "new_key": new["key"] if new_token else None,
             "api_url": request.build_absolute_uri(reverse("api:generations")),
         },
     )

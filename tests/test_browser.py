@@ -214,3 +214,25 @@ def test_a_queued_generation_can_be_canceled_and_shows_its_position(
     generation = Generation.objects.get(owner=user)
     assert generation.status == Generation.Status.CANCELED
     assert wait_until_settled(generation).charged is False
+
+
+def test_api_keys_page_shows_a_new_key_once(served_site, page_factory, make_user):
+    make_user("lee")
+    page = page_factory()
+    page.goto(f"{served_site}/accounts/login/")
+    page.locator("#id_username").fill("lee")
+    page.locator("#id_password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="API keys").click()
+    page.locator("#id_name").fill("my script")
+    page.get_by_role("button", name="Make key").click()
+    key = page.locator("#new-key").input_value()
+    assert key.startswith("tf_")
+    assert_accessible_basics(page)
+    shoot(page, "api-keys-desktop")
+    page.reload()
+    assert key not in page.content()
+    assert page.locator("table.list").inner_text().count("my script") == 1
+    page.set_viewport_size(PHONE)
+    shoot(page, "api-keys-phone")
+    assert page.csp_violations == []
