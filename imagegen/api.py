@@ -255,6 +255,10 @@ def _create(request):
         generation = services.submit_generation(user=request.user, **form.generation_kwargs())
     except services.QuotaExceeded as exc:
         return _over_quota(exc)
+    except services.PromptBlocked as exc:
+        return _error(400, "prompt_blocked", str(exc), fields={"prompt": [str(exc)]})
+    except services.BudgetExhausted as exc:
+        return _error(503, "budget_exhausted", str(exc))
     response = JsonResponse(
         _item(request, generation, views.status_payload(generation)), status=201
     )

@@ -1,8 +1,10 @@
 """TravelFit's data: generations and the per-user quota that limits them."""
 
+import re
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -38,6 +40,9 @@ class Quota(models.Model):
         null=True, blank=True, help_text="First day of the month month_used counts."
     )
     month_used = models.PositiveIntegerField(default=0)
+    bonus_credits = models.PositiveIntegerField(
+        default=0, help_text="Extra generations, used when a daily or monthly limit is reached."
+    )
 
     class Meta:
         constraints = [
@@ -153,6 +158,9 @@ class Generation(models.Model):
     provider = models.CharField(max_length=64, blank=True, help_text="Provider that served it.")
     model_name = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    recoveries = models.PositiveSmallIntegerField(
+        default=0, help_text="Times it was put back in the queue after its worker died."
+    )
     error_message = models.TextField(blank=True, help_text="Shown to the user.")
     error_detail = models.TextField(blank=True, help_text="For admins only.")
     failure_class = models.CharField(
@@ -172,12 +180,25 @@ class Generation(models.Model):
     charged = models.BooleanField(default=False)
     charged_day = models.DateField(null=True, blank=True)
     charged_month = models.DateField(null=True, blank=True)
+    charged_bonus = models.BooleanField(
+        default=False, help_text="Paid with a bonus credit rather than the day's and month's."
+    )
+    only_provider = models.CharField(
+        max_length=200, blank=True, help_text="Ask only this provider (set by an operator)."
+    )
+    estimated_cost = models.DecimalField(
+        max_digits=10,
+        decimal_places=4,
+        default=0,
+        help_text="US dollars, from the settings' prices.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="generation_gallery"),
             models.Index(fields=["status", "created_at"], name="generation_queue"),
+            models.Index(fields=["finished_at"], name="generation_finished"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -256,3 +277,55 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.prefix}…) of {self.user}"
+
+
+class BlockedPattern(models.Model):
+    """A word or pattern admins refuse in prompts: matching prompts never reach a provider."""
+
+    pattern = models.CharField(max_length=200, unique=True)
+    is_regex = models.BooleanField(
+        default=False, help_text="A Python regular expression; otherwise a word or phrase."
+    )
+    reason = models.CharField(
+        max_length=200, blank=True, help_text="Shown to the user, e.g. 'No real people'."
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["pattern"]
+
+    def __str__(self):
+        return self.pattern
+
+    def clean(self):
+        if self.is_regex:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValidationError(
+                    {"pattern": f"Not a valid regular expression: {exc}."}
+                ) from exc
+
+    def matches(self, text):
+        if self.is_regex:
+            return re.search(self.pattern, text, re.IGNORECASE) is not None
+        if self.pattern.isascii():
+            # A word or phrase on its own, so "ass" does not refuse "passport".
+            expression = r"(?<!\w)" + re.escape(self.pattern) + r"(?!\w)"
+            return re.search(expression, text, re.IGNORECASE) is not None
+        # Korean and other scripts join particles to words: match anywhere.
+        return self.pattern.casefold() in text.casefold()
+
+
+class PromptRefusal(models.Model):
+    """A prompt refused by the prompt policy, counted in usage reports."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="prompt_refusals"
+    )
+    pattern = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self):
+        return f"{self.user} refused for {self.pattern!r}"

@@ -13,18 +13,27 @@ import secrets
 import time
 import traceback
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
+from django.db.models import Case, F, PositiveIntegerField, Q, Sum, Value, When
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from .images import ImageRejected, check_image, png_bytes, thumbnail_bytes
-from .models import MAX_SEED, ApiToken, Generation, ProviderCooldown, Quota
-from .providers import get_providers
+from .models import (
+    MAX_SEED,
+    ApiToken,
+    BlockedPattern,
+    Generation,
+    PromptRefusal,
+    ProviderCooldown,
+    Quota,
+)
+from .providers import get_provider, get_providers
 from .providers.base import (
     BadOutput,
     GenerationRequest,
@@ -82,11 +91,12 @@ def quota_for(user):
 
 
 def _reserve_quota(user, periods):
-    """Take one unit of the user's daily and monthly quota, or raise QuotaExceeded.
+    """Take one unit of the user's quota: True if it was a bonus credit; or QuotaExceeded.
 
     One conditional UPDATE: it starts a new period's counter at 1, or adds 1 to the current
     one, only where both counters are under their limits. The database applies it atomically,
-    so concurrent submissions can never take more than the limit (QUEUE-AND-QUOTA.md).
+    so concurrent submissions can never take more than the limit (QUEUE-AND-QUOTA.md). At a
+    limit, one more conditional UPDATE takes a bonus credit if the user has one.
     """
     quota_for(user)
     day, month = periods.day, periods.month
@@ -110,15 +120,87 @@ def _reserve_quota(user, periods):
             month=month,
         )
     )
-    if not taken:
-        quota = Quota.objects.get(user=user)
-        if quota.used_today(day) >= quota.daily_limit:
-            raise QuotaExceeded(
-                period="day", limit=quota.daily_limit, resets_at=periods.day_resets_at()
-            )
+    if taken:
+        return False
+    if Quota.objects.filter(user=user, bonus_credits__gt=0).update(
+        bonus_credits=F("bonus_credits") - 1
+    ):
+        return True
+    quota = Quota.objects.get(user=user)
+    if quota.used_today(day) >= quota.daily_limit:
         raise QuotaExceeded(
-            period="month", limit=quota.monthly_limit, resets_at=periods.month_resets_at()
+            period="day", limit=quota.daily_limit, resets_at=periods.day_resets_at()
         )
+    raise QuotaExceeded(
+        period="month", limit=quota.monthly_limit, resets_at=periods.month_resets_at()
+    )
+
+
+class PromptBlocked(Exception):
+    """The prompt matches one of the admins' blocked words or patterns."""
+
+
+class BudgetExhausted(Exception):
+    """The site's monthly budget is spent and IMAGEGEN_BUDGET_ACTION is refuse."""
+
+
+def blocking_pattern(text):
+    """The first active blocked pattern the text matches, or None."""
+    return next((p for p in BlockedPattern.objects.filter(active=True) if p.matches(text)), None)
+
+
+def check_prompt(*, user, prompt):
+    """Refuse a prompt the policy blocks, counting the refusal; it never reaches a provider."""
+    pattern = blocking_pattern(prompt)
+    if pattern is None:
+        return
+    PromptRefusal.objects.create(user=user, pattern=pattern.pattern)
+    logger.info("prompt of user %s refused by pattern %r", user.pk, pattern.pattern)
+    reason = f" ({pattern.reason})" if pattern.reason else ""
+    raise PromptBlocked(f"This prompt is not allowed on this site{reason}. Please change it.")
+
+
+def spent_this_month():
+    """Estimated dollars spent on generations finished this month (local time)."""
+    start = _local_midnight(Periods.current().month)
+    total = Generation.objects.filter(finished_at__gte=start).aggregate(total=Sum("estimated_cost"))
+    return total["total"] or Decimal(0)
+
+
+def budget_state():
+    """(spent, budget, state): state is "none" (no budget), "ok", "warning" or "reached"."""
+    budget = settings.IMAGEGEN_MONTHLY_BUDGET_USD
+    spent = spent_this_month()
+    if budget is None:
+        return spent, None, "none"
+    if spent >= budget:
+        return spent, budget, "reached"
+    if spent >= budget * Decimal(str(settings.IMAGEGEN_BUDGET_WARN_AT)):
+        return spent, budget, "warning"
+    return spent, budget, "ok"
+
+
+def check_budget_allows_new_generations():
+    if settings.IMAGEGEN_BUDGET_ACTION != "refuse":
+        return
+    _, _, state = budget_state()
+    if state == "reached":
+        resumes = timezone.localtime(Periods.current().month_resets_at()).strftime("%Y-%m-%d")
+        raise BudgetExhausted(
+            f"The site has used this month's image budget. New images can be made again "
+            f"from {resumes}."
+        )
+
+
+def grant_credits(*, user, credits):
+    """Give a user extra generations beyond their limits; returns their new bonus balance."""
+    if credits <= 0:
+        raise ValueError("Grant at least one credit.")
+    quota_for(user)
+    Quota.objects.filter(user=user).update(bonus_credits=F("bonus_credits") + credits)
+    balance = Quota.objects.values_list("bonus_credits", flat=True).get(user=user)
+    logger.info("user %s granted %d credits (now %d)", user.pk, credits, balance)
+    return balance
 
 
 def submit_generation(
@@ -133,15 +215,21 @@ def submit_generation(
     guidance=None,
     preset=None,
     preset_input="",
+    only_provider="",
 ):
-    """Reserve quota, record the request and queue it; raises QuotaExceeded at the limit.
+    """Reserve quota, record the request and queue it.
+
+    Raises QuotaExceeded at the limit, PromptBlocked for a prompt the policy refuses and
+    BudgetExhausted when the site's monthly budget is spent and set to refuse.
 
     `prompt` is what the provider gets (a preset's template already applied); with a preset,
     `preset_input` keeps the user's own words so the request can be remixed.
     """
     periods = Periods.current()
+    check_budget_allows_new_generations()
+    check_prompt(user=user, prompt=prompt)
     with transaction.atomic():
-        _reserve_quota(user, periods)
+        bonus = _reserve_quota(user, periods)
         generation = Generation.objects.create(
             owner=user,
             prompt=prompt,
@@ -153,9 +241,11 @@ def submit_generation(
             guidance=guidance,
             preset=preset,
             preset_input=preset_input if preset else "",
+            only_provider=only_provider,
             charged=True,
-            charged_day=periods.day,
-            charged_month=periods.month,
+            charged_day=None if bonus else periods.day,
+            charged_month=None if bonus else periods.month,
+            charged_bonus=bonus,
         )
         # Queue only once the rows are committed, so a worker never looks for a generation it
         # cannot see yet. A crash between commit and enqueue leaves it queued for recovery.
@@ -200,9 +290,13 @@ def refund(generation_id):
     with transaction.atomic():
         if not Generation.objects.filter(pk=generation_id, charged=True).update(charged=False):
             return False
-        owner_id, day, month = Generation.objects.values_list(
-            "owner_id", "charged_day", "charged_month"
+        owner_id, day, month, bonus = Generation.objects.values_list(
+            "owner_id", "charged_day", "charged_month", "charged_bonus"
         ).get(pk=generation_id)
+        if bonus:
+            Quota.objects.filter(user_id=owner_id).update(bonus_credits=F("bonus_credits") + 1)
+            logger.info("generation %s refunded (a bonus credit)", generation_id)
+            return True
         Quota.objects.filter(user_id=owner_id).update(
             day_used=Case(
                 When(day=day, day_used__gt=0, then=F("day_used") - 1),
@@ -291,7 +385,7 @@ def parameters_text(request, *, provider, model):
     return "\n".join(lines)
 
 
-def _store(generation, *, provider, request, result, image, notes):
+def _store(generation, *, provider, request, result, image, notes, seconds):
     text = parameters_text(request, provider=provider.name, model=result.model)
     generation.image.save("image.png", ContentFile(png_bytes(image, text)), save=False)
     generation.thumbnail.save("thumb.webp", ContentFile(thumbnail_bytes(image)), save=False)
@@ -303,6 +397,7 @@ def _store(generation, *, provider, request, result, image, notes):
         provider=provider.name,
         model_name=result.model,
         adaptations="\n".join(notes),
+        estimated_cost=provider.cost(seconds),
         finished_at=timezone.now(),
     )
     if not stored:
@@ -315,15 +410,17 @@ def _store(generation, *, provider, request, result, image, notes):
 def _ask(provider, request, *, generation_id, deadline):
     """Ask one provider, retrying with backoff while its failure says a retry can help.
 
-    Returns (ProviderResult, image) or the last ProviderError.
+    Returns (ProviderResult, image, seconds the successful call took) or the last
+    ProviderError.
     """
     retries = settings.IMAGEGEN_RETRIES
     for attempt in range(retries + 1):
         Generation.objects.filter(pk=generation_id).update(attempts=F("attempts") + 1)
+        started = time.monotonic()
         try:
             result = provider.generate(request)
             image = check_image(result.image, expected_size=(request.width, request.height))
-            return result, image
+            return result, image, time.monotonic() - started
         except ImageRejected as exc:
             error = BadOutput(exc.detail, user_message=exc.user_message)
         except ProviderError as exc:
@@ -375,7 +472,23 @@ def run_generation(generation_id):
         guidance=generation.guidance,
     )
     failures = []
-    for provider in get_providers():
+    if generation.only_provider:
+        providers = [get_provider(generation.only_provider)]
+    else:
+        providers = get_providers()
+    over_budget = settings.IMAGEGEN_BUDGET_ACTION == "fallback" and budget_state()[2] == "reached"
+    for provider in providers:
+        if over_budget and provider.paid:
+            failures.append(
+                (
+                    provider.name,
+                    OutOfQuota(
+                        "skipped: the monthly budget (IMAGEGEN_MONTHLY_BUDGET_USD) is spent",
+                        user_message="The site has used this month's budget for paid images.",
+                    ),
+                )
+            )
+            continue
         cooldown = active_cooldown(provider.name)
         if cooldown:
             failures.append(
@@ -397,7 +510,7 @@ def run_generation(generation_id):
             continue
         outcome = _ask(provider, request, generation_id=generation_id, deadline=deadline)
         if not isinstance(outcome, ProviderError):
-            result, image = outcome
+            result, image, seconds = outcome
             _store(
                 generation,
                 provider=provider,
@@ -405,6 +518,7 @@ def run_generation(generation_id):
                 result=result,
                 image=image,
                 notes=notes,
+                seconds=seconds,
             )
             logger.info("generation %s done by %s", generation_id, provider.name)
             return

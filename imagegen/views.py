@@ -34,8 +34,10 @@ def create(request):
         if form.is_valid():
             try:
                 services.submit_generation(user=request.user, **form.generation_kwargs())
-            except services.QuotaExceeded as exc:
+            except (services.QuotaExceeded, services.BudgetExhausted) as exc:
                 form.add_error(None, str(exc))
+            except services.PromptBlocked as exc:
+                form.add_error("prompt", str(exc))
             else:
                 messages.success(request, "Queued. It will appear below when it is ready.")
                 return redirect("imagegen:create")
@@ -226,7 +228,7 @@ def retry(request, generation_id):
     generation = _own_generation(request, generation_id)
     try:
         again = services.retry_generation(generation_id=generation.pk, user=request.user)
-    except services.QuotaExceeded as exc:
+    except (services.QuotaExceeded, services.PromptBlocked, services.BudgetExhausted) as exc:
         messages.error(request, str(exc))
         return redirect("imagegen:detail", generation_id=generation.pk)
     messages.success(request, "Queued again with the same parameters.")

@@ -5,6 +5,7 @@ switch database, broker or image provider: set the variable instead.
 """
 
 import os
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -30,7 +31,7 @@ def _setting(name, parse, default, describe):
         return default
     try:
         return parse(raw.strip())
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, InvalidOperation) as exc:
         raise ImproperlyConfigured(f"{name} must be {describe}; got {raw!r}.") from exc
 
 
@@ -337,6 +338,46 @@ LOCAL_DTYPE = _setting(
     _one_of("auto", "float32", "float16", "bfloat16"),
     "auto",
     "auto, float32, float16 or bfloat16",
+)
+
+
+# --- Costs and budget (prices default to the original guide's figures) ------------------------
+def _dollars(raw):
+    value = Decimal(raw)
+    if not value.is_finite() or value < 0:
+        raise ValueError(raw)
+    return value
+
+
+IMAGEGEN_INFERENCE_USD_PER_IMAGE = _setting(
+    "IMAGEGEN_INFERENCE_USD_PER_IMAGE", _dollars, Decimal("0.035"), "a price in dollars"
+)
+IMAGEGEN_SPACE_USD_PER_HOUR = _setting(
+    "IMAGEGEN_SPACE_USD_PER_HOUR", _dollars, Decimal("0.20"), "a price in dollars"
+)
+IMAGEGEN_SPACE_A10G_USD_PER_HOUR = _setting(
+    "IMAGEGEN_SPACE_A10G_USD_PER_HOUR", _dollars, Decimal("0.60"), "a price in dollars"
+)
+IMAGEGEN_ENDPOINT_USD_PER_HOUR = _setting(
+    "IMAGEGEN_ENDPOINT_USD_PER_HOUR", _dollars, Decimal("0.50"), "a price in dollars"
+)
+IMAGEGEN_PRO_USD_PER_MONTH = _setting(
+    "IMAGEGEN_PRO_USD_PER_MONTH", _dollars, Decimal("9"), "a price in dollars"
+)
+IMAGEGEN_PRO_INCLUDED_MINUTES = _setting(
+    "IMAGEGEN_PRO_INCLUDED_MINUTES", _whole_number(0), 25, "a whole number of minutes"
+)
+IMAGEGEN_SECONDS_PER_IMAGE = _setting(
+    "IMAGEGEN_SECONDS_PER_IMAGE", _number(0.1), 10.0, "a number of seconds"
+)
+IMAGEGEN_MONTHLY_BUDGET_USD = _setting(
+    "IMAGEGEN_MONTHLY_BUDGET_USD", _dollars, None, "a price in dollars"
+)
+IMAGEGEN_BUDGET_WARN_AT = _setting(
+    "IMAGEGEN_BUDGET_WARN_AT", _number(0), 0.8, "a fraction such as 0.8"
+)
+IMAGEGEN_BUDGET_ACTION = _setting(
+    "IMAGEGEN_BUDGET_ACTION", _one_of("fallback", "refuse"), "fallback", "fallback or refuse"
 )
 
 LOGGING = {

@@ -3,6 +3,7 @@
 import dataclasses
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 
@@ -239,6 +240,14 @@ class ImageProvider:
     @property
     def model(self):
         return ""
+
+    def cost(self, seconds):
+        """Estimated US dollars for one image that took `seconds`; free unless overridden."""
+        return Decimal(0)
+
+    @property
+    def paid(self):
+        return self.cost(1) > 0
 
     def generate(self, request: GenerationRequest) -> ProviderResult:
         raise NotImplementedError

@@ -28,7 +28,7 @@ from .base import (
     ProviderResult,
     Unavailable,
 )
-from .hf import GPU_QUOTA, TOKEN_HELP, retry_after_seconds
+from .hf import GPU_QUOTA, TOKEN_HELP, hourly_cost, retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +61,10 @@ class GradioSpaceProvider(ImageProvider):
     @property
     def model(self):
         return f"{self.space}{self.api_name}"
+
+    def cost(self, seconds):
+        # The duplicated Space's GPU is billed by the hour (T4 about $0.20, A10G about $0.60).
+        return hourly_cost(settings.IMAGEGEN_SPACE_USD_PER_HOUR, seconds)
 
     def _connect(self):
         with self._lock:

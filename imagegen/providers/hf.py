@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import threading
+from decimal import Decimal
 
 import httpx2
 from django.conf import settings
@@ -210,6 +211,11 @@ def _translate_status(exc, response, message, *, model, where):
     return ProviderError(said)
 
 
+def hourly_cost(usd_per_hour, seconds):
+    """The share of an hourly price that `seconds` of use costs, to a hundredth of a cent."""
+    return (usd_per_hour * Decimal(str(seconds)) / 3600).quantize(Decimal("0.0001"))
+
+
 def page_of(model):
     return f"https://huggingface.co/{model}"
 
@@ -248,6 +254,10 @@ class HFInferenceProvider(ImageProvider):
     @property
     def model(self):
         return self._model
+
+    def cost(self, seconds):
+        # Inference Providers bill per image (the price of the provider serving the model).
+        return settings.IMAGEGEN_INFERENCE_USD_PER_IMAGE
 
     def _client(self):
         token = settings.HUGGINGFACE_API_TOKEN
@@ -349,6 +359,10 @@ class HFEndpointProvider(ImageProvider):
     @property
     def model(self):
         return self.url
+
+    def cost(self, seconds):
+        # A dedicated endpoint bills its hours; an image costs the seconds it held the GPU.
+        return hourly_cost(settings.IMAGEGEN_ENDPOINT_USD_PER_HOUR, seconds)
 
     def generate(self, request: GenerationRequest) -> ProviderResult:
         if not self.url:

@@ -78,7 +78,11 @@ class Command(BaseCommand):
             raise CommandError(f"Nothing was queued. {problems}")
         try:
             generation = services.submit_generation(user=owner, **form.generation_kwargs())
-        except services.QuotaExceeded as exc:
+        except (
+            services.QuotaExceeded,
+            services.PromptBlocked,
+            services.BudgetExhausted,
+        ) as exc:
             raise CommandError(f"Nothing was queued. {exc}") from exc
         self.stdout.write(f"Queued generation {generation.pk}.")
         if not wait:
