@@ -23,6 +23,7 @@ $(VENV)/.dev-installed: $(VENV)/.app-installed requirements-dev.txt requirements
 
 run: $(VENV)/.app-installed .env
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py serve
 

@@ -21,6 +21,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Case, F, PositiveIntegerField, Q, Sum, Value, When
 from django.utils import timezone
+from django_q.brokers import get_broker
 from django_q.tasks import async_task
 
 from .images import ImageRejected, check_image, png_bytes, thumbnail_bytes
@@ -325,15 +326,25 @@ def cancel_generation(*, generation_id, user):
 
 
 def fail_generation(
-    generation_id, *, user_message, detail, failure_class="unexpected", refund_quota=True
+    generation_id,
+    *,
+    user_message,
+    detail,
+    failure_class="unexpected",
+    provider="",
+    refund_quota=True,
 ):
-    """Move an unfinished generation to failed, keeping its parameters, and refund it."""
+    """Move an unfinished generation to failed, keeping its parameters, and refund it.
+
+    `provider` names the last one asked, so reports can count failures per provider.
+    """
     with transaction.atomic():
         failed = Generation.objects.filter(pk=generation_id, status__in=Generation.ACTIVE).update(
             status=Generation.Status.FAILED,
             error_message=user_message,
             error_detail=redact(detail),
             failure_class=failure_class,
+            provider=provider,
             finished_at=timezone.now(),
         )
         if failed and refund_quota:
@@ -529,11 +540,12 @@ def run_generation(generation_id):
             break
     if not failures:
         failures.append(("all", Unavailable("No time was left to ask any provider.")))
-    last = failures[-1][1]
+    last_name, last = failures[-1]
     fail_generation(
         generation_id,
         user_message=last.user_message,
         failure_class=last.failure_class,
+        provider=last_name if last_name != "all" else "",
         detail="\n\n".join(f"{name} ({exc.failure_class}): {exc.detail}" for name, exc in failures),
         # A prompt the provider refused is the request's own doing; anything else is ours.
         refund_quota=not isinstance(last, PromptRejected),
@@ -628,3 +640,117 @@ def user_for_api_key(key):
         return None
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     return token.user
+
+
+# A running generation whose worker is this much past the task time limit has lost its worker.
+RUNNING_GRACE_SECONDS = 60
+# A queued generation this old, with nothing waiting in the broker, has lost its task.
+STALE_QUEUED_SECONDS = 300
+MAX_RECOVERIES = 1
+
+
+@dataclass
+class Recovery:
+    requeued: list
+    failed: list
+    reenqueued: list
+
+
+def recover_stuck(*, now=None, dry_run=False):
+    """Find generations a dead worker or a lost task left behind, and settle them.
+
+    Running past the task time limit: put back in the queue once, then failed and refunded.
+    Queued for minutes while the broker holds nothing (Redis loses a task whose worker dies;
+    a crash can fall between commit and enqueue): queued again. Running it twice is harmless:
+    every change is a conditional UPDATE and a task claims its generation before working.
+    """
+    now = now or timezone.now()
+    recovery = Recovery(requeued=[], failed=[], reenqueued=[])
+    limit = now - datetime.timedelta(seconds=settings.IMAGEGEN_TASK_TIMEOUT + RUNNING_GRACE_SECONDS)
+    stuck = Generation.objects.filter(status=Generation.Status.RUNNING, started_at__lt=limit)
+    for generation in stuck:
+        if dry_run:
+            target = (
+                recovery.requeued if generation.recoveries < MAX_RECOVERIES else recovery.failed
+            )
+            target.append(generation.pk)
+        elif generation.recoveries < MAX_RECOVERIES:
+            with transaction.atomic():
+                if Generation.objects.filter(
+                    pk=generation.pk, status=Generation.Status.RUNNING
+                ).update(
+                    status=Generation.Status.QUEUED,
+                    started_at=None,
+                    recoveries=F("recoveries") + 1,
+                ):
+                    transaction.on_commit(partial(enqueue_generation, generation.pk))
+                    recovery.requeued.append(generation.pk)
+        elif fail_generation(
+            generation.pk,
+            user_message="The worker making this image stopped. Your quota was given back; "
+            "please try again.",
+            detail=f"Still running {generation.started_at:%Y-%m-%d %H:%M:%S} UTC after being "
+            f"put back in the queue {generation.recoveries} time(s): its worker died again.",
+            failure_class="unavailable",
+        ):
+            recovery.failed.append(generation.pk)
+    if not get_broker().queue_size():
+        stale = now - datetime.timedelta(seconds=STALE_QUEUED_SECONDS)
+        lost = Generation.objects.filter(status=Generation.Status.QUEUED, created_at__lt=stale)
+        for generation_id in lost.values_list("pk", flat=True):
+            if not dry_run:
+                enqueue_generation(generation_id)
+            recovery.reenqueued.append(generation_id)
+    if recovery.requeued or recovery.failed or recovery.reenqueued:
+        logger.warning(
+            "recovery: %d requeued, %d failed, %d queued again%s",
+            len(recovery.requeued),
+            len(recovery.failed),
+            len(recovery.reenqueued),
+            " (dry run)" if dry_run else "",
+        )
+    return recovery
+
+
+@dataclass
+class Cleanup:
+    generations: int
+    files: int
+    bytes: int
+
+
+def cleanup_generations(*, older_than_days, dry_run=False, include_favourites=False):
+    """Delete finished generations older than the given days, rows and files.
+
+    Favourites are kept unless asked; queued and running ones are never touched.
+    """
+    if older_than_days < 1:
+        raise ValueError("Give at least one day.")
+    cutoff = timezone.now() - datetime.timedelta(days=older_than_days)
+    old = Generation.objects.filter(created_at__lt=cutoff).exclude(status__in=Generation.ACTIVE)
+    if not include_favourites:
+        old = old.exclude(favourite=True)
+    cleanup = Cleanup(generations=0, files=0, bytes=0)
+    for generation in old.iterator():
+        files = [field for field in (generation.image, generation.thumbnail) if field]
+        for field in files:
+            try:
+                cleanup.bytes += field.size
+                cleanup.files += 1
+            except (FileNotFoundError, OSError):
+                pass  # already gone: nothing to free
+        cleanup.generations += 1
+        if dry_run:
+            continue
+        generation.delete()
+        for field in files:
+            field.delete(save=False)
+    logger.info(
+        "cleanup: %d generations, %d files, %d bytes older than %d days%s",
+        cleanup.generations,
+        cleanup.files,
+        cleanup.bytes,
+        older_than_days,
+        " (dry run)" if dry_run else "",
+    )
+    return cleanup

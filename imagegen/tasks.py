@@ -18,3 +18,8 @@ def run_generation(generation_id):
             failure_class="unavailable",
         )
         raise
+
+
+def recover_stuck():
+    """The scheduled sweep (every 5 minutes, see migration 0006) for stuck generations."""
+    services.recover_stuck()

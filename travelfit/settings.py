@@ -262,6 +262,21 @@ if Q_BROKER == "orm":
 else:
     Q_CLUSTER["redis"] = REDIS_URL
 
+# Shared by every process: django-q2 keeps its clusters' heartbeats here (for /health's
+# "workers seen recently"). A database table on one machine (`manage.py createcachetable`,
+# which `make run` does), Redis when the broker is Redis.
+if Q_BROKER == "redis":
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "travelfit_cache",
+        }
+    }
+
 # --- Image generation ------------------------------------------------------------------------
 HUGGINGFACE_API_TOKEN = env.str("HUGGINGFACE_API_TOKEN", default="") or env.str(
     "HF_TOKEN", default=""

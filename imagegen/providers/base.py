@@ -252,6 +252,13 @@ class ImageProvider:
     def generate(self, request: GenerationRequest) -> ProviderResult:
         raise NotImplementedError
 
-    def check(self):
-        """Problems an operator must fix before this provider can serve, as (problem, fix)."""
+    def configuration_problems(self):
+        """What is missing from the settings, as (problem, fix); no network, cheap (/health)."""
         return []
+
+    def check(self):
+        """Problems an operator must fix before this provider can serve, as (problem, fix).
+
+        May reach the provider over the network (`manage.py imagegen_check`).
+        """
+        return self.configuration_problems()

@@ -186,7 +186,7 @@ class GradioSpaceProvider(ImageProvider):
             )
         return Unavailable(f"{where}: the Space raised an error: {message}")
 
-    def check(self):
+    def configuration_problems(self):
         if not self.space:
             return [
                 (
@@ -195,6 +195,12 @@ class GradioSpaceProvider(ImageProvider):
                     "GRADIO_SPACE to its id (your-name/space-name) or URL.",
                 )
             ]
+        return []
+
+    def check(self):
+        problems = self.configuration_problems()
+        if problems:
+            return problems
         try:
             client = self._connect()
         except (httpx.HTTPError, OSError) as exc:

@@ -212,8 +212,8 @@ def _translate_status(exc, response, message, *, model, where):
 
 
 def hourly_cost(usd_per_hour, seconds):
-    """The share of an hourly price that `seconds` of use costs, to a hundredth of a cent."""
-    return (usd_per_hour * Decimal(str(seconds)) / 3600).quantize(Decimal("0.0001"))
+    """The share of an hourly price that `seconds` of use costs, to a millionth of a dollar."""
+    return (usd_per_hour * Decimal(str(seconds)) / 3600).quantize(Decimal("0.000001"))
 
 
 def page_of(model):
@@ -287,8 +287,11 @@ class HFInferenceProvider(ImageProvider):
             raise translate_error(exc, model=self._model, where=where) from exc
         return ProviderResult(image=_png(image), model=self._model, seed=request.seed)
 
+    def configuration_problems(self):
+        return _check_token()
+
     def check(self):
-        problems = _check_token()
+        problems = self.configuration_problems()
         if problems:
             return problems
         api = HfApi(token=settings.HUGGINGFACE_API_TOKEN)
@@ -395,7 +398,7 @@ class HFEndpointProvider(ImageProvider):
             raise translate_error(exc, model=self.url, where=where) from exc
         return ProviderResult(image=_png(image), model=self.url, seed=request.seed)
 
-    def check(self):
+    def configuration_problems(self):
         if not self.url:
             return [
                 (
@@ -403,6 +406,12 @@ class HFEndpointProvider(ImageProvider):
                     "Copy the endpoint's URL from https://endpoints.huggingface.co.",
                 )
             ]
+        return []
+
+    def check(self):
+        problems = self.configuration_problems()
+        if problems:
+            return problems
         headers = {}
         if settings.HUGGINGFACE_API_TOKEN:
             headers["authorization"] = f"Bearer {settings.HUGGINGFACE_API_TOKEN}"

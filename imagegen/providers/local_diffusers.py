@@ -226,6 +226,16 @@ class LocalDiffusersProvider(ImageProvider):
         images[0].save(buffer, format="PNG")
         return ProviderResult(image=buffer.getvalue(), model=model, seed=request.seed)
 
+    def configuration_problems(self):
+        """Missing packages or a LOCAL_MODEL folder that is not there; imports nothing."""
+        problem = import_problem()
+        if problem:
+            return [(problem, "pip install -r requirements-local.txt")]
+        model = settings.LOCAL_MODEL
+        if _looks_like_path(model) and not os.path.isdir(os.path.expanduser(model)):
+            return [(f"LOCAL_MODEL={model} is not a folder.", LOAD_FIX)]
+        return []
+
     def check(self):
         """Problems an operator must fix, as (problem, fix). Imports PyTorch: worker-side only."""
         if import_problem():

@@ -1,17 +1,23 @@
-"""Queue one generation from the shell, through the same checks and quota as the web form."""
+"""Queue generations from the shell, through the same checks and quota as the web form."""
 
+import shutil
 import time
+from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from imagegen import services
 from imagegen.forms import GenerationForm
 from imagegen.models import Generation, Preset
+from imagegen.providers import get_provider
+
+MAX_COUNT = 50
 
 
 class Command(BaseCommand):
-    help = "Queue an image generation for a user; with --wait, block until a worker finishes it."
+    help = "Queue image generations for a user; with --wait, block until workers finish them."
 
     def add_arguments(self, parser):
         parser.add_argument("prompt", help="What to draw.")
@@ -27,78 +33,128 @@ class Command(BaseCommand):
         parser.add_argument("--preset", default="", help="Name of a travel preset.")
         parser.add_argument("--seed", default=None, help="Seed (empty: random).")
         parser.add_argument(
-            "--wait", action="store_true", help="Wait for a worker to finish it (needs qcluster)."
+            "--provider",
+            default="",
+            help="Ask only this provider (e.g. demo, hf_inference), not IMAGEGEN_PROVIDERS.",
+        )
+        parser.add_argument(
+            "--count", type=int, default=1, help=f"How many to queue (1–{MAX_COUNT})."
+        )
+        parser.add_argument(
+            "--wait", action="store_true", help="Wait for workers to finish (needs qcluster)."
+        )
+        parser.add_argument(
+            "--out",
+            default="",
+            metavar="FILE",
+            help="With --wait, copy the PNG here (with --count, FILE-1.png, FILE-2.png, …).",
         )
         parser.add_argument(
             "--timeout", type=float, default=900, help="Seconds to wait with --wait (default 900)."
         )
 
-    def handle(
-        self,
-        *args,
-        prompt,
-        user,
-        negative,
-        aspect,
-        width,
-        height,
-        preset,
-        seed,
-        wait,
-        timeout,
-        **options,
-    ):
-        try:
-            owner = get_user_model().objects.get(username=user)
-        except get_user_model().DoesNotExist as exc:
-            raise CommandError(f"No user named {user!r}.") from exc
-        defaults = GenerationForm().fields
-        preset_id = ""
-        if preset:
-            found = Preset.objects.filter(name__iexact=preset, active=True).first()
-            if found is None:
-                names = ", ".join(Preset.objects.filter(active=True).values_list("name", flat=True))
-                raise CommandError(f"No preset named {preset!r}. Presets: {names}.")
-            preset_id = found.pk
-        form = GenerationForm(
-            {
-                "prompt": prompt,
-                "negative_prompt": negative,
-                "preset": preset_id,
-                "aspect": aspect or ("custom" if width or height else ""),
-                "width": width or defaults["width"].initial,
-                "height": height or defaults["height"].initial,
-                "seed": seed or "",
-            }
-        )
+    def handle(self, *args, **options):
+        owner = self._owner(options["user"])
+        if not 1 <= options["count"] <= MAX_COUNT:
+            raise CommandError(f"--count must be between 1 and {MAX_COUNT}.")
+        if options["out"] and not options["wait"]:
+            raise CommandError("--out needs --wait: the image exists only once a worker made it.")
+        provider = options["provider"]
+        if provider:
+            try:
+                get_provider(provider)
+            except ImproperlyConfigured as exc:
+                raise CommandError(f"--provider: {exc}") from exc
+        form = GenerationForm(self._form_data(options))
         if not form.is_valid():
             problems = "; ".join(
                 f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()
             )
             raise CommandError(f"Nothing was queued. {problems}")
+        generations = []
+        for _ in range(options["count"]):
+            try:
+                generation = services.submit_generation(
+                    user=owner, only_provider=provider, **form.generation_kwargs()
+                )
+            except (
+                services.QuotaExceeded,
+                services.PromptBlocked,
+                services.BudgetExhausted,
+            ) as exc:
+                if generations:
+                    done = f"{len(generations)} queued, then nothing more."
+                else:
+                    done = "Nothing was queued."
+                raise CommandError(f"{done} {exc}") from exc
+            generations.append(generation)
+            self.stdout.write(f"Queued generation {generation.pk}.")
+        if options["wait"]:
+            self._wait(generations, timeout=options["timeout"], out=options["out"])
+
+    def _owner(self, username):
+        User = get_user_model()
         try:
-            generation = services.submit_generation(user=owner, **form.generation_kwargs())
-        except (
-            services.QuotaExceeded,
-            services.PromptBlocked,
-            services.BudgetExhausted,
-        ) as exc:
-            raise CommandError(f"Nothing was queued. {exc}") from exc
-        self.stdout.write(f"Queued generation {generation.pk}.")
-        if not wait:
-            return
+            return User.objects.get(username=username)
+        except User.DoesNotExist as exc:
+            raise CommandError(f"No user named {username!r}.") from exc
+
+    def _form_data(self, options):
+        defaults = GenerationForm().fields
+        preset_id = ""
+        if options["preset"]:
+            found = Preset.objects.filter(name__iexact=options["preset"], active=True).first()
+            if found is None:
+                names = ", ".join(Preset.objects.filter(active=True).values_list("name", flat=True))
+                raise CommandError(f"No preset named {options['preset']!r}. Presets: {names}.")
+            preset_id = found.pk
+        width, height = options["width"], options["height"]
+        return {
+            "prompt": options["prompt"],
+            "negative_prompt": options["negative"],
+            "preset": preset_id,
+            "aspect": options["aspect"] or ("custom" if width or height else ""),
+            "width": width or defaults["width"].initial,
+            "height": height or defaults["height"].initial,
+            "seed": options["seed"] or "",
+        }
+
+    def _wait(self, generations, *, timeout, out):
         deadline = time.monotonic() + timeout
-        while True:
-            generation.refresh_from_db()
-            if not generation.is_active:
-                break
-            if time.monotonic() > deadline:
+        pending = {generation.pk for generation in generations}
+        while pending:
+            pending = set(
+                Generation.objects.filter(pk__in=pending, status__in=Generation.ACTIVE).values_list(
+                    "pk", flat=True
+                )
+            )
+            if pending and time.monotonic() > deadline:
                 raise CommandError(
-                    f"Still {generation.status} after {timeout:g} s: is a worker running "
+                    f"{len(pending)} still not done after {timeout:g} s: is a worker running "
                     "(python manage.py qcluster)?"
                 )
-            time.sleep(0.25)
-        self.stdout.write(f"Status: {generation.status}")
-        if generation.status != Generation.Status.SUCCEEDED:
-            raise CommandError(f"Generation {generation.status}: {generation.error_message}")
-        self.stdout.write(f"Image: {generation.image.path}")
+            if pending:
+                time.sleep(0.25)
+        failed = []
+        for number, generation in enumerate(generations, start=1):
+            generation.refresh_from_db()
+            self.stdout.write(f"Status: {generation.status}")
+            if generation.status != Generation.Status.SUCCEEDED:
+                failed.append(generation)
+                continue
+            self.stdout.write(f"Image: {generation.image.path}")
+            if out:
+                target = Path(out)
+                if len(generations) > 1:
+                    target = target.with_name(f"{target.stem}-{number}{target.suffix or '.png'}")
+                try:
+                    shutil.copyfile(generation.image.path, target)
+                except OSError as exc:
+                    raise CommandError(f"Could not write {target}: {exc}") from exc
+                self.stdout.write(f"Saved: {target}")
+        if failed:
+            first = failed[0]
+            raise CommandError(
+                f"Generation {first.status}: {first.error_message}"
+                + (f" ({len(failed)} of {len(generations)} failed)" if len(generations) > 1 else "")
+            )
