@@ -1,35 +1,140 @@
-"""Django admin for generations, quotas and users (with their quota inline)."""
+"""Django admin: generations and their actions, users with their quota, presets, provider
+cool-downs, the prompt policy, API keys, and the monthly budget warning.
 
-from django.contrib import admin
+Actions call services; the few admin-only workflows services.py does not have yet are at the
+bottom of this module.
+"""
+
+import functools
+import logging
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count
+from django.db.models import (
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
-from .models import ApiToken, Generation, Preset, ProviderCooldown, Quota
+from . import services
+from .models import (
+    ApiToken,
+    BlockedPattern,
+    Generation,
+    Preset,
+    PromptRefusal,
+    ProviderCooldown,
+    Quota,
+)
+
+logger = logging.getLogger(__name__)
+User = get_user_model()
+
+
+def _count(number, singular, plural=None):
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def _when(moment):
+    """A compact local date and time for list columns, which are narrow at laptop widths."""
+    return date_format(timezone.localtime(moment), "Y-m-d H:i") if moment else "—"
+
+
+def _generation_label(generation):
+    return f"{generation.owner} (“{Truncator(generation.prompt).chars(40)}”)"
+
+
+# --- The monthly budget ----------------------------------------------------------------------
+
+
+def warn_about_budget(request):
+    """Add a warning (near the budget) or an error (budget reached) to the page's messages."""
+    spent, budget, state = services.budget_state()
+    if state not in ("warning", "reached"):
+        return
+    share = f" ({spent / budget:.0%})" if budget else ""
+    if state == "warning":
+        messages.warning(
+            request,
+            f"Image spending this month is ${spent:.2f}, {spent / budget:.0%} of the "
+            f"${budget:.2f} monthly budget (IMAGEGEN_MONTHLY_BUDGET_USD).",
+        )
+        return
+    if settings.IMAGEGEN_BUDGET_ACTION == "refuse":
+        effect = "New generations are refused until the month ends."
+    else:
+        effect = "Paid providers are skipped until the month ends; free ones still run."
+    messages.error(
+        request,
+        f"This month's image budget is spent: ${spent:.2f} of ${budget:.2f}{share}. {effect}",
+    )
+
+
+def _index_with_budget_warning(index):
+    @functools.wraps(index)
+    def view(request, extra_context=None):
+        warn_about_budget(request)
+        return index(request, extra_context)
+
+    return view
+
+
+admin.site.site_header = "TravelFit administration"
+admin.site.site_title = "TravelFit admin"
+# The sidebar would take 300 of a laptop's 1280 pixels, leaving the generation and user lists
+# too narrow for their columns; the breadcrumbs and the index page lead everywhere it does.
+admin.site.enable_nav_sidebar = False
+
+# The project uses Django's default site; wrapping its index view here saves swapping the
+# site class, which would mean a custom AdminConfig in INSTALLED_APPS. Admin modules are
+# imported by autodiscover before the URLconf builds the site's URLs, so this is in time.
+admin.site.index = _index_with_budget_warning(admin.site.index)
+
+
+# --- Generations -----------------------------------------------------------------------------
 
 
 @admin.register(Generation)
 class GenerationAdmin(admin.ModelAdmin):
     list_display = (
-        "created_at",
+        "thumb",
+        "created",
         "owner",
         "short_prompt",
-        "status",
-        "failure_class",
-        "provider",
-        "model_name",
-        "attempts",
-        "size",
+        "status_and_failure",
+        "provider_and_model",
+        "duration_seconds",
+        "cost",
     )
-    list_filter = ("status", "failure_class", "provider", "created_at")
+    list_display_links = ("thumb", "created")
+    list_filter = ("status", "provider", "failure_class", "created_at")
     search_fields = ("prompt", "owner__username")
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
+    list_per_page = 50
+    actions = ("retry_selected", "cancel_selected", "refund_selected", "delete_selected")
+    # A generation is a record of what was asked and what happened: only the provider an
+    # operator pins it to stays editable (it matters while it is queued).
     readonly_fields = (
         "id",
         "owner",
@@ -37,34 +142,52 @@ class GenerationAdmin(admin.ModelAdmin):
         "status",
         "provider",
         "model_name",
-        "attempts",
+        "prompt",
+        "negative_prompt",
+        "preset",
+        "preset_input",
+        "width",
+        "height",
+        "steps",
+        "guidance",
+        "seed",
         "actual_seed",
-        "error_message",
-        "error_detail",
-        "failure_class",
+        "attempts",
+        "recoveries",
         "adaptations",
-        "image",
-        "thumbnail",
+        "failure_class",
+        "error_message",
+        "error_detail_text",
+        "image_name",
+        "thumbnail_name",
         "created_at",
         "started_at",
         "finished_at",
+        "duration_seconds",
+        "cost",
         "charged",
+        "charged_bonus",
         "charged_day",
         "charged_month",
+        "favourite",
+        "share_token",
     )
     fieldsets = (
-        (None, {"fields": ("id", "owner", "preview", "status", "provider", "model_name")}),
+        (
+            None,
+            {"fields": ("id", "owner", "preview", "status", "provider", "model_name", "cost")},
+        ),
         (
             "Request",
             {
                 "fields": (
                     "prompt",
                     "negative_prompt",
-                    "width",
-                    "height",
-                    "steps",
-                    "guidance",
-                    "seed",
+                    "preset",
+                    "preset_input",
+                    ("width", "height"),
+                    ("steps", "guidance", "seed"),
+                    "only_provider",
                 )
             },
         ),
@@ -73,26 +196,109 @@ class GenerationAdmin(admin.ModelAdmin):
             {
                 "fields": (
                     "actual_seed",
-                    "attempts",
+                    ("attempts", "recoveries"),
                     "adaptations",
                     "failure_class",
                     "error_message",
-                    "error_detail",
+                    "error_detail_text",
                 )
             },
         ),
-        ("Files", {"fields": ("image", "thumbnail")}),
-        ("Times", {"fields": ("created_at", "started_at", "finished_at")}),
-        ("Quota", {"fields": ("charged", "charged_day", "charged_month")}),
+        ("Files", {"fields": ("image_name", "thumbnail_name", "favourite", "share_token")}),
+        ("Times", {"fields": ("created_at", "started_at", "finished_at", "duration_seconds")}),
+        ("Quota", {"fields": ("charged", "charged_bonus", "charged_day", "charged_month")}),
     )
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _duration=ExpressionWrapper(
+                    F("finished_at") - F("started_at"), output_field=DurationField()
+                )
+            )
+        )
+
+    def has_add_permission(self, request):
+        return False  # generations are made by submitting, which reserves quota and queues
+
+    def has_delete_permission(self, request, obj=None):
+        # A running one would have its worker write files for a missing row.
+        if obj is not None and obj.status == Generation.Status.RUNNING:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "GET":  # a POST (an action) redirects to a GET that warns
+            warn_about_budget(request)
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="Image")
+    def thumb(self, obj):
+        if not obj.thumbnail:
+            return "—"
+        url = reverse("admin:imagegen_generation_thumbnail", args=[obj.pk])
+        return format_html(
+            '<img src="{}" alt="Thumbnail" width="64" height="64" loading="lazy" '
+            'style="object-fit:cover;border-radius:4px;display:block">',
+            url,
+        )
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj):
+        return _when(obj.created_at)
+
+    @admin.display(description="Status", ordering="status")
+    def status_and_failure(self, obj):
+        if not obj.failure_class:
+            return obj.get_status_display()
+        return format_html(
+            '{}<br><span class="quiet">{}</span>', obj.get_status_display(), obj.failure_class
+        )
+
+    @admin.display(description="Provider / model", ordering="provider")
+    def provider_and_model(self, obj):
+        if not obj.model_name:
+            return obj.provider or "—"
+        return format_html(
+            '{}<br><span class="quiet">{}</span>',
+            obj.provider or "—",
+            Truncator(obj.model_name).chars(40),
+        )
 
     @admin.display(description="Prompt")
     def short_prompt(self, obj):
-        return obj.prompt if len(obj.prompt) <= 60 else obj.prompt[:59] + "…"
+        return Truncator(obj.prompt).chars(60)
 
-    @admin.display(description="Size")
-    def size(self, obj):
-        return f"{obj.width}×{obj.height}"
+    @admin.display(description="Duration (s)", ordering="_duration")
+    def duration_seconds(self, obj):
+        duration = getattr(obj, "_duration", None) or obj.duration
+        if duration is None:
+            return "—"
+        return f"{duration.total_seconds():.1f}"
+
+    @admin.display(description="Est. cost", ordering="estimated_cost")
+    def cost(self, obj):
+        return f"${obj.estimated_cost:.4f}"
+
+    @admin.display(description="Error detail")
+    def error_detail_text(self, obj):
+        if not obj.error_detail:
+            return "—"
+        return format_html(
+            '<pre style="white-space:pre-wrap;margin:0;max-height:32em;overflow:auto">{}</pre>',
+            obj.error_detail,
+        )
+
+    # Plain names: MEDIA_URL serves nothing (images are private), so Django's links would 404.
+    @admin.display(description="Image")
+    def image_name(self, obj):
+        return obj.image.name or "—"
+
+    @admin.display(description="Thumbnail")
+    def thumbnail_name(self, obj):
+        return obj.thumbnail.name or "—"
 
     @admin.display(description="Preview")
     def preview(self, obj):
@@ -100,6 +306,109 @@ class GenerationAdmin(admin.ModelAdmin):
             return "—"
         url = reverse("admin:imagegen_generation_thumbnail", args=[obj.pk])
         return format_html('<img src="{}" alt="Thumbnail" style="max-width:256px">', url)
+
+    @admin.action(description="Retry selected (queue again)", permissions=["change"])
+    def retry_selected(self, request, queryset):
+        """Submit each failed or canceled one again for its owner, as a new generation."""
+        retried, refused, skipped = 0, [], 0
+        for generation in queryset.select_related("owner"):
+            if generation.status not in (Generation.Status.FAILED, Generation.Status.CANCELED):
+                skipped += 1
+                continue
+            try:
+                services.retry_generation(generation_id=generation.pk, user=generation.owner)
+            except (
+                services.QuotaExceeded,
+                services.PromptBlocked,
+                services.BudgetExhausted,
+            ) as exc:
+                refused.append(f"{_generation_label(generation)}: {exc}")
+                continue
+            retried += 1
+        if retried:
+            self.message_user(
+                request,
+                f"Queued {_count(retried, 'generation')} again, as new generations for their "
+                f"owners.",
+                messages.SUCCESS,
+            )
+        for reason in refused:
+            self.message_user(request, f"Not queued: {reason}", messages.WARNING)
+        if skipped:
+            self.message_user(
+                request,
+                f"Skipped {skipped}: only failed or canceled generations can be retried.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Cancel selected (queued only, refunded)", permissions=["change"])
+    def cancel_selected(self, request, queryset):
+        canceled = skipped = 0
+        for generation in queryset.select_related("owner"):
+            if services.cancel_generation(generation_id=generation.pk, user=generation.owner):
+                canceled += 1
+            else:
+                skipped += 1
+        if canceled:
+            self.message_user(
+                request,
+                f"Canceled {_count(canceled, 'generation')}; their quota went back.",
+                messages.SUCCESS,
+            )
+        if skipped:
+            self.message_user(
+                request,
+                f"Skipped {skipped}: only queued generations can be canceled.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Refund quota", permissions=["change"])
+    def refund_selected(self, request, queryset):
+        refunded = sum(services.refund(pk) for pk in queryset.values_list("pk", flat=True))
+        held_nothing = queryset.count() - refunded
+        if refunded:
+            self.message_user(
+                request, f"Refunded {_count(refunded, 'generation')}.", messages.SUCCESS
+            )
+        if held_nothing:
+            self.message_user(
+                request,
+                f"{_count(held_nothing, 'generation')} held no quota (already refunded).",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Delete selected with their files", permissions=["delete"])
+    def delete_selected(self, request, queryset):
+        """Django's confirm-then-delete, minus running ones, removing the image files too.
+
+        It keeps Django's name so that the confirmation page posts back to this action.
+        """
+        running = queryset.filter(status=Generation.Status.RUNNING).count()
+        if running:
+            self.message_user(
+                request,
+                f"Not deleted: {_count(running, 'generation')} running right now; delete "
+                f"when done.",
+                messages.WARNING,
+            )
+            queryset = queryset.exclude(status=Generation.Status.RUNNING)
+            if not queryset.exists():
+                return None
+        return django_delete_selected(self, request, queryset)
+
+    def delete_queryset(self, request, queryset):
+        for generation in queryset:
+            self.delete_model(request, generation)
+
+    def delete_model(self, request, obj):
+        try:
+            services.delete_generation_with_files(generation_id=obj.pk)
+        except services.GenerationBusy:
+            self.message_user(
+                request,
+                f"Not deleted: {_generation_label(obj)} started running.",
+                messages.WARNING,
+            )
 
     def get_urls(self):
         # Images are private files: staff see them through this admin-only view.
@@ -120,8 +429,38 @@ class GenerationAdmin(admin.ModelAdmin):
         return FileResponse(generation.thumbnail.open("rb"), content_type="image/webp")
 
 
+# --- Users and their quota -------------------------------------------------------------------
+
+
+class QuotaForm(forms.ModelForm):
+    """Saves only the fields an admin changed: reservations update the counters meanwhile."""
+
+    class Meta:
+        model = Quota
+        fields = ("daily_limit", "monthly_limit", "bonus_credits")
+
+    def save(self, commit=True):
+        if not commit or self.instance._state.adding:
+            return super().save(commit=commit)
+        self.instance.save(update_fields=self.changed_data)
+        return self.instance
+
+
+class QuotaInline(admin.StackedInline):
+    model = Quota
+    form = QuotaForm
+    can_delete = False
+    fields = (
+        ("daily_limit", "monthly_limit", "bonus_credits"),
+        ("day", "day_used"),
+        ("month", "month_used"),
+    )
+    readonly_fields = ("day", "day_used", "month", "month_used")
+
+
 @admin.register(Quota)
 class QuotaAdmin(admin.ModelAdmin):
+    form = QuotaForm
     list_display = (
         "user",
         "daily_limit",
@@ -130,48 +469,153 @@ class QuotaAdmin(admin.ModelAdmin):
         "monthly_limit",
         "month",
         "month_used",
+        "bonus_credits",
     )
     search_fields = ("user__username",)
     list_select_related = ("user",)
+    fields = ("user", "daily_limit", "monthly_limit", "bonus_credits") + QuotaInline.readonly_fields
+    readonly_fields = QuotaInline.readonly_fields
+    autocomplete_fields = ("user",)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields + (("user",) if obj else ())
 
 
-class QuotaInline(admin.StackedInline):
-    model = Quota
-    can_delete = False
-    fields = ("daily_limit", "monthly_limit", "day", "day_used", "month", "month_used")
-    readonly_fields = ("day", "day_used", "month", "month_used")
+class GrantCreditsForm(forms.Form):
+    credits = forms.IntegerField(
+        label="Credits for each user",
+        min_value=1,
+        max_value=100_000,
+        help_text="Extra generations, used once a daily or monthly limit is reached. They add "
+        "to what each user has now.",
+    )
 
 
-User = get_user_model()
-admin.site.unregister(User)
-
-
-@admin.register(User)
 class TravelFitUserAdmin(UserAdmin):
     inlines = (QuotaInline,)
     list_display = (
         "username",
         "email",
-        "date_joined",
-        "last_login",
-        "is_staff",
+        "joined",
+        "last_seen",
+        "staff",
         "generation_count",
+        "used_today",
+        "used_this_month",
+        "bonus_credits",
     )
+    actions = ("grant_credits",)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(_generations=Count("generations"))
+        periods = services.Periods.current()
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                generations_total=Count("generations", distinct=True),
+                quota_used_today=Case(
+                    When(quota__day=periods.day, then=F("quota__day_used")),
+                    default=Value(0),
+                    output_field=IntegerField(),
+                ),
+                quota_used_this_month=Case(
+                    When(quota__month=periods.month, then=F("quota__month_used")),
+                    default=Value(0),
+                    output_field=IntegerField(),
+                ),
+                quota_bonus_credits=Coalesce(F("quota__bonus_credits"), Value(0)),
+            )
+        )
 
-    @admin.display(description="Generations", ordering="_generations")
+    @admin.display(description="Joined", ordering="date_joined")
+    def joined(self, obj):
+        return date_format(timezone.localtime(obj.date_joined), "Y-m-d")
+
+    @admin.display(description="Last login", ordering="last_login")
+    def last_seen(self, obj):
+        return _when(obj.last_login)
+
+    @admin.display(description="Staff", boolean=True, ordering="is_staff")
+    def staff(self, obj):
+        return obj.is_staff
+
+    @admin.display(description="Generations", ordering="generations_total")
     def generation_count(self, obj):
-        return obj._generations
+        return obj.generations_total
+
+    @admin.display(description="Used today", ordering="quota_used_today")
+    def used_today(self, obj):
+        return obj.quota_used_today
+
+    @admin.display(description="This month", ordering="quota_used_this_month")
+    def used_this_month(self, obj):
+        return obj.quota_used_this_month
+
+    @admin.display(description="Bonus", ordering="quota_bonus_credits")
+    def bonus_credits(self, obj):
+        return obj.quota_bonus_credits
+
+    @admin.action(description="Grant credits…", permissions=["change"])
+    def grant_credits(self, request, queryset):
+        """Ask how many credits on an intermediate page, then grant them to each user."""
+        form = GrantCreditsForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            credits = form.cleaned_data["credits"]
+            users = list(queryset)
+            for user in users:
+                services.grant_credits(user=user, credits=credits)
+            names = ", ".join(user.get_username() for user in users[:10])
+            more = f" and {len(users) - 10} more" if len(users) > 10 else ""
+            self.message_user(
+                request,
+                f"Granted {_count(credits, 'credit')} to {_count(len(users), 'user')}: "
+                f"{names}{more}.",
+                messages.SUCCESS,
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Grant credits",
+            "subtitle": None,
+            "form": form,
+            "users": queryset.order_by("username"),
+            "opts": self.opts,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "media": self.media + form.media,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/imagegen/grant_credits.html", context)
+
+    def delete_model(self, request, obj):
+        services.delete_users_with_files(user_ids=[obj.pk])
+
+    def delete_queryset(self, request, queryset):
+        services.delete_users_with_files(user_ids=list(queryset.values_list("pk", flat=True)))
+
+
+admin.site.unregister(User)
+admin.site.register(User, TravelFitUserAdmin)
+
+
+# --- Providers, presets, the prompt policy, API keys -----------------------------------------
 
 
 @admin.register(ProviderCooldown)
 class ProviderCooldownAdmin(admin.ModelAdmin):
-    """Providers every worker skips for now; delete a row to let workers use it again."""
+    """Providers every worker skips for now; clear one to let workers use it again."""
 
     list_display = ("provider", "until", "is_active", "short_reason", "updated_at")
     readonly_fields = ("updated_at",)
+    ordering = ("-until",)
+    actions = ("clear_selected",)
+
+    def has_add_permission(self, request):
+        return False  # workers start cool-downs when a provider runs out
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # "Clear" is the one way to end a cool-down
+        return actions
 
     @admin.display(boolean=True, description="Active")
     def is_active(self, obj):
@@ -180,7 +624,17 @@ class ProviderCooldownAdmin(admin.ModelAdmin):
     @admin.display(description="Reason")
     def short_reason(self, obj):
         first = obj.reason.splitlines()[0] if obj.reason else ""
-        return first if len(first) <= 100 else first[:99] + "…"
+        return Truncator(first).chars(100)
+
+    @admin.action(description="Clear (let workers use it again)", permissions=["delete"])
+    def clear_selected(self, request, queryset):
+        providers = list(queryset.values_list("provider", flat=True))
+        cleared = services.clear_cooldowns(providers=providers)
+        self.message_user(
+            request,
+            f"Cleared {_count(cleared, 'cool-down')}: workers use {', '.join(providers)} again.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Preset)
@@ -188,6 +642,35 @@ class PresetAdmin(admin.ModelAdmin):
     list_display = ("name", "aspect", "active", "position", "description")
     list_editable = ("active", "position")
     search_fields = ("name", "template")
+
+
+@admin.register(BlockedPattern)
+class BlockedPatternAdmin(admin.ModelAdmin):
+    """Words and patterns refused in prompts; the model's clean() checks regular expressions."""
+
+    list_display = ("pattern", "is_regex", "reason", "active", "created_at")
+    list_editable = ("active",)
+    list_filter = ("active", "is_regex")
+    search_fields = ("pattern", "reason")
+    fields = ("pattern", "is_regex", "reason", "active")
+
+
+@admin.register(PromptRefusal)
+class PromptRefusalAdmin(admin.ModelAdmin):
+    """Prompts the policy refused: a record to read, not to edit."""
+
+    list_display = ("created_at", "user", "pattern")
+    list_filter = ("pattern", "created_at")
+    search_fields = ("user__username", "pattern")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(ApiToken)

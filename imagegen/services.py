@@ -17,6 +17,7 @@ from decimal import Decimal
 from functools import partial
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Case, F, PositiveIntegerField, Q, Sum, Value, When
@@ -248,9 +249,7 @@ def submit_generation(
             charged_month=None if bonus else periods.month,
             charged_bonus=bonus,
         )
-        # Queue only once the rows are committed, so a worker never looks for a generation it
-        # cannot see yet. A crash between commit and enqueue leaves it queued for recovery.
-        transaction.on_commit(partial(enqueue_generation, generation.pk))
+        _enqueue_in_transaction(generation.pk)
     logger.info("generation %s queued for user %s", generation.pk, user.pk)
     return generation
 
@@ -269,7 +268,23 @@ def retry_generation(*, generation_id, user):
         guidance=source.guidance,
         preset=source.preset,
         preset_input=source.preset_input,
+        only_provider=source.only_provider,
     )
+
+
+def _enqueue_in_transaction(generation_id):
+    """Queue a generation as part of the current transaction's outcome.
+
+    With the ORM broker the task row is written in the same transaction: it commits or rolls
+    back with the generation, nothing can be lost between them, and it saves a commit (and
+    django-q2's closing of the connection, which it does for an enqueue outside a transaction).
+    With Redis the task is pushed once the rows are committed, so a worker never looks for a
+    generation it cannot see yet; a crash in between is what recover_stuck() catches.
+    """
+    if settings.Q_BROKER == "orm":
+        enqueue_generation(generation_id)
+    else:
+        transaction.on_commit(partial(enqueue_generation, generation_id))
 
 
 def enqueue_generation(generation_id):
@@ -555,22 +570,12 @@ def run_generation(generation_id):
 def delete_generation(*, generation_id, user):
     """Delete the user's own generation and its files; a queued one is canceled (refunded) first.
 
-    A running one cannot be deleted yet: its worker would write files for a missing row.
-    Returns False when there is nothing of the user's to delete.
+    A running one cannot be deleted yet (GenerationBusy): its worker would write files for a
+    missing row. Returns False when there is nothing of the user's to delete.
     """
-    cancel_generation(generation_id=generation_id, user=user)
-    generation = Generation.objects.filter(pk=generation_id, owner=user).first()
-    if generation is None:
+    if not Generation.objects.filter(pk=generation_id, owner=user).exists():
         return False
-    if generation.status == Generation.Status.RUNNING:
-        raise GenerationBusy("It is being made right now; delete it when it is done.")
-    image, thumbnail = generation.image, generation.thumbnail
-    generation.delete()
-    # Files go after the row, so a failure here leaves orphan files, never a row without them.
-    image.delete(save=False)
-    thumbnail.delete(save=False)
-    logger.info("generation %s deleted by its owner", generation_id)
-    return True
+    return delete_generation_with_files(generation_id=generation_id)
 
 
 class GenerationBusy(Exception):
@@ -683,7 +688,7 @@ def recover_stuck(*, now=None, dry_run=False):
                     started_at=None,
                     recoveries=F("recoveries") + 1,
                 ):
-                    transaction.on_commit(partial(enqueue_generation, generation.pk))
+                    _enqueue_in_transaction(generation.pk)
                     recovery.requeued.append(generation.pk)
         elif fail_generation(
             generation.pk,
@@ -754,3 +759,55 @@ def cleanup_generations(*, older_than_days, dry_run=False, include_favourites=Fa
         " (dry run)" if dry_run else "",
     )
     return cleanup
+
+
+def delete_generation_with_files(*, generation_id):
+    """Delete any user's generation and its files (for admins); a queued one is canceled and
+    refunded first. Raises GenerationBusy while it runs; False if it is gone already.
+    """
+    with transaction.atomic():
+        generation = Generation.objects.select_related("owner").filter(pk=generation_id).first()
+        if generation is None:
+            return False
+        cancel_generation(generation_id=generation_id, user=generation.owner)
+        deleted, _ = (
+            Generation.objects.filter(pk=generation_id)
+            .exclude(status=Generation.Status.RUNNING)
+            .delete()
+        )
+        if not deleted:
+            raise GenerationBusy("It is being made right now; delete it when done.")
+        # Files go once the row is gone for good: a rollback must not leave a row without them.
+        names = [generation.image.name, generation.thumbnail.name]
+        transaction.on_commit(partial(_delete_generation_files, names))
+    logger.info("generation %s deleted by an admin", generation_id)
+    return True
+
+
+def delete_users_with_files(*, user_ids):
+    """Delete users with their generations, quota and keys, and their generations' files."""
+    with transaction.atomic():
+        names = [
+            name
+            for pair in Generation.objects.filter(owner_id__in=user_ids).values_list(
+                "image", "thumbnail"
+            )
+            for name in pair
+        ]
+        get_user_model().objects.filter(pk__in=user_ids).delete()
+        transaction.on_commit(partial(_delete_generation_files, names))
+    logger.info("users %s deleted by an admin", user_ids)
+
+
+def _delete_generation_files(names):
+    storage = Generation._meta.get_field("image").storage
+    for name in names:
+        if name:
+            storage.delete(name)
+
+
+def clear_cooldowns(*, providers):
+    """End the providers' cool-downs: every worker asks them again. Returns how many ended."""
+    cleared, _ = ProviderCooldown.objects.filter(provider__in=providers).delete()
+    logger.info("cool-downs of %s cleared by an admin", providers)
+    return cleared

@@ -374,11 +374,12 @@ def test_cancel_after_it_finished_is_a_conflict(api, user):
     assert Quota.objects.get(user=user).day_used == 1
 
 
-def test_delete_removes_the_generation_and_its_files(api, user):
+def test_delete_removes_the_generation_and_its_files(api, user, django_capture_on_commit_callbacks):
     generation = make_done(user)
     files = [generation.image.name, generation.thumbnail.name]
     assert all(default_storage.exists(name) for name in files)
-    response = api.delete(item_url(generation))
+    with django_capture_on_commit_callbacks(execute=True):  # files go once the delete commits
+        response = api.delete(item_url(generation))
     assert response.status_code == 204
     assert not Generation.objects.filter(pk=generation.pk).exists()
     assert not any(default_storage.exists(name) for name in files)

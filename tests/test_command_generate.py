@@ -91,3 +91,49 @@ def test_wait_exits_non_zero_when_the_generation_fails(start_worker, make_user):
         generate("Patagonia glacier", user="alice", wait=True, timeout=60)
     assert Generation.objects.get().status == Generation.Status.FAILED
     assert quota_status(user).day_left == 20  # refunded
+
+
+def test_count_queues_several_and_stops_at_the_quota(user):
+    quota = services.quota_for(user)
+    quota.daily_limit = 3
+    quota.save()
+    assert generate("Seoul", user="alice", count=2).count("Queued generation") == 2
+    with pytest.raises(CommandError, match="1 queued, then nothing more. You have used all 3"):
+        generate("Seoul", user="alice", count=2)
+    assert Generation.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"count": 0}, "--count must be between 1 and 50"),
+        ({"out": "x.png"}, "--out needs --wait"),
+        ({"provider": "dalle"}, "--provider: IMAGEGEN_PROVIDERS names an unknown provider"),
+    ],
+)
+def test_option_errors(user, options, message):
+    with pytest.raises(CommandError, match=message):
+        generate("Seoul", user="alice", **options)
+    assert not Generation.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_provider_asks_only_that_provider(make_user, settings):
+    make_user("alice")
+    settings.IMAGEGEN_PROVIDERS = ["tests.fakes.providers.RefusingProvider"]
+    generate("Seoul", user="alice", provider="demo")
+    assert Generation.objects.get().only_provider == "demo"
+    run_queued_tasks()
+    assert Generation.objects.get().provider == "demo"
+
+
+@pytest.mark.worker
+def test_out_writes_each_image_where_asked(start_worker, make_user, tmp_path):
+    make_user("alice")
+    start_worker()
+    output = generate(
+        "Hallstatt", user="alice", count=2, wait=True, timeout=60, out=str(tmp_path / "trip.png")
+    )
+    assert output.count("Status: succeeded") == 2
+    for name in ("trip-1.png", "trip-2.png"):
+        assert Image.open(tmp_path / name).size == (1024, 1024)

@@ -48,13 +48,16 @@ def test_gallery_search_and_status_filter(user_client, user):
     assert "Nothing matches." in nothing.content.decode()
 
 
-def test_delete_asks_first_then_removes_row_and_files(user_client, user):
+def test_delete_asks_first_then_removes_row_and_files(
+    user_client, user, django_capture_on_commit_callbacks
+):
     generation = make_done(user)
     files = [Path(generation.image.path), Path(generation.thumbnail.path)]
     confirm = user_client.get(reverse("imagegen:delete", args=[generation.pk]))
     assert "Delete this image?" in confirm.content.decode()
     assert Generation.objects.filter(pk=generation.pk).exists()
-    response = user_client.post(reverse("imagegen:delete", args=[generation.pk]))
+    with django_capture_on_commit_callbacks(execute=True):  # files go once the delete commits
+        response = user_client.post(reverse("imagegen:delete", args=[generation.pk]))
     assert response["Location"] == reverse("imagegen:gallery")
     assert not Generation.objects.filter(pk=generation.pk).exists()
     assert not any(path.exists() for path in files)

@@ -1,0 +1,246 @@
+"""TravelFit benchmarks: each figure is a ratio against a baseline run in the same process.
+
+These machines are noisy, so absolute times mean little; a ratio of two things measured side by
+side, best of several rounds, says how much a design choice costs. Results are written into
+bench/README.md between the RESULTS markers. Run with `make bench`.
+
+1. Submitting a generation (quota reservation + row + enqueue) against a plain INSERT of the
+   same Generation row: what the concurrency-safe quota costs on each submission.
+2. Checking a provider's 1024×1024 PNG and storing it (verify, decode, PNG with parameters,
+   WebP thumbnail) against only decoding it: the price of never storing unchecked bytes. The
+   memory peak (tracemalloc) is compared the same way.
+3. The gallery page with 24 images against the same page empty: how rendering grows with
+   items, and the query count of each (it must not grow).
+"""
+
+import io
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import setup_test_environment  # noqa: E402
+from PIL import Image  # noqa: E402
+
+ROUNDS = 7
+
+
+def best_of(function, repeat):
+    """Seconds per call: the best of ROUNDS rounds of `repeat` calls (least disturbed)."""
+    times = []
+    for _ in range(ROUNDS):
+        start = time.perf_counter()
+        for _ in range(repeat):
+            function()
+        times.append((time.perf_counter() - start) / repeat)
+    return min(times), statistics.median(times)
+
+
+def bench_submission(user):
+    from imagegen import services
+    from imagegen.models import Generation, Quota
+
+    services.quota_for(user)
+    Quota.objects.filter(user=user).update(daily_limit=10**6, monthly_limit=10**6)
+
+    def submit():
+        services.submit_generation(user=user, prompt="Lisbon", width=512, height=512)
+
+    def insert():
+        Generation.objects.create(owner=user, prompt="Lisbon", width=512, height=512)
+
+    ours, _ = best_of(submit, 50)
+    base, _ = best_of(insert, 50)
+    return {
+        "submission_ms": ours * 1000,
+        "insert_ms": base * 1000,
+        "submission_ratio": ours / base,
+    }
+
+
+def bench_image_check():
+    from imagegen.images import check_image, png_bytes, thumbnail_bytes
+    from imagegen.providers.demo import draw_postcard
+
+    buffer = io.BytesIO()
+    draw_postcard("Jeju at dawn", 7, 1024, 1024).save(buffer, "PNG")
+    data = buffer.getvalue()
+
+    def ours():
+        image = check_image(data, expected_size=(1024, 1024))
+        png_bytes(image, "Jeju at dawn\nSeed: 7")
+        thumbnail_bytes(image)
+
+    def decode_only():
+        Image.open(io.BytesIO(data)).load()
+
+    ours_s, _ = best_of(ours, 3)
+    base_s, _ = best_of(decode_only, 3)
+    # Pillow allocates pixels outside Python's allocator, so tracemalloc cannot see them: each
+    # side runs in a fresh interpreter and reports its peak resident memory above the imports.
+    with tempfile.NamedTemporaryFile(suffix=".png") as file:
+        file.write(data)
+        file.flush()
+        ours_peak, base_peak = peak_memory("ours", file.name), peak_memory("decode", file.name)
+    return {
+        "image_ms": ours_s * 1000,
+        "decode_ms": base_s * 1000,
+        "image_ratio": ours_s / base_s,
+        "image_peak_mb": ours_peak / 1e6,
+        "decode_peak_mb": base_peak / 1e6,
+        "image_peak_ratio": ours_peak / base_peak,
+    }
+
+
+MEMORY_PROBE = """
+import ctypes, gc, io, os, sys
+sys.path.insert(0, {root!r})
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+import django; django.setup()
+from PIL import Image
+from imagegen.images import check_image, png_bytes, thumbnail_bytes
+data = open({path!r}, "rb").read()
+
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field):
+            return int(line.split()[1])
+
+gc.collect()
+ctypes.CDLL("libc.so.6").malloc_trim(0)
+with open("/proc/self/clear_refs", "w") as refs:
+    refs.write("5")  # reset the peak (VmHWM) to the current resident size
+before = status("VmRSS:")
+if {which!r} == "ours":
+    image = check_image(data, expected_size=(1024, 1024))
+    png_bytes(image, "p"); thumbnail_bytes(image)
+else:
+    Image.open(io.BytesIO(data)).load()
+print(status("VmHWM:") - before)
+"""
+
+
+def peak_memory(which, path):
+    """Bytes of peak resident memory the step added, in a fresh interpreter (Linux)."""
+    code = MEMORY_PROBE.format(root=str(ROOT), which=which, path=str(path))
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return int(result.stdout.strip().splitlines()[-1]) * 1000
+
+
+def bench_gallery(make_user):
+    from imagegen import services
+    from imagegen.tasks import run_generation
+
+    empty_user, full_user = make_user("bench-empty"), make_user("bench-full")
+    services.grant_credits(user=full_user, credits=24)
+    for i in range(24):
+        generation = services.submit_generation(
+            user=full_user, prompt=f"trip {i}", width=256, height=256
+        )
+        run_generation(str(generation.pk))
+    results = {}
+    for label, user in (("empty", empty_user), ("full", full_user)):
+        client = Client()
+        client.force_login(user)
+        queries = []
+
+        def count(execute, sql, params, many, context, queries=queries):
+            queries.append(sql)
+            return execute(sql, params, many, context)
+
+        # A wrapper on the connection counts every statement of the request (the request
+        # signals reset Django's own query log).
+        with connection.execute_wrapper(count):
+            response = client.get("/gallery/")
+        assert response.status_code == 200, response.status_code
+        seconds, _ = best_of(lambda client=client: client.get("/gallery/"), 5)
+        results[f"gallery_{label}_ms"] = seconds * 1000
+        results[f"gallery_{label}_queries"] = len(queries)
+    results["gallery_ratio"] = results["gallery_full_ms"] / results["gallery_empty_ms"]
+    return results
+
+
+def main():
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    setup_test_environment()
+    old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        call_command("collectstatic", interactive=False, verbosity=0)
+
+        def make_user(name):
+            return get_user_model().objects.create_user(name, f"{name}@example.org", "x" * 20)
+
+        results = {"database": connection.vendor}
+        results |= bench_submission(make_user("bench-submit"))
+        results |= bench_image_check()
+        results |= bench_gallery(make_user)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+    write(results)
+
+
+def write(r):
+    def row(what, ours, baseline, ratio):
+        return f"| {what} | {ours} | {baseline} | {ratio:.1f}× |\n"
+
+    version = sys.version.split()[0]
+    table = (
+        f"Measured {time.strftime('%Y-%m-%d')} on {r['database']}, Python {version}, "
+        f"best of {ROUNDS} rounds.\n\n| what | ours | baseline | ratio |\n|---|---|---|---|\n"
+        + row(
+            "submit a generation (quota UPDATE + row + enqueue) vs a plain INSERT of the row",
+            f"{r['submission_ms']:.2f} ms",
+            f"{r['insert_ms']:.2f} ms",
+            r["submission_ratio"],
+        )
+        + row(
+            "check + store a 1024² PNG (verify, decode, PNG, WebP thumbnail) vs decode only",
+            f"{r['image_ms']:.1f} ms",
+            f"{r['decode_ms']:.1f} ms",
+            r["image_ratio"],
+        )
+        + row(
+            "peak memory added by the same",
+            f"{r['image_peak_mb']:.1f} MB",
+            f"{r['decode_peak_mb']:.1f} MB",
+            r["image_peak_ratio"],
+        )
+        + row(
+            "gallery page with 24 images vs empty",
+            f"{r['gallery_full_ms']:.1f} ms, {r['gallery_full_queries']} queries",
+            f"{r['gallery_empty_ms']:.1f} ms, {r['gallery_empty_queries']} queries",
+            r["gallery_ratio"],
+        )
+    )
+    readme = ROOT / "bench" / "README.md"
+    text = readme.read_text()
+    text = re.sub(
+        r"(<!-- RESULTS -->\n).*?(<!-- /RESULTS -->)",
+        lambda m: m.group(1) + table + m.group(2),
+        text,
+        flags=re.S,
+    )
+    readme.write_text(text)
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
