@@ -226,6 +226,27 @@ def _png(image):
     return buffer.getvalue()
 
 
+def _text_to_image(client, request, *, model, where, pass_model):
+    """Ask the client for the image with every parameter the request carries.
+
+    `pass_model` is False for an endpoint client, which was built with its URL as the model.
+    """
+    try:
+        image = client.text_to_image(
+            request.prompt,
+            negative_prompt=request.negative_prompt or None,
+            width=request.width,
+            height=request.height,
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance,
+            seed=request.seed,
+            **({"model": model} if pass_model else {}),
+        )
+    except Exception as exc:
+        raise translate_error(exc, model=model, where=where) from exc
+    return ProviderResult(image=_png(image), model=model, seed=request.seed)
+
+
 def _check_token():
     token = settings.HUGGINGFACE_API_TOKEN
     if not token:
@@ -271,21 +292,13 @@ class HFInferenceProvider(ImageProvider):
         return InferenceClient(provider=self.provider, api_key=token, timeout=settings.HF_TIMEOUT)
 
     def generate(self, request: GenerationRequest) -> ProviderResult:
-        where = f"{self.name} ({self.provider}, {self._model})"
-        try:
-            image = self._client().text_to_image(
-                request.prompt,
-                model=self._model,
-                negative_prompt=request.negative_prompt or None,
-                width=request.width,
-                height=request.height,
-                num_inference_steps=request.steps,
-                guidance_scale=request.guidance,
-                seed=request.seed,
-            )
-        except Exception as exc:
-            raise translate_error(exc, model=self._model, where=where) from exc
-        return ProviderResult(image=_png(image), model=self._model, seed=request.seed)
+        return _text_to_image(
+            self._client(),
+            request,
+            model=self._model,
+            where=f"{self.name} ({self.provider}, {self._model})",
+            pass_model=True,
+        )
 
     def configuration_problems(self):
         return _check_token()
@@ -383,20 +396,9 @@ class HFEndpointProvider(ImageProvider):
             timeout=max(settings.HF_TIMEOUT, scale_up),
             headers={"X-Scale-Up-Timeout": str(scale_up)} if scale_up else None,
         )
-        where = f"{self.name} ({self.url})"
-        try:
-            image = client.text_to_image(
-                request.prompt,
-                negative_prompt=request.negative_prompt or None,
-                width=request.width,
-                height=request.height,
-                num_inference_steps=request.steps,
-                guidance_scale=request.guidance,
-                seed=request.seed,
-            )
-        except Exception as exc:
-            raise translate_error(exc, model=self.url, where=where) from exc
-        return ProviderResult(image=_png(image), model=self.url, seed=request.seed)
+        return _text_to_image(
+            client, request, model=self.url, where=f"{self.name} ({self.url})", pass_model=False
+        )
 
     def configuration_problems(self):
         if not self.url:
