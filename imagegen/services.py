@@ -643,7 +643,11 @@ def user_for_api_key(key):
     )
     if token is None:
         return None
-    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    # At most one write a minute per key: a busy script must not write on every request.
+    now = timezone.now()
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - datetime.timedelta(minutes=1))
+    ).update(last_used_at=now)
     return token.user
 
 

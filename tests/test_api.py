@@ -501,3 +501,18 @@ def test_someone_elses_key_cannot_be_revoked(client, other, key, user):
     assert client.post(reverse("api:revoke_key", args=[token.pk])).status_code == 404
     assert ApiToken.objects.filter(pk=token.pk).exists()
     assert "alice-laptop" not in client.get(KEYS_URL).content.decode()
+
+
+def test_a_keys_last_use_is_written_at_most_once_a_minute(user):
+    token, key = services.create_api_token(user=user, name="busy script")
+    assert Client().get(QUOTA_URL, **bearer(key)).status_code == 200
+    token.refresh_from_db()
+    first = token.last_used_at
+    assert first is not None
+    Client().get(QUOTA_URL, **bearer(key))
+    token.refresh_from_db()
+    assert token.last_used_at == first
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=first - datetime.timedelta(minutes=2))
+    Client().get(QUOTA_URL, **bearer(key))
+    token.refresh_from_db()
+    assert token.last_used_at > first - datetime.timedelta(minutes=1)
