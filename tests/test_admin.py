@@ -166,6 +166,14 @@ def test_error_detail_is_on_the_change_page_for_staff_only(admin_client, client,
     assert response["Location"].startswith(reverse("admin:login"))
 
 
+def test_thumbnails_in_the_admin_are_for_staff_only(client, user):
+    generation = succeeded(user)
+    client.force_login(user)
+    response = client.get(reverse("admin:imagegen_generation_thumbnail", args=[generation.pk]))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
 def test_generations_cannot_be_added_in_the_admin(admin_client):
     assert admin_client.get(reverse("admin:imagegen_generation_add")).status_code == 403
 
