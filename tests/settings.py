@@ -7,6 +7,8 @@ SQLite + the ORM broker and on PostgreSQL + Redis.
 import os
 import tempfile
 
+# Tests read only the environment (CI gives DATABASE_URL and Q_BROKER), never a developer's .env.
+os.environ.setdefault("TRAVELFIT_ENV_FILE", os.devnull)
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
 os.environ["IMAGEGEN_PROVIDERS"] = os.environ.get("TEST_IMAGEGEN_PROVIDERS", "demo")
 os.environ.setdefault("IMAGEGEN_DEMO_DELAY", "0")

@@ -15,8 +15,9 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-# Variables already in the environment win over the file.
-environ.Env.read_env(BASE_DIR / ".env")
+# Variables already in the environment win over the file. TRAVELFIT_ENV_FILE names another
+# file (the test suite points it at nothing, so a developer's .env cannot change the tests).
+environ.Env.read_env(env.str("TRAVELFIT_ENV_FILE", default=str(BASE_DIR / ".env")))
 
 # A self-hosted app does not report home: the client libraries' telemetry is off unless the
 # operator turns it on (read by huggingface_hub and gradio when they are imported, after this).
