@@ -41,6 +41,17 @@ def empty_queue():
         get_broker().purge_queue()
 
 
+HEALTH_TOKEN = "a-monitors-health-token-0123456789"
+
+
+@pytest.fixture
+def monitor(client, settings):
+    """The test client as a monitor that sends HEALTH_TOKEN, so /health shows everything."""
+    settings.HEALTH_TOKEN = HEALTH_TOKEN
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {HEALTH_TOKEN}"
+    return client
+
+
 @pytest.fixture
 def make_user(db):
     def make(username="alice", **extra):
@@ -54,6 +65,21 @@ def make_user(db):
 @pytest.fixture
 def user(make_user):
     return make_user()
+
+
+@pytest.fixture
+def key(user):
+    """A new API key of the user's."""
+    from imagegen import services
+
+    return services.create_api_token(user=user, name="alice-laptop")[1]
+
+
+@pytest.fixture
+def api(client, key):
+    """A client whose every request carries the user's API key."""
+    client.defaults["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return client
 
 
 @pytest.fixture

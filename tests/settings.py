@@ -13,6 +13,10 @@ os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" 
 os.environ["IMAGEGEN_PROVIDERS"] = os.environ.get("TEST_IMAGEGEN_PROVIDERS", "demo")
 os.environ.setdefault("IMAGEGEN_DEMO_DELAY", "0")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="travelfit-test-"))
+# The test client, the served site and Chromium talk plain http on 127.0.0.1; the HTTPS
+# defaults themselves are tested in test_settings.py and test_security_https.py.
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+os.environ.setdefault("SECURE_COOKIES", "false")
 
 from travelfit.settings import *  # noqa: E402,F403
 from travelfit.settings import DATABASES, Q_CLUSTER  # noqa: E402

@@ -63,18 +63,6 @@ def set_limits(user, daily, monthly=300):
 
 
 @pytest.fixture
-def key(user):
-    return services.create_api_token(user=user, name="alice-laptop")[1]
-
-
-@pytest.fixture
-def api(client, key):
-    """A client whose every request carries the user's API key."""
-    client.defaults.update(bearer(key))
-    return client
-
-
-@pytest.fixture
 def other(make_user):
     return make_user("bob")
 

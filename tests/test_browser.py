@@ -236,3 +236,30 @@ def test_api_keys_page_shows_a_new_key_once(served_site, page_factory, make_user
     page.set_viewport_size(PHONE)
     shoot(page, "api-keys-phone")
     assert page.csp_violations == []
+
+
+def test_password_reset_and_lockout_pages(served_site, page_factory, make_user, settings):
+    make_user("yuna")
+    for viewport, suffix in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        page = page_factory(viewport=viewport)
+        page.goto(f"{served_site}/accounts/login/")
+        page.get_by_role("link", name="Forgot your password?").click()
+        assert_accessible_basics(page)
+        shoot(page, f"password-reset-{suffix}")
+        page.locator("#id_email").fill("yuna@example.org")
+        page.get_by_role("button", name="Send the link").click()
+        assert "Check your e-mail" in page.locator("h1").inner_text()
+        shoot(page, f"password-reset-sent-{suffix}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        assert page.csp_violations == []
+
+    page = page_factory()
+    page.goto(f"{served_site}/accounts/login/")
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        page.locator("#id_username").fill("yuna")
+        page.locator("#id_password").fill("not my password")
+        page.get_by_role("button", name="Log in").click()
+    assert "Too many failed log-ins" in page.locator("h1").inner_text()
+    shoot(page, "locked-out-desktop")
+    page.set_viewport_size(PHONE)
+    shoot(page, "locked-out-phone")

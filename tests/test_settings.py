@@ -40,6 +40,10 @@ def test_defaults_pass_the_checks(tmp_path):
         ("Q_BROKER", "rabbit", "Q_BROKER must be orm or redis; got 'rabbit'"),
         ("DATABASE_URL", "nosuchdb://x", "DATABASE_URL must look like"),
         ("IMAGEGEN_PROVIDERS", "demo,dalle", "unknown provider 'dalle'"),
+        ("SENTRY_DSN", "not-a-dsn", "SENTRY_DSN must be a DSN like"),
+        ("EMAIL_URL", "pigeon://roof", "EMAIL_URL must look like smtp+tls://"),
+        ("TRUSTED_PROXY_HEADER", "X Forwarded", "TRUSTED_PROXY_HEADER must be a header name"),
+        ("LOGIN_FAILURE_LIMIT", "0", "LOGIN_FAILURE_LIMIT must be a whole number of attempts"),
     ],
 )
 def test_a_bad_value_is_named_in_the_error(tmp_path, name, value, message):

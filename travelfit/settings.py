@@ -4,6 +4,7 @@ Every variable is documented, with its default, in `.env.example`. Nothing here 
 switch database, broker or image provider: set the variable instead.
 """
 
+import datetime
 import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -115,8 +116,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "csp",
-    "django_q",
+    # Before django_q: imagegen's `qcluster` (django-q2's, plus the recovery watchdog) wins.
+    "accounts",
     "imagegen",
+    "django_q",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +134,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a locked-out log-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "travelfit.urls"
@@ -223,11 +229,104 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = _setting("SECURE_COOKIES", _boolean, False, "true or false")
+# --- HTTPS, cookies and proxies ----------------------------------------------------------------
+# Secure by default when DEBUG is off: HTTPS only, HSTS, cookies over HTTPS only. An operator
+# trying the site over plain http turns these off on purpose (`make run`'s .env does).
+SECURE_SSL_REDIRECT = _setting("SECURE_SSL_REDIRECT", _boolean, not DEBUG, "true or false")
+SECURE_HSTS_SECONDS = _setting(
+    "SECURE_HSTS_SECONDS",
+    _whole_number(0),
+    0 if DEBUG else 31536000,
+    "a whole number of seconds (0 turns HSTS off)",
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _setting(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", _boolean, True, "true or false"
+)
+SECURE_HSTS_PRELOAD = _setting("SECURE_HSTS_PRELOAD", _boolean, False, "true or false")
+SESSION_COOKIE_SECURE = _setting("SECURE_COOKIES", _boolean, not DEBUG, "true or false")
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Asking for the HSTS preload list is the operator's decision (SECURE_HSTS_PRELOAD), not a
+# default; the deploy check would otherwise warn about it on every site.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+
+def _proxy_header(raw):
+    """X-Forwarded-Proto → ("HTTP_X_FORWARDED_PROTO", "https"), as SECURE_PROXY_SSL_HEADER wants."""
+    if not raw.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(raw)
+    return ("HTTP_" + raw.upper().replace("-", "_"), "https")
+
+
+# Behind a TLS proxy (nginx, a load balancer): the header it sets to say the request came over
+# HTTPS, with the value https. Only set it when the proxy always sets (or strips) that header.
+SECURE_PROXY_SSL_HEADER = _setting(
+    "TRUSTED_PROXY_HEADER", _proxy_header, None, "a header name such as X-Forwarded-Proto"
+)
+# How many proxies in front of the site append to X-Forwarded-For; 0 (no proxy) uses the
+# connection's address. Throttles count failed log-ins and sign-ups per client address.
+TRUSTED_PROXY_COUNT = _setting(
+    "TRUSTED_PROXY_COUNT", _whole_number(0, 10), 0, "a whole number of proxies (0–10)"
+)
+
+# --- Sign-in protection ------------------------------------------------------------------------
+# Failed log-ins (site and admin) are counted in the database by django-axes, per user name and
+# client address; at the limit that pair is locked out for LOGIN_COOLOFF_MINUTES (admins can
+# unlock it sooner in the admin, "Access attempts").
+LOGIN_FAILURE_LIMIT = _setting(
+    "LOGIN_FAILURE_LIMIT", _whole_number(1, 1000), 5, "a whole number of attempts (1–1000)"
+)
+LOGIN_COOLOFF_MINUTES = _setting(
+    "LOGIN_COOLOFF_MINUTES", _whole_number(1), 15, "a whole number of minutes (1 or more)"
+)
+# New accounts and password-reset e-mails per client address and window.
+SIGNUP_LIMIT = _setting("SIGNUP_LIMIT", _whole_number(0), 5, "a whole number (0 stops sign-up)")
+SIGNUP_WINDOW_MINUTES = _setting(
+    "SIGNUP_WINDOW_MINUTES", _whole_number(1), 60, "a whole number of minutes (1 or more)"
+)
+PASSWORD_RESET_LIMIT = _setting(
+    "PASSWORD_RESET_LIMIT", _whole_number(0), 5, "a whole number (per SIGNUP_WINDOW_MINUTES)"
+)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+# Per user name and address: a traveller on shared hotel Wi-Fi is not locked out by someone
+# else's typos, and nobody can lock another user out from elsewhere.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "accounts.throttles.client_ip"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
+AXES_VERBOSE = False
+
+# --- E-mail ------------------------------------------------------------------------------------
+# django-environ's e-mail URL: smtp://user:password@host:25, smtp+tls://…:587 (STARTTLS),
+# smtp+ssl://…:465, or consolemail:// (the default: mail is printed in the server's output).
+try:
+    vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+except (ImproperlyConfigured, ValueError) as exc:
+    raise ImproperlyConfigured(
+        f"EMAIL_URL must look like smtp+tls://user:password@mail.example.com:587 or "
+        f"consolemail:// ({exc})."
+    ) from exc
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="TravelFit <noreply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_TIMEOUT = 20
+PASSWORD_RESET_TIMEOUT = 60 * 60 * 3
+
+# --- Health and error tracking -------------------------------------------------------------------
+# /health shows the original backend's four fields to anyone; the rest (queue, workers,
+# providers, spending) to staff or to a monitor sending `Authorization: Bearer <HEALTH_TOKEN>`.
+HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
+# Sentry (or a compatible server such as GlitchTip): off unless set. Events carry no token,
+# no secret and no prompt (travelfit.redaction.scrub_event).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
 
 # --- Background work (django-q2) -----------------------------------------------------------
 Q_BROKER = _setting(
@@ -241,6 +340,15 @@ Q_WORKERS = _setting("Q_WORKERS", _whole_number(1, 64), 2, "a whole number of wo
 # The longest one generation may take, fallbacks and retries included.
 IMAGEGEN_TASK_TIMEOUT = _setting(
     "IMAGEGEN_TASK_TIMEOUT", _whole_number(10), 600, "a number of seconds (10 or more)"
+)
+# A running generation's worker says it is alive this often (seconds); one silent for six of
+# these is taken for dead and its generation goes back in the queue.
+IMAGEGEN_HEARTBEAT_SECONDS = _setting(
+    "IMAGEGEN_HEARTBEAT_SECONDS", _number(0.1), 5.0, "a number of seconds (0.1 or more)"
+)
+# Every qcluster looks for generations of dead workers and lost tasks this often (seconds).
+IMAGEGEN_RECOVERY_INTERVAL = _setting(
+    "IMAGEGEN_RECOVERY_INTERVAL", _number(1), 15.0, "a number of seconds (1 or more)"
 )
 Q_CLUSTER = {
     "name": "travelfit",
@@ -399,10 +507,40 @@ IMAGEGEN_BUDGET_ACTION = _setting(
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # Every line, traceback included, passes the same redaction as provider messages.
+    "formatters": {
+        "plain": {
+            "()": "travelfit.redaction.RedactingFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "imagegen": {"level": env.str("LOG_LEVEL", default="INFO"), "propagate": True},
     },
 }
+
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.utils import BadDsn
+
+    from travelfit.redaction import scrub_event
+
+    try:
+        # No user data, no request bodies (prompts), no local variables; every string redacted.
+        sentry_sdk.init(
+            dsn=SENTRY_DSN,
+            environment=SENTRY_ENVIRONMENT,
+            send_default_pii=False,
+            include_local_variables=False,
+            max_request_body_size="never",
+            before_send=scrub_event,
+            before_send_transaction=scrub_event,
+            traces_sample_rate=0,
+        )
+    except BadDsn as exc:
+        raise ImproperlyConfigured(
+            "SENTRY_DSN must be a DSN like https://key@sentry.example.com/1 "
+            "(the project's Client Keys page shows it)."
+        ) from exc

@@ -1,23 +1,12 @@
 """The contract every image provider meets: what it is asked, what it answers, how it fails."""
 
 import dataclasses
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
+from travelfit.redaction import redact
 
-# Hugging Face tokens are hf_ followed by some 34 letters and digits.
-TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
-
-
-def redact(text):
-    """Text with the site's secrets (and anything shaped like an HF token) blanked out."""
-    text = str(text)
-    for secret in (settings.HUGGINGFACE_API_TOKEN, settings.SECRET_KEY):
-        if secret:
-            text = text.replace(secret, "[redacted]")
-    return TOKEN_PATTERN.sub("hf_[redacted]", text)
+__all__ = ["redact"]  # providers and services redact through this one function
 
 
 @dataclass(frozen=True)
@@ -75,7 +64,8 @@ class Capabilities:
 class ProviderError(Exception):
     """A provider could not serve a request.
 
-    `user_message` is safe to show anyone; `detail` is for admins and logs (never a secret);
+    `user_message` is safe to show anyone; `detail` is for admins and logs. Both pass
+    `redact` here, so a provider that quotes a server's answer cannot leak the token with it;
     `retryable` says whether asking the same provider again may help, `retry_after` how long
     to wait first when the provider said; `try_next` whether the next configured provider
     should be asked; `cooldown` (seconds) keeps every worker away from this provider for a
@@ -100,7 +90,7 @@ class ProviderError(Exception):
         detail = redact(detail)
         super().__init__(detail)
         self.detail = detail
-        self.user_message = user_message or self.default_user_message
+        self.user_message = redact(user_message or self.default_user_message)
         self.retryable = self.default_retryable if retryable is None else retryable
         self.try_next = self.default_try_next if try_next is None else try_next
         self.retry_after = retry_after

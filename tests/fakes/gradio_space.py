@@ -30,6 +30,8 @@ through the object ``start_gradio_space()`` returns (the app runs in this proces
 ``crash``        ``raise RuntimeError``: the client raises ``AppError`` with Gradio's generic text
                  (the Space does not set show_error; ``start_gradio_space(show_error=True)`` does)
 ``slow``         waits ``space.slow_seconds`` (default 10; cut short by ``stop()``), then ``ok``
+``echo-token``   ``raise gr.Error`` quoting the ``x-hf-authorization`` header the client sent, as
+                 a Space that prints its request in an error would
 ===============  ==============================================================================
 
 ``space.behaviour`` applies to every call; ``space.script("gpu-quota", "ok")`` queues behaviours
@@ -87,7 +89,7 @@ GPU_QUOTA_MESSAGE = "You have exceeded your GPU quota (65s requested vs. 57s lef
 MAX_SEED = 2_147_483_647  # np.iinfo(np.int32).max, as in the Space
 MIN_IMAGE_SIZE = 512
 MAX_IMAGE_SIZE = 1024
-BEHAVIOURS = frozenset({"ok", "wrong-size", "gpu-quota", "crash", "slow"})
+BEHAVIOURS = frozenset({"ok", "wrong-size", "gpu-quota", "crash", "slow", "echo-token"})
 
 
 class FakeSpace:
@@ -143,6 +145,7 @@ class FakeSpace:
         height=1024,
         guidance_scale=4.5,
         num_inference_steps=40,
+        headers=None,
     ):
         """The Space's ``infer``, drawing instead of diffusing."""
         with self._lock:
@@ -159,6 +162,9 @@ class FakeSpace:
                 )
             )
         behaviour = self.next_behaviour()
+        if behaviour == "echo-token":
+            sent = (headers or {}).get("x-hf-authorization", "")
+            raise gr.Error(f"Bad request from {sent}", print_exception=False)
         if behaviour == "gpu-quota":
             raise gr.Error(GPU_QUOTA_MESSAGE, print_exception=False)
         if behaviour == "crash":
@@ -259,6 +265,7 @@ def build_demo(space: FakeSpace) -> gr.Blocks:
             height=1024,
             guidance_scale=4.5,
             num_inference_steps=40,
+            request: gr.Request = None,
         ):
             return space.infer(
                 prompt,
@@ -269,6 +276,7 @@ def build_demo(space: FakeSpace) -> gr.Blocks:
                 height,
                 guidance_scale,
                 num_inference_steps,
+                headers=dict(request.headers) if request is not None else None,
             )
 
         gr.on(

@@ -47,6 +47,9 @@ POST decided. The behaviours, as HF answers them (bodies are HF's ``{"error": ".
 ``gpu-quota``      429 ``{"error": "You have exceeded your GPU quota (65s requested vs. 57s
                    left)."}`` (the status is our choice: HF gives this text from ZeroGPU Spaces)
 ``500``            500 ``{"error": "Internal Server Error"}``
+``echo-400``       400 whose error echoes the request's Authorization header, as some proxies and
+                   servers do: ``{"error": "you sent 'Bearer hf_…'"}`` (also ``echo-422``,
+                   ``echo-500``)
 ``scaled-to-zero`` endpoint only: like a scaled-to-zero Inference Endpoint, 503 while a replica
                    starts, unless the request carries ``X-Scale-Up-Timeout``, which makes it
                    hold the request (``server.scale_up_seconds``, default 0.3) and answer ``ok``
@@ -190,6 +193,9 @@ BEHAVIOURS = frozenset(
         "503-loading",
         "gpu-quota",
         "500",
+        "echo-400",
+        "echo-422",
+        "echo-500",
     }
 )
 
@@ -600,6 +606,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _common_behaviour(self, behaviour: str, model: str) -> bool:
         """Answer the behaviours every POST shares; True if the request is dealt with."""
+        if behaviour.startswith("echo-"):
+            sent = self.headers.get("Authorization", "")
+            status = int(behaviour.removeprefix("echo-"))
+            self._send(
+                _json_reply(status, {"error": f"invalid request: you sent {sent!r} for {model}"})
+            )
+            return True
         if behaviour == "hangup":
             self.close_connection = True
             return True

@@ -1,0 +1,1 @@
+"""User accounts: sign-up, and the throttles that keep log-in and sign-up from being abused."""

@@ -1,0 +1,241 @@
+"""Accounts against abuse: failed log-ins locked out (site and admin), sign-ups and reset e-mails
+limited per client address, and the password reset by e-mail through a real SMTP server."""
+
+import re
+import socket
+import threading
+
+import pytest
+from aiosmtpd.controller import Controller
+from axes.models import AccessAttempt
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+
+from accounts import throttles
+from tests.conftest import PASSWORD
+
+LOGIN = reverse("login")
+SIGNUP = reverse("signup")
+
+
+def log_in(client, password, username="alice", **extra):
+    return client.post(LOGIN, {"username": username, "password": password}, **extra)
+
+
+# --- failed log-ins ---------------------------------------------------------------------------
+
+
+def test_after_the_limit_even_the_right_password_is_refused_for_a_while(client, user, settings):
+    for _ in range(settings.LOGIN_FAILURE_LIMIT - 1):
+        assert log_in(client, "wrong").status_code == 200  # the form says "not correct"
+    locked = log_in(client, "wrong")
+    assert locked.status_code == 429
+    assert locked["Retry-After"] == str(settings.LOGIN_COOLOFF_MINUTES * 60)
+    page = locked.content.decode()
+    assert "Too many failed log-ins" in page and "15 minutes" in page
+    right = log_in(client, PASSWORD)
+    assert right.status_code == 429
+    assert "_auth_user_id" not in client.session
+
+
+def test_the_lock_is_per_address_and_user_name(client, make_user, settings):
+    make_user("alice")
+    make_user("bob")
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        log_in(client, "wrong")
+    # Someone else on the same network, and alice from elsewhere, are not locked out.
+    assert log_in(Client(), PASSWORD, username="bob").status_code == 302
+    elsewhere = Client(REMOTE_ADDR="203.0.113.9")
+    assert log_in(elsewhere, PASSWORD).status_code == 302
+
+
+def test_the_admin_log_in_is_protected_too(client, make_user, settings):
+    make_user("ops", is_staff=True, is_superuser=True)
+    admin_login = reverse("admin:login")
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        client.post(admin_login, {"username": "ops", "password": "wrong"})
+    response = client.post(admin_login, {"username": "ops", "password": PASSWORD})
+    assert response.status_code == 429
+
+
+def test_an_admin_unlocks_a_locked_out_user(client, user, admin_client, settings):
+    for _ in range(settings.LOGIN_FAILURE_LIMIT):
+        log_in(client, "wrong")
+    assert log_in(client, PASSWORD).status_code == 429
+    attempts = reverse("admin:axes_accessattempt_changelist")
+    listed = admin_client.get(attempts).content.decode()
+    assert "alice" in listed
+    attempt = AccessAttempt.objects.get(username="alice")
+    admin_client.post(
+        attempts,
+        {"action": "delete_selected", ACTION_CHECKBOX_NAME: [attempt.pk], "post": "yes"},
+    )
+    assert log_in(client, PASSWORD).status_code == 302
+
+
+def test_behind_proxies_the_client_is_counted_not_the_proxy(rf, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7")
+    assert throttles.client_address(request) == "198.51.100.7"  # 6.6.6.6 is the client's say
+    settings.TRUSTED_PROXY_COUNT = 0
+    assert throttles.client_address(request) == "10.0.0.2"
+    ipv6 = rf.get("/", REMOTE_ADDR="2001:db8:1:2:aaaa::1")
+    assert throttles.client_address(ipv6) == "2001:db8:1:2::/64"
+
+
+# --- sign-ups -------------------------------------------------------------------------------------
+
+
+def sign_up(client, name, **extra):
+    return client.post(
+        SIGNUP,
+        {
+            "username": name,
+            "email": f"{name}@example.org",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+        **extra,
+    )
+
+
+def test_sign_ups_from_one_address_stop_at_the_limit(db, settings):
+    settings.SIGNUP_LIMIT = 3
+    for n in range(3):
+        assert sign_up(Client(), f"traveller{n}").status_code == 302
+    refused = sign_up(Client(), "traveller3")
+    assert refused.status_code == 429
+    assert "Too many new accounts from your network" in refused.content.decode()
+    assert int(refused["Retry-After"]) > 0
+    assert get_user_model().objects.count() == 3
+    assert sign_up(Client(REMOTE_ADDR="198.51.100.20"), "elsewhere").status_code == 302
+
+
+def test_a_form_with_mistakes_does_not_count(db, settings):
+    settings.SIGNUP_LIMIT = 1
+    client = Client()
+    client.post(SIGNUP, {"username": "x", "email": "", "password1": "a", "password2": "b"})
+    assert sign_up(client, "careful").status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_sign_ups_cannot_pass_the_limit(settings):
+    settings.SIGNUP_LIMIT = 5
+    results = []
+
+    def attempt(n):
+        try:
+            results.append(sign_up(Client(), f"burst{n}").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [302] * 5 + [429] * 15
+    assert get_user_model().objects.count() == 5
+
+
+# --- password reset by e-mail ---------------------------------------------------------------
+
+
+class Inbox:
+    """aiosmtpd handler: keeps every message it is given."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server(settings):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.DEFAULT_FROM_EMAIL = "TravelFit <travel@example.org>"
+    yield inbox
+    controller.stop()
+
+
+def test_a_forgotten_password_is_reset_by_e_mail(client, user, smtp_server):
+    page = client.get(LOGIN).content.decode()
+    assert reverse("password_reset") in page  # linked from the log-in page
+    response = client.post(reverse("password_reset"), {"email": "alice@example.org"})
+    assert response["Location"] == reverse("password_reset_done")
+    assert "Check your e-mail" in client.get(response["Location"]).content.decode()
+
+    ((recipients, message),) = smtp_server.messages
+    assert recipients == ["alice@example.org"]
+    assert "From: TravelFit <travel@example.org>" in message
+    assert "Subject: Reset your TravelFit password" in message
+    link = re.search(r"http://testserver(/accounts/reset/\S+/)", message)[1]
+
+    form_page = client.get(link, follow=True)
+    assert "Choose a new password" in form_page.content.decode()
+    new_password = "a-brand-new-passphrase-77"
+    done = client.post(
+        form_page.redirect_chain[-1][0],
+        {"new_password1": new_password, "new_password2": new_password},
+        follow=True,
+    )
+    assert "Your password is changed" in done.content.decode()
+    assert log_in(Client(), PASSWORD).status_code == 200  # the old one no longer works
+    assert log_in(Client(), new_password).status_code == 302
+    assert "no longer works" in client.get(link, follow=True).content.decode()  # used once
+
+
+def test_an_unknown_address_gets_the_same_answer_and_no_mail(client, db, smtp_server):
+    response = client.post(reverse("password_reset"), {"email": "nobody@example.org"})
+    assert response["Location"] == reverse("password_reset_done")
+    assert smtp_server.messages == []
+
+
+def test_reset_e_mails_per_address_are_limited(client, user, smtp_server, settings):
+    settings.PASSWORD_RESET_LIMIT = 2
+    for _ in range(2):
+        client.post(reverse("password_reset"), {"email": "alice@example.org"})
+    refused = client.post(reverse("password_reset"), {"email": "alice@example.org"})
+    assert refused.status_code == 429
+    assert "Too many password reset requests" in refused.content.decode()
+    assert len(smtp_server.messages) == 2
+
+
+def test_e_mail_settings_come_from_email_url(tmp_path):
+    from tests.test_settings import start
+
+    result = start(
+        {
+            "DATA_DIR": str(tmp_path),
+            "EMAIL_URL": "smtp+tls://mailer:s3cret@mail.example.com:587",
+            "DEFAULT_FROM_EMAIL": "TravelFit <hello@example.com>",
+        },
+        command=(
+            "shell",
+            "-c",
+            "from django.conf import settings as s; print(s.EMAIL_BACKEND, s.EMAIL_HOST, "
+            "s.EMAIL_PORT, s.EMAIL_USE_TLS, s.EMAIL_HOST_USER, s.DEFAULT_FROM_EMAIL)",
+        ),
+    )
+    assert result.stdout.strip().splitlines()[-1] == (
+        "django.core.mail.backends.smtp.EmailBackend mail.example.com 587 True mailer "
+        "TravelFit <hello@example.com>"
+    )
+    console = start(
+        {"DATA_DIR": str(tmp_path), "EMAIL_URL": None},
+        command=("shell", "-c", "from django.conf import settings as s; print(s.EMAIL_BACKEND)"),
+    )
+    assert console.stdout.strip().endswith("console.EmailBackend")
