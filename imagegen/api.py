@@ -211,23 +211,62 @@ def _list(request):
     )
 
 
+# What each field of a JSON body may be. Booleans are refused everywhere (JSON's true is not
+# the prompt "True", nor the number 1); numbers may come as JSON numbers or as text, as from a
+# form; null means "not given".
+TEXT = (str,)
+NUMBER = (int, float, str)
+JSON_FIELD_TYPES = {
+    "prompt": TEXT,
+    "negative_prompt": TEXT,
+    "aspect": TEXT,
+    "preset": (int, str),
+    "width": (int, str),
+    "height": (int, str),
+    "seed": (int, str),
+    "steps": (int, str),
+    "guidance": NUMBER,
+}
+TYPE_NAMES = {TEXT: "text", NUMBER: "a number", (int, str): "a whole number"}
+
+
 def _posted_fields(request):
     """(fields, None) from a JSON object or a form body, or (None, the error response)."""
     if request.content_type != "application/json":
         return request.POST, None
     try:
         data = json.loads(request.body)
-    except ValueError:
+    except (ValueError, RecursionError):
+        # RecursionError: a body nested thousands deep is not a request we can take.
         return None, _error(400, "invalid_json", "The body is not valid JSON.")
     if not isinstance(data, dict):
         return None, _error(
             400, "invalid_json", 'Send a JSON object, like {"prompt": "Jeju at sunrise"}.'
         )
-    # A form field takes one value; str() of a list or an object would pass as a prompt.
-    nested = [name for name, value in data.items() if isinstance(value, dict | list)]
-    if nested:
-        return None, _invalid({name: ["Send a single value."] for name in nested})
-    return data, None
+    wrong = {}
+    for name, value in data.items():
+        allowed = JSON_FIELD_TYPES.get(name)
+        if allowed is None or value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, allowed):
+            wrong[name] = [
+                f"Send a single value here ({TYPE_NAMES[allowed]}), not {_json_type(value)}."
+            ]
+    if wrong:
+        return None, _invalid(wrong)
+    return {name: value for name, value in data.items() if value is not None}, None
+
+
+def _json_type(value):
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, int | float):
+        return "a number"
+    return "text"
 
 
 def _over_quota(exc):

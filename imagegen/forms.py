@@ -19,6 +19,14 @@ CUSTOM = "custom"
 
 
 def reject_control_characters(value):
+    """Refuse control characters (NUL included) and unpaired surrogates, which no database
+    stores and no model reads; a JSON body can carry both (\\u0000, \\ud800)."""
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise ValidationError(
+            "Remove the broken characters (unpaired UTF-16 surrogates): the text is not valid "
+            "Unicode.",
+            code="surrogates",
+        )
     bad = sorted(
         {ch for ch in value if unicodedata.category(ch) == "Cc" and ch not in ALLOWED_CONTROL}
     )

@@ -13,11 +13,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from . import selectors, services
-from .forms import GenerationForm, initial_from
+from .forms import GenerationForm, initial_from, reject_control_characters
 from .models import Generation
 
 RECENT_ON_CREATE_PAGE = 6
 GALLERY_PAGE_SIZE = 24
+PRIVATE_IMAGE_CACHE = "private, max-age=60"
 
 
 def _own_generation(request, generation_id):
@@ -74,6 +75,12 @@ def gallery(request):
     show = request.GET.get("show", "")
     favourites = request.GET.get("favourites") == "1"
     query = request.GET.get("q", "").strip()[:200]
+    query_error = None
+    try:
+        reject_control_characters(query)
+    except ValidationError as exc:
+        # A NUL would reach the database (PostgreSQL refuses it); say so, search for nothing.
+        query_error, query = exc.messages[0].replace("a prompt", "a search"), ""
     generations = selectors.gallery_of(request.user, show=show, favourites=favourites, query=query)
     page = Paginator(generations, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     keep = request.GET.copy()
@@ -86,6 +93,7 @@ def gallery(request):
             "show": show,
             "favourites": favourites,
             "query": query,
+            "query_error": query_error,
             "filtered": bool(show or favourites or query),
             "keep_query": keep.urlencode(),
             "filters": [
@@ -192,7 +200,9 @@ def _send_file(field, *, content_type, download_name=None):
             as_attachment=download_name is not None,
             filename=download_name or "",
         )
-    response["Cache-Control"] = "private, max-age=86400"
+    # Only the browser may keep it, and only briefly: a deleted or unshared image, or one seen
+    # on a shared computer before logging out, must not linger (the URL is not content-hashed).
+    response["Cache-Control"] = PRIVATE_IMAGE_CACHE
     return response
 
 

@@ -1,29 +1,69 @@
-"""/health: the original backend's fields, never the token, 503 without a database."""
+"""/health: the original backend's four fields for anyone, the rest for staff or a monitor's
+token; degraded when queued work is not taken; never the token; 503 without a database."""
+
+import datetime
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from imagegen import services
+from imagegen.models import Generation
+from tests.conftest import HEALTH_TOKEN
 
 TOKEN = "hf_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+PUBLIC = {"status", "api_token_configured", "active_sessions", "total_generations"}
 
 
 def test_reports_the_original_fields(client, user):
     services.submit_generation(user=user, prompt="x", width=256, height=256)
     client.force_login(user)
     data = client.get("/health").json()
-    assert data["status"] == "healthy"
     assert data["api_token_configured"] is False
     assert data["active_sessions"] == 1
     assert data["total_generations"] == 1
 
 
-def test_says_a_token_is_configured_without_showing_it(client, db, settings):
+def test_anyone_else_sees_only_the_original_four_fields(client, user, settings):
+    settings.HEALTH_TOKEN = HEALTH_TOKEN
+    assert set(client.get("/health").json()) == PUBLIC
+    client.force_login(user)  # signed in, but not staff
+    assert set(client.get("/health").json()) == PUBLIC
+    wrong = client.get("/health", HTTP_AUTHORIZATION="Bearer not-the-token")
+    assert set(wrong.json()) == PUBLIC
+
+
+def test_staff_and_the_monitors_token_see_the_details(client, make_user, settings):
+    settings.HEALTH_TOKEN = HEALTH_TOKEN
+    with_token = client.get("/health", HTTP_AUTHORIZATION=f"Bearer {HEALTH_TOKEN}").json()
+    assert {"queue", "workers", "providers", "budget", "broker"} <= set(with_token)
+    client.force_login(make_user("ops", is_staff=True))
+    assert "providers" in client.get("/health").json()
+
+
+def test_without_a_health_token_no_header_opens_the_details(client, db, settings):
+    settings.HEALTH_TOKEN = ""
+    assert set(client.get("/health", HTTP_AUTHORIZATION="Bearer ").json()) == PUBLIC
+
+
+def test_says_a_token_is_configured_without_showing_it(monitor, db, settings):
     settings.HUGGINGFACE_API_TOKEN = TOKEN
-    response = client.get("/health")
+    response = monitor.get("/health")
     assert response.json()["api_token_configured"] is True
     assert TOKEN not in response.content.decode()
     assert "no-cache" in response["Cache-Control"]
+
+
+def test_queued_work_that_no_worker_takes_is_degraded(monitor, user):
+    assert monitor.get("/health").json()["status"] == "healthy"  # nothing queued, no worker
+    for _ in range(15):
+        services.submit_generation(user=user, prompt="x", width=256, height=256)
+    Generation.objects.update(enqueued_at=timezone.now() - datetime.timedelta(minutes=10))
+    response = monitor.get("/health")
+    data = response.json()
+    assert (response.status_code, data["status"]) == (200, "degraded")
+    assert data["queue"] == {"queued": 15, "running": 0}
+    assert any("No worker seen" in warning for warning in data["warnings"])
 
 
 @pytest.mark.django_db(transaction=True)

@@ -112,6 +112,20 @@ def test_a_share_link_shows_that_image_and_prompt_to_anyone_until_revoked(user_c
     assert client.get(reverse("imagegen:shared_image", args=[token])).status_code == 404
 
 
+def test_images_are_kept_by_the_browser_only_and_only_briefly(user_client, user):
+    generation = make_done(user)
+    token = services.share_generation(generation_id=generation.pk, user=user)
+    for url in (
+        reverse("imagegen:image", args=[generation.pk]),
+        reverse("imagegen:thumbnail", args=[generation.pk]),
+        reverse("imagegen:shared_image", args=[token]),
+    ):
+        cache = user_client.get(url)["Cache-Control"]
+        assert "private" in cache
+        max_age = int(cache.split("max-age=")[1].split(",")[0])
+        assert max_age <= 300  # a deleted or unshared image must not linger a day
+
+
 def test_sharing_twice_keeps_one_link_and_unfinished_images_cannot_be_shared(user):
     generation = make_done(user)
     first = services.share_generation(generation_id=generation.pk, user=user)

@@ -1,19 +1,18 @@
-"""Site-wide views: sign-up and the operators' health endpoint."""
+"""Site-wide views: the operators' health endpoint and the JSON error pages of the API."""
 
 import logging
 
-from django import forms
 from django.conf import settings
-from django.contrib.auth import login
-from django.contrib.auth.forms import UserCreationForm
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 from django.db.models import Count
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
+from django.views import defaults
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import requires_csrf_token
 from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.status import Stat
@@ -26,41 +25,19 @@ from imagegen.providers.base import redact
 logger = logging.getLogger("imagegen.health")
 
 
-class SignUpForm(UserCreationForm):
-    """Django's sign-up form (its username and password checks), plus a required email."""
-
-    email = forms.EmailField(
-        required=True, help_text="Used only if you need to reset your password."
-    )
-
-    class Meta(UserCreationForm.Meta):
-        fields = ("username", "email")
-
-
-def signup(request):
-    if request.user.is_authenticated:
-        return redirect(settings.LOGIN_REDIRECT_URL)
-    if request.method == "POST":
-        form = SignUpForm(request.POST)
-        if form.is_valid():
-            user = form.save()
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect(settings.LOGIN_REDIRECT_URL)
-    else:
-        form = SignUpForm()
-    return render(
-        request,
-        "registration/signup.html",
-        {"form": form, "daily_quota": settings.IMAGEGEN_DAILY_QUOTA},
-    )
+# Queued work older than this, with nothing running, means no worker is taking it.
+STALLED_AFTER_SECONDS = 60
 
 
 @never_cache
 def health(request):
-    """JSON for monitors: the original backend's fields, the queue, workers, providers, budget.
+    """JSON for monitors: the original backend's four fields for anyone; for staff or a monitor
+    with HEALTH_TOKEN, also the queue, workers, providers, budget, database and broker.
 
-    503 when the site cannot serve: the database or the broker unreachable, or no provider
-    able to take a generation. Says whether a token is configured, never the token.
+    "healthy" (200); "degraded" (200) when queued work is not being taken (no worker seen, or
+    the oldest has waited more than a minute with nothing running); "unhealthy" (503) when the
+    site cannot serve: the database or the broker unreachable, or no provider able to take a
+    generation. Says whether a token is configured, never the token.
     """
     now = timezone.now()
     try:
@@ -70,6 +47,12 @@ def health(request):
             Generation.objects.filter(status__in=Generation.ACTIVE)
             .values_list("status")
             .annotate(count=Count("pk"))
+        )
+        oldest_queued = (
+            Generation.objects.filter(status=Generation.Status.QUEUED)
+            .order_by("created_at")
+            .values_list("enqueued_at", "created_at")
+            .first()
         )
         cooling = {
             cooldown.provider: cooldown
@@ -86,22 +69,43 @@ def health(request):
         budget_state == "reached" and settings.IMAGEGEN_BUDGET_ACTION == "refuse"
     )
     clusters, workers = _workers_seen()
+    queued = queue.get(Generation.Status.QUEUED, 0)
+    running = queue.get(Generation.Status.RUNNING, 0)
     warnings = []
     if budget_state in ("warning", "reached"):
         warnings.append(f"Monthly budget {budget_state}: ${spent:.2f} of ${budget:.2f} spent.")
     if not workers:
         warnings.append("No worker seen in the last seconds: is `manage.py qcluster` running?")
-    healthy = broker_ok and can_serve
+    stalled = False
+    if queued:
+        waited = (now - (oldest_queued[0] or oldest_queued[1])).total_seconds()
+        if not workers:
+            stalled = True
+        elif not running and waited > STALLED_AFTER_SECONDS:
+            stalled = True
+            warnings.append(
+                f"{queued} queued, none running, the oldest waiting {waited:.0f} s: the workers "
+                "are not taking work."
+            )
+    if not (broker_ok and can_serve):
+        status = "unhealthy"
+    elif stalled:
+        status = "degraded"
+    else:
+        status = "healthy"
+    public = {
+        "status": status,
+        "api_token_configured": bool(settings.HUGGINGFACE_API_TOKEN),
+        "active_sessions": active_sessions,
+        "total_generations": total_generations,
+    }
+    http_status = 503 if status == "unhealthy" else 200
+    if not _may_see_details(request):
+        return JsonResponse(public, status=http_status)
     return JsonResponse(
         {
-            "status": "healthy" if healthy else "unhealthy",
-            "api_token_configured": bool(settings.HUGGINGFACE_API_TOKEN),
-            "active_sessions": active_sessions,
-            "total_generations": total_generations,
-            "queue": {
-                "queued": queue.get(Generation.Status.QUEUED, 0),
-                "running": queue.get(Generation.Status.RUNNING, 0),
-            },
+            **public,
+            "queue": {"queued": queued, "running": running},
             "workers": {"clusters": clusters, "workers": workers},
             "providers": providers,
             "budget": {
@@ -113,7 +117,18 @@ def health(request):
             "broker": "ok" if broker_ok else "unreachable",
             "warnings": warnings,
         },
-        status=200 if healthy else 503,
+        status=http_status,
+    )
+
+
+def _may_see_details(request):
+    """Staff signed in, or `Authorization: Bearer <HEALTH_TOKEN>` (compared in constant time)."""
+    if request.user.is_authenticated and request.user.is_staff:
+        return True
+    expected = settings.HEALTH_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    return bool(
+        expected and scheme.lower() == "bearer" and constant_time_compare(given.strip(), expected)
     )
 
 
@@ -151,3 +166,43 @@ def _provider_state(name, cooldown):
             "until": cooldown.until.isoformat(),
         }
     return {"name": name, "state": "ok"}
+
+
+# Error pages: the site's own HTML, except under /api/, where a client expects the API's JSON
+# error shape even for what Django refuses before a view runs (a body over
+# DATA_UPLOAD_MAX_MEMORY_SIZE, a multipart body without a boundary) or a bug.
+def _api_error(request, status, code, message):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    return None
+
+
+@requires_csrf_token
+def bad_request(request, exception):
+    return _api_error(
+        request,
+        400,
+        "bad_request",
+        "The request could not be read: too large, too many fields, or a malformed body.",
+    ) or defaults.bad_request(request, exception)
+
+
+@requires_csrf_token
+def permission_denied(request, exception):
+    return _api_error(
+        request, 403, "forbidden", "You may not do this."
+    ) or defaults.permission_denied(request, exception)
+
+
+@requires_csrf_token
+def page_not_found(request, exception):
+    return _api_error(
+        request, 404, "not_found", "There is nothing at this address."
+    ) or defaults.page_not_found(request, exception)
+
+
+@requires_csrf_token
+def server_error(request):
+    return _api_error(
+        request, 500, "server_error", "Something went wrong on our side; it has been logged."
+    ) or defaults.server_error(request)
