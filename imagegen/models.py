@@ -161,6 +161,15 @@ class Generation(models.Model):
     recoveries = models.PositiveSmallIntegerField(
         default=0, help_text="Times it was put back in the queue after its worker died."
     )
+    enqueued_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its task was last handed to the broker."
+    )
+    claim = models.UUIDField(
+        null=True, blank=True, editable=False, help_text="The running worker's claim on it."
+    )
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life from the worker making it."
+    )
     error_message = models.TextField(blank=True, help_text="Shown to the user.")
     error_detail = models.TextField(blank=True, help_text="For admins only.")
     failure_class = models.CharField(

@@ -5,13 +5,17 @@
 - `refund` gives a unit back, exactly once; `cancel_generation` stops a queued request.
 """
 
+import contextlib
 import dataclasses
 import datetime
 import hashlib
 import logging
+import pickle
 import secrets
+import threading
 import time
 import traceback
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
@@ -19,10 +23,12 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Case, F, PositiveIntegerField, Q, Sum, Value, When
 from django.utils import timezone
 from django_q.brokers import get_broker
+from django_q.exceptions import TimeoutException
+from django_q.signing import BadSignature, SignedPackage
 from django_q.tasks import async_task
 
 from .images import ImageRejected, check_image, png_bytes, thumbnail_bytes
@@ -245,6 +251,7 @@ def submit_generation(
             preset_input=preset_input if preset else "",
             only_provider=only_provider,
             charged=True,
+            enqueued_at=timezone.now(),
             charged_day=None if bonus else periods.day,
             charged_month=None if bonus else periods.month,
             charged_bonus=bonus,
@@ -287,10 +294,13 @@ def _enqueue_in_transaction(generation_id):
         transaction.on_commit(partial(enqueue_generation, generation_id))
 
 
+RUN_GENERATION = "imagegen.tasks.run_generation"
+
+
 def enqueue_generation(generation_id):
     """Hand a generation to the django-q2 broker. Only its id travels, never a secret."""
     async_task(
-        "imagegen.tasks.run_generation",
+        RUN_GENERATION,
         str(generation_id),
         task_name=f"generation-{generation_id}",
     )
@@ -348,15 +358,21 @@ def fail_generation(
     failure_class="unexpected",
     provider="",
     refund_quota=True,
+    claim=None,
 ):
     """Move an unfinished generation to failed, keeping its parameters, and refund it.
 
-    `provider` names the last one asked, so reports can count failures per provider.
+    `provider` names the last one asked, so reports can count failures per provider. A worker
+    passes its `claim`: if the generation was given to another worker meanwhile, nothing
+    changes. The messages pass `redact` once more: they are stored and shown.
     """
+    unfinished = Generation.objects.filter(pk=generation_id, status__in=Generation.ACTIVE)
+    if claim is not None:
+        unfinished = unfinished.filter(claim=claim)
     with transaction.atomic():
-        failed = Generation.objects.filter(pk=generation_id, status__in=Generation.ACTIVE).update(
+        failed = unfinished.update(
             status=Generation.Status.FAILED,
-            error_message=user_message,
+            error_message=redact(user_message),
             error_detail=redact(detail),
             failure_class=failure_class,
             provider=provider,
@@ -368,12 +384,52 @@ def fail_generation(
 
 
 def _claim(generation_id):
-    """Move a queued generation to running. False if another worker has it or it is over."""
-    return bool(
-        Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
-            status=Generation.Status.RUNNING, started_at=timezone.now()
-        )
+    """Move a queued generation to running under a new claim; None if another worker has it
+    or it is over.
+
+    The claim says whose work it is: once recover_stuck() has given a silent worker's
+    generation to another, the first worker's late result or failure is not recorded.
+    """
+    claim = uuid.uuid4()
+    now = timezone.now()
+    claimed = Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
+        status=Generation.Status.RUNNING, started_at=now, heartbeat_at=now, claim=claim
     )
+    return claim if claimed else None
+
+
+@contextlib.contextmanager
+def _heartbeat(generation_id, claim):
+    """While the block runs, say every IMAGEGEN_HEARTBEAT_SECONDS that this worker is alive.
+
+    A thread of the worker process writes `heartbeat_at`; when the process dies (SIGKILL, out
+    of memory, the machine gone) the heartbeats stop and recover_stuck() puts the generation
+    back in the queue. Inside a transaction (tests, sync mode) another connection could not see
+    the claim, so there is nothing to beat for.
+    """
+    if transaction.get_connection().in_atomic_block:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat():
+        try:
+            while not stop.wait(settings.IMAGEGEN_HEARTBEAT_SECONDS):
+                try:
+                    Generation.objects.filter(
+                        pk=generation_id, claim=claim, status=Generation.Status.RUNNING
+                    ).update(heartbeat_at=timezone.now())
+                except DatabaseError as exc:
+                    logger.warning("generation %s: heartbeat not saved: %s", generation_id, exc)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{generation_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def start_cooldown(provider_name, seconds, reason):
@@ -411,11 +467,13 @@ def parameters_text(request, *, provider, model):
     return "\n".join(lines)
 
 
-def _store(generation, *, provider, request, result, image, notes, seconds):
+def _store(generation, *, claim, provider, request, result, image, notes, seconds):
     text = parameters_text(request, provider=provider.name, model=result.model)
     generation.image.save("image.png", ContentFile(png_bytes(image, text)), save=False)
     generation.thumbnail.save("thumb.webp", ContentFile(thumbnail_bytes(image)), save=False)
-    stored = Generation.objects.filter(pk=generation.pk, status=Generation.Status.RUNNING).update(
+    stored = Generation.objects.filter(
+        pk=generation.pk, status=Generation.Status.RUNNING, claim=claim
+    ).update(
         status=Generation.Status.SUCCEEDED,
         image=generation.image.name,
         thumbnail=generation.thumbnail.name,
@@ -453,6 +511,10 @@ def _ask(provider, request, *, generation_id, deadline):
             error = exc
         except Exception as exc:  # a bug or an unmapped library error: keep the worker going
             error = ProviderError("Unexpected error:\n" + "".join(traceback.format_exception(exc)))
+            # With its traceback (the log formatter redacts it), and to Sentry when it is on.
+            logger.exception(
+                "generation %s: %s raised an unexpected error", generation_id, provider.name
+            )
         logger.warning(
             "generation %s: %s attempt %d failed (%s): %s",
             generation_id,
@@ -482,9 +544,27 @@ def run_generation(generation_id):
     may help moves on. When none serves, the generation fails with the last failure's
     message and its unit of quota goes back.
     """
-    if not _claim(generation_id):
+    claim = _claim(generation_id)
+    if claim is None:
         logger.info("generation %s is not queued any more; nothing to do", generation_id)
         return
+    with _heartbeat(generation_id, claim):
+        try:
+            _make(generation_id, claim)
+        except TimeoutException:
+            # django-q2 stops a task at IMAGEGEN_TASK_TIMEOUT: record it, not leave it running.
+            fail_generation(
+                generation_id,
+                user_message="The image took too long to make. Please try again.",
+                detail="Stopped by the task queue's time limit (IMAGEGEN_TASK_TIMEOUT).",
+                failure_class="unavailable",
+                claim=claim,
+            )
+            raise
+
+
+def _make(generation_id, claim):
+    """Ask the providers in turn for a claimed generation, and record what came of it."""
     # Stop early enough to record the outcome before django-q2's own limit kills the task.
     deadline = time.monotonic() + settings.IMAGEGEN_TASK_TIMEOUT * 0.9
     generation = Generation.objects.get(pk=generation_id)
@@ -539,6 +619,7 @@ def run_generation(generation_id):
             result, image, seconds = outcome
             _store(
                 generation,
+                claim=claim,
                 provider=provider,
                 request=dataclasses.replace(request, seed=result.seed or request.seed),
                 result=result,
@@ -564,6 +645,7 @@ def run_generation(generation_id):
         detail="\n\n".join(f"{name} ({exc.failure_class}): {exc.detail}" for name, exc in failures),
         # A prompt the provider refused is the request's own doing; anything else is ours.
         refund_quota=not isinstance(last, PromptRejected),
+        claim=claim,
     )
 
 
@@ -651,11 +733,17 @@ def user_for_api_key(key):
     return token.user
 
 
-# A running generation whose worker is this much past the task time limit has lost its worker.
-RUNNING_GRACE_SECONDS = 60
-# A queued generation this old, with nothing waiting in the broker, has lost its task.
-STALE_QUEUED_SECONDS = 300
-MAX_RECOVERIES = 1
+# A running generation's worker writes a heartbeat every IMAGEGEN_HEARTBEAT_SECONDS; after
+# this many missed in a row, the worker is taken for dead.
+MISSED_HEARTBEATS = 6
+# A queued generation whose task is in no broker queue this long after it was (re)queued has
+# lost its task (Redis drops what a dead worker had taken; a crash can fall between commit and
+# push). Prefetched tasks of a live worker are not in the queue either: queuing one of them
+# again only makes a duplicate task that finds the generation claimed and does nothing.
+QUEUED_GRACE_SECONDS = 60
+# Times a generation goes back in the queue after its worker died, before it fails (refunded):
+# one that kills every worker that takes it (out of memory, say) must not go round for ever.
+MAX_RECOVERIES = 2
 
 
 @dataclass
@@ -668,45 +756,42 @@ class Recovery:
 def recover_stuck(*, now=None, dry_run=False):
     """Find generations a dead worker or a lost task left behind, and settle them.
 
-    Running past the task time limit: put back in the queue once, then failed and refunded.
-    Queued for minutes while the broker holds nothing (Redis loses a task whose worker dies;
-    a crash can fall between commit and enqueue): queued again. Running it twice is harmless:
-    every change is a conditional UPDATE and a task claims its generation before working.
+    Running, but no heartbeat for MISSED_HEARTBEATS × IMAGEGEN_HEARTBEAT_SECONDS: its worker
+    is dead, so it goes back in the queue (up to MAX_RECOVERIES times, then it fails and is
+    refunded). Queued, but its task is in no broker queue QUEUED_GRACE_SECONDS after it was
+    queued: queued again. Every qcluster runs this every IMAGEGEN_RECOVERY_INTERVAL seconds;
+    running it twice at once is harmless, as every change is a conditional UPDATE, a task
+    claims its generation before working and a late result of a replaced worker is dropped.
     """
     now = now or timezone.now()
     recovery = Recovery(requeued=[], failed=[], reenqueued=[])
-    limit = now - datetime.timedelta(seconds=settings.IMAGEGEN_TASK_TIMEOUT + RUNNING_GRACE_SECONDS)
-    stuck = Generation.objects.filter(status=Generation.Status.RUNNING, started_at__lt=limit)
+    silent_since = now - datetime.timedelta(
+        seconds=settings.IMAGEGEN_HEARTBEAT_SECONDS * MISSED_HEARTBEATS
+    )
+    silent = Q(heartbeat_at__lt=silent_since) | Q(
+        heartbeat_at__isnull=True, started_at__lt=silent_since
+    )
+    stuck = Generation.objects.filter(silent, status=Generation.Status.RUNNING)
     for generation in stuck:
-        if dry_run:
-            target = (
-                recovery.requeued if generation.recoveries < MAX_RECOVERIES else recovery.failed
-            )
-            target.append(generation.pk)
-        elif generation.recoveries < MAX_RECOVERIES:
-            with transaction.atomic():
-                if Generation.objects.filter(
-                    pk=generation.pk, status=Generation.Status.RUNNING
-                ).update(
-                    status=Generation.Status.QUEUED,
-                    started_at=None,
-                    recoveries=F("recoveries") + 1,
-                ):
-                    _enqueue_in_transaction(generation.pk)
-                    recovery.requeued.append(generation.pk)
-        elif fail_generation(
+        if generation.recoveries < MAX_RECOVERIES:
+            if dry_run or _requeue_running(generation, silent):
+                recovery.requeued.append(generation.pk)
+        elif dry_run or fail_generation(
             generation.pk,
             user_message="The worker making this image stopped. Your quota was given back; "
             "please try again.",
-            detail=f"Still running {generation.started_at:%Y-%m-%d %H:%M:%S} UTC after being "
-            f"put back in the queue {generation.recoveries} time(s): its worker died again.",
+            detail=f"Its worker stopped sending heartbeats (last "
+            f"{generation.heartbeat_at or generation.started_at:%Y-%m-%d %H:%M:%S} UTC) after "
+            f"it had been put back in the queue {generation.recoveries} time(s).",
             failure_class="unavailable",
+            claim=generation.claim,
         ):
             recovery.failed.append(generation.pk)
-    if not get_broker().queue_size():
-        stale = now - datetime.timedelta(seconds=STALE_QUEUED_SECONDS)
-        lost = Generation.objects.filter(status=Generation.Status.QUEUED, created_at__lt=stale)
-        for generation_id in lost.values_list("pk", flat=True):
+    lost = _lost_from_the_queue(now)
+    for generation_id in lost:
+        if dry_run or Generation.objects.filter(
+            pk=generation_id, status=Generation.Status.QUEUED
+        ).update(enqueued_at=timezone.now()):
             if not dry_run:
                 enqueue_generation(generation_id)
             recovery.reenqueued.append(generation_id)
@@ -719,6 +804,64 @@ def recover_stuck(*, now=None, dry_run=False):
             " (dry run)" if dry_run else "",
         )
     return recovery
+
+
+def _requeue_running(generation, silent):
+    """Put a generation whose worker went silent back in the queue; False if it moved on."""
+    with transaction.atomic():
+        if Generation.objects.filter(
+            silent, pk=generation.pk, status=Generation.Status.RUNNING, claim=generation.claim
+        ).update(
+            status=Generation.Status.QUEUED,
+            started_at=None,
+            heartbeat_at=None,
+            claim=None,
+            enqueued_at=timezone.now(),
+            recoveries=F("recoveries") + 1,
+        ):
+            _enqueue_in_transaction(generation.pk)
+            return True
+    return False
+
+
+def _lost_from_the_queue(now):
+    """Ids of generations queued for a while whose task no broker queue holds."""
+    cutoff = now - datetime.timedelta(seconds=QUEUED_GRACE_SECONDS)
+    waiting_long = list(
+        Generation.objects.filter(status=Generation.Status.QUEUED)
+        .filter(Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, created_at__lt=cutoff))
+        .values_list("pk", flat=True)
+    )
+    if not waiting_long:
+        return []
+    in_queue = generations_waiting_in_broker()
+    return [pk for pk in waiting_long if str(pk) not in in_queue]
+
+
+def generations_waiting_in_broker():
+    """Ids (as text) of the generations whose task waits in the broker for a worker to take it.
+
+    ORM: rows not locked by a worker; Redis: the list. Tasks a worker has taken (running or
+    prefetched) are not counted.
+    """
+    broker = get_broker()
+    if settings.Q_BROKER == "orm":
+        payloads = (
+            broker.get_connection()
+            .filter(key=broker.list_key, lock__lte=timezone.now())
+            .values_list("payload", flat=True)
+        )
+    else:
+        payloads = broker.connection.lrange(broker.list_key, 0, -1)
+    waiting = set()
+    for payload in payloads:
+        try:
+            task = SignedPackage.loads(payload)
+        except (BadSignature, pickle.UnpicklingError, ValueError, TypeError, EOFError):
+            continue  # not one of ours, or signed with another SECRET_KEY
+        if task.get("func") == RUN_GENERATION and task.get("args"):
+            waiting.add(str(task["args"][0]))
+    return waiting
 
 
 @dataclass

@@ -69,10 +69,13 @@ def test_a_canceled_generation_is_not_run(queued, user):
 
 
 def test_a_crashing_provider_fails_the_generation_refunds_and_the_worker_goes_on(
-    queued, user, settings
+    queued, user, settings, caplog
 ):
     settings.IMAGEGEN_PROVIDERS = [CRASHING]
     run_generation(str(queued.pk))  # does not raise: the worker survives
+    # Logged as an error with its traceback (and so reported to Sentry when it is on).
+    (logged,) = [r for r in caplog.records if "unexpected error" in r.getMessage()]
+    assert logged.levelname == "ERROR" and logged.exc_info
     queued.refresh_from_db()
     assert queued.status == Generation.Status.FAILED
     assert queued.error_message == "The image service could not make this image. Please try again."
