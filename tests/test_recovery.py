@@ -96,3 +96,29 @@ def test_a_task_lost_from_the_broker_is_queued_again_by_a_running_cluster(start_
     )
     start_worker(IMAGEGEN_RECOVERY_INTERVAL="1")
     assert wait_until_settled(generation, timeout=60).status == Generation.Status.SUCCEEDED
+
+
+@pytest.mark.worker
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_of_the_whole_process_group_finishes_work_and_loses_nothing(
+    start_worker, make_user, stop_signal
+):
+    """As systemd stops a service (KillMode=control-group): the signal reaches every process."""
+    user = make_user()
+    worker = start_worker(IMAGEGEN_DEMO_DELAY="4", Q_WORKERS="2", IMAGEGEN_TASK_TIMEOUT="20")
+    generations = [services.submit_generation(user=user, **REQUEST) for _ in range(4)]
+    wait_for(lambda: list(statuses(generations).values()).count("running") == 2, 60, "two running")
+    time.sleep(0.5)  # the other two are fetched by the cluster, not started
+    stopping = time.monotonic()
+    os.killpg(worker.pid, stop_signal)
+    worker.wait(timeout=20)  # within the task timeout; it used to hang for ever
+    assert time.monotonic() - stopping < 20
+    after_stop = statuses(generations)
+    assert sorted(after_stop.values()) == ["queued", "queued", "succeeded", "succeeded"]
+    waiting = {pk for pk, status in after_stop.items() if status == "queued"}
+    assert {str(pk) for pk in waiting} <= services.generations_waiting_in_broker()
+
+    start_worker(IMAGEGEN_DEMO_DELAY="0")
+    for generation in generations:
+        assert wait_until_settled(generation, timeout=60).status == "succeeded"
+        assert (generation.attempts, generation.recoveries) == (1, 0)

@@ -42,8 +42,9 @@ class Command(BaseCommand):
         if worker.poll() is None:
             # Ctrl-C in a terminal already reached the worker; a SIGTERM to us did not.
             worker.send_signal(signal.SIGINT)
+        # Running generations finish first (at most the task timeout); unstarted ones go back.
         try:
-            worker.wait(timeout=30)
+            worker.wait(timeout=settings.IMAGEGEN_TASK_TIMEOUT + 30)
         except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait()
