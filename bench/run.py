@@ -11,6 +11,8 @@ bench/README.md between the RESULTS markers. Run with `make bench`.
    memory peak (tracemalloc) is compared the same way.
 3. The gallery page with 24 images against the same page empty: how rendering grows with
    items, and the query count of each (it must not grow).
+4. MEDIA_STORAGE=s3 (moto's S3 server on 127.0.0.1) against local: storing one 1024×1024
+   photo-like PNG, serving it to its owner (the view and the bytes), and the gallery of 24.
 """
 
 import io
@@ -176,6 +178,109 @@ def bench_gallery(make_user):
     return results
 
 
+def photo_like_png(size=1024):
+    """A PNG that compresses like a photo (noise over gradients), not like a flat picture."""
+    noise = Image.effect_noise((size, size), 48)
+    gradient = Image.linear_gradient("L").resize((size, size))
+    image = Image.merge("RGB", (noise, gradient, Image.blend(noise, gradient.rotate(90), 0.5)))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def bench_storage(make_user):
+    """Local disk against the bucket: store one image, serve it to its owner, the gallery."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.test.utils import override_settings
+
+    from imagegen import services
+    from imagegen.models import Generation
+    from imagegen.tasks import run_generation
+    from tests.fakes import s3
+    from tests.fakes.s3 import start_s3_server
+    from travelfit.settings import s3_storage
+
+    data = photo_like_png()
+    server = start_s3_server()
+    bucket = server.create_bucket()
+    from django.conf import settings
+
+    bucket_settings = {
+        "MEDIA_STORAGE": "s3",
+        "AWS_STORAGE_BUCKET_NAME": bucket,
+        "AWS_S3_ENDPOINT_URL": server.url,
+        "STORAGES": {
+            **settings.STORAGES,
+            "default": s3_storage(
+                bucket=bucket,
+                endpoint_url=server.url,
+                region=s3.REGION,
+                access_key=s3.ACCESS_KEY,
+                secret_key=s3.SECRET_KEY,
+                addressing_style="path",
+                location="",
+            ),
+        },
+    }
+    results = {"image_bytes": len(data)}
+    user = make_user("bench-storage")
+    services.grant_credits(user=user, credits=60)
+    try:
+        for label, overrides in (("local", {}), ("s3", bucket_settings)):
+            with override_settings(**overrides):
+                names = []
+
+                def store(names=names):
+                    names.append(default_storage.save("bench/photo.png", ContentFile(data)))
+
+                results[f"store_{label}_ms"] = best_of(store, 3)[0] * 1000
+                generation = services.submit_generation(
+                    user=user, prompt=f"{label} photo", width=256, height=256
+                )
+                Generation.objects.filter(pk=generation.pk).update(
+                    status="succeeded", image=names[0], thumbnail=names[0]
+                )
+                client = Client()
+                client.force_login(user)
+
+                def serve(client=client, pk=generation.pk):
+                    response = client.get(f"/g/{pk}/image.png")
+                    if response.status_code == 302:  # the bucket: follow the signed URL
+                        import urllib.request
+
+                        with urllib.request.urlopen(response["Location"]) as answer:
+                            body = answer.read()
+                    else:
+                        body = b"".join(response.streaming_content)
+                    assert len(body) == len(data)
+
+                results[f"serve_{label}_ms"] = best_of(serve, 3)[0] * 1000
+                Generation.objects.filter(owner=user).delete()
+                for i in range(24):
+                    made = services.submit_generation(
+                        user=user, prompt=f"trip {i}", width=256, height=256
+                    )
+                    run_generation(str(made.pk))
+                server.reset_count()
+                client.get("/gallery/")
+                results[f"gallery_{label}_bucket_requests"] = server.requests
+                results[f"gallery_{label}_page_ms"] = (
+                    best_of(lambda client=client: client.get("/gallery/"), 5)[0] * 1000
+                )
+                Generation.objects.filter(owner=user).delete()
+                for name in names:
+                    default_storage.delete(name)
+    finally:
+        server.stop()
+    for what in ("store", "serve", "gallery"):
+        key = "page_ms" if what == "gallery" else "ms"
+        results[f"{what}_bucket_ratio"] = (
+            results[f"{what}_s3_{key}"] / results[f"{what}_local_{key}"]
+        )
+    return results
+
+
 def main():
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
@@ -192,6 +297,7 @@ def main():
         results |= bench_submission(make_user("bench-submit"))
         results |= bench_image_check()
         results |= bench_gallery(make_user)
+        results |= bench_storage(make_user)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     write(results)
@@ -228,6 +334,24 @@ def write(r):
             f"{r['gallery_full_ms']:.1f} ms, {r['gallery_full_queries']} queries",
             f"{r['gallery_empty_ms']:.1f} ms, {r['gallery_empty_queries']} queries",
             r["gallery_ratio"],
+        )
+        + row(
+            f"store one 1024² photo-like PNG ({r['image_bytes'] / 1e6:.1f} MB): bucket vs local",
+            f"{r['store_s3_ms']:.1f} ms",
+            f"{r['store_local_ms']:.1f} ms",
+            r["store_bucket_ratio"],
+        )
+        + row(
+            "serve it to its owner (view + bytes; bucket: redirect + signed GET) vs local",
+            f"{r['serve_s3_ms']:.1f} ms",
+            f"{r['serve_local_ms']:.1f} ms",
+            r["serve_bucket_ratio"],
+        )
+        + row(
+            "gallery page with 24 images: bucket (signed URLs) vs local",
+            f"{r['gallery_s3_page_ms']:.1f} ms, {r['gallery_s3_bucket_requests']} bucket requests",
+            f"{r['gallery_local_page_ms']:.1f} ms",
+            r["gallery_bucket_ratio"],
         )
     )
     readme = ROOT / "bench" / "README.md"

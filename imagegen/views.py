@@ -5,14 +5,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from . import selectors, services
+from . import media, selectors, services
 from .forms import GenerationForm, initial_from, reject_control_characters
 from .models import Generation
 
@@ -173,12 +173,19 @@ def status_payload(generation, *, position=_LOOK_UP, typical=_LOOK_UP):
 
 
 def _send_file(field, *, content_type, download_name=None):
-    """Send a stored image, by the web server itself when IMAGEGEN_SENDFILE says how.
+    """Send a stored image: a redirect to a signed bucket URL, or the file itself (by the web
+    server in front when IMAGEGEN_SENDFILE says how).
 
-    Callers have already checked who may see it; the storage folder has no public URL.
+    Callers have already checked who may see it; neither the folder nor the bucket is public.
     """
     if not field:
         raise Http404("No image yet.")
+    if media.uses_bucket():
+        response = HttpResponseRedirect(
+            media.signed_url(field, content_type=content_type, download_name=download_name)
+        )
+        response["Cache-Control"] = PRIVATE_IMAGE_CACHE
+        return response
     mode = settings.IMAGEGEN_SENDFILE
     if mode:
         response = HttpResponse(content_type=content_type)

@@ -150,38 +150,51 @@ def start_worker(transactional_db, worker_env):
 
 
 @pytest.fixture
-def served_site(transactional_db, worker_env):
-    """`manage.py serve --no-worker` in a subprocess on the test database: the real server
-    (waitress, whitenoise with hashed static files) that `make run` starts. Yields its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--no-worker", "--port", str(port)],
-        cwd=ROOT,
-        env=worker_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
+def serve_site(transactional_db, worker_env):
+    """Start `manage.py serve --no-worker` in a subprocess on the test database: the real server
+    (waitress, whitenoise with hashed static files) that `make run` starts. Returns its URL."""
+    processes = []
+
+    def start(**extra_env):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--no-worker", "--port", str(port)],
+            cwd=ROOT,
+            env={**worker_env, **extra_env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/health", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    process.kill()
+                    raise RuntimeError("manage.py serve did not start") from None
+                time.sleep(0.1)
+        return url
+
+    yield start
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
         try:
-            urllib.request.urlopen(url + "/health", timeout=2)
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("manage.py serve did not start") from None
-            time.sleep(0.1)
-    yield url
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture
+def served_site(serve_site):
+    """The site as `make run` serves it; yields its URL."""
+    return serve_site()
 
 
 def wait_until_settled(generation, timeout=60):
@@ -213,6 +226,56 @@ def gradio_space(gradio_space_server, settings):
     settings.GRADIO_TIMEOUT = 5.0
     settings.IMAGEGEN_PROVIDERS = ["gradio_space"]
     return gradio_space_server
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's standalone S3 server on 127.0.0.1 for the whole run (tests/fakes/s3.py)."""
+    from tests.fakes.s3 import start_s3_server
+
+    server = start_s3_server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_media(s3_server, settings):
+    """MEDIA_STORAGE=s3 on a fresh private bucket of the moto server; yields (server, bucket)."""
+    from tests.fakes import s3
+    from travelfit.settings import s3_storage
+
+    bucket = s3_server.create_bucket()
+    settings.MEDIA_STORAGE = "s3"
+    settings.AWS_STORAGE_BUCKET_NAME = bucket
+    settings.AWS_S3_ENDPOINT_URL = s3_server.url
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": s3_storage(
+            bucket=bucket,
+            endpoint_url=s3_server.url,
+            region=s3.REGION,
+            access_key=s3.ACCESS_KEY,
+            secret_key=s3.SECRET_KEY,
+            addressing_style="path",
+            location="",
+        ),
+    }
+    s3_server.reset_count()
+    return s3_server, bucket
+
+
+def s3_environment(server, bucket):
+    """The variables an operator sets for the bucket, for processes a test starts."""
+    from tests.fakes import s3
+
+    return {
+        "MEDIA_STORAGE": "s3",
+        "AWS_STORAGE_BUCKET_NAME": bucket,
+        "AWS_S3_ENDPOINT_URL": server.url,
+        "AWS_S3_REGION_NAME": s3.REGION,
+        "AWS_ACCESS_KEY_ID": s3.ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": s3.SECRET_KEY,
+    }
 
 
 @pytest.fixture

@@ -263,3 +263,31 @@ def test_password_reset_and_lockout_pages(served_site, page_factory, make_user, 
     shoot(page, "locked-out-desktop")
     page.set_viewport_size(PHONE)
     shoot(page, "locked-out-phone")
+
+
+def test_with_images_in_a_bucket_the_pages_show_them(
+    serve_site, start_worker, s3_server, page_factory
+):
+    """MEDIA_STORAGE=s3: the gallery's thumbnails and the detail image load straight from the
+    bucket's signed URLs, allowed by the page's Content-Security-Policy."""
+    from tests.conftest import s3_environment
+
+    bucket = s3_environment(s3_server, s3_server.create_bucket())
+    site = serve_site(**bucket)
+    start_worker(**bucket)
+    for viewport, suffix in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        page = page_factory(viewport=viewport)
+        sign_up(page, site, username=f"bucket{suffix}")
+        page.locator("#id_prompt").fill("부산 감천문화마을, 수채화")
+        page.get_by_role("button", name="Generate").click()
+        page.locator('article.card[data-status="succeeded"]').first.wait_for(timeout=60_000)
+        page.get_by_role("link", name="My gallery", exact=True).click()
+        thumbnail = page.locator("article.card img").first
+        assert thumbnail.get_attribute("src").startswith(s3_server.url)
+        assert thumbnail.evaluate("img => img.complete && img.naturalWidth") > 0
+        shoot(page, f"gallery-bucket-{suffix}")
+        page.locator("article.card a.card-media").first.click()
+        full = page.locator(".detail-media img")
+        full.wait_for()
+        assert full.evaluate("img => img.complete && img.naturalWidth") == 1024
+        assert page.csp_violations == []

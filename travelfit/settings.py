@@ -101,6 +101,10 @@ CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = True
 HOST = env.str("HOST", default="127.0.0.1")
+# gunicorn (travelfit/gunicorn.conf.py): processes, threads per process, longest request.
+WEB_WORKERS = _setting("WEB_WORKERS", _whole_number(1, 64), 2, "a whole number (1–64)")
+WEB_THREADS = _setting("WEB_THREADS", _whole_number(1, 64), 8, "a whole number (1–64)")
+WEB_TIMEOUT = _setting("WEB_TIMEOUT", _whole_number(5), 60, "a number of seconds (5 or more)")
 PORT = _setting("PORT", _whole_number(1, 65535), 8000, "a port number (1–65535)")
 
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
@@ -134,6 +138,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # After CSPMiddleware, so that it runs first on the way out: lets pages show bucket images.
+    "imagegen.media.MediaOriginCSPMiddleware",
     # Last, as django-axes asks: it turns a locked-out log-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -211,6 +217,61 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# Where generated images live: on this machine's disk (local), or in an S3-compatible bucket
+# (s3: AWS, MinIO, Cloudflare R2, Backblaze B2, Ceph), which every web and worker machine shares.
+MEDIA_STORAGE = _setting("MEDIA_STORAGE", _one_of("local", "s3"), "local", "local or s3")
+# Image URLs handed out for the bucket are signed and expire after this many seconds.
+IMAGEGEN_SIGNED_URL_TTL = _setting(
+    "IMAGEGEN_SIGNED_URL_TTL", _whole_number(10, 604800), 300, "a number of seconds (10–604800)"
+)
+def s3_storage(*, bucket, endpoint_url, region, access_key, secret_key, addressing_style, location):
+    """STORAGES["default"] for a private bucket through django-storages (options: its names)."""
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": bucket,
+            "endpoint_url": endpoint_url,
+            "region_name": region,
+            # None: boto3's usual chain (an instance role, ~/.aws) supplies them.
+            "access_key": access_key,
+            "secret_key": secret_key,
+            "addressing_style": addressing_style,
+            "location": location,
+            "signature_version": "s3v4",
+            # Private: no ACL of ours (the bucket's own, never public-read), signed URLs only.
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": IMAGEGEN_SIGNED_URL_TTL,
+            # Never overwrite: a second worker's copy of an image gets its own name and is
+            # deleted when its result is not the one recorded.
+            "file_overwrite": False,
+            "object_parameters": {"CacheControl": "private, max-age=60"},
+        },
+    }
+
+
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None
+AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="")
+AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="")  # redacted like the token
+if MEDIA_STORAGE == "s3":
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    STORAGES["default"] = s3_storage(
+        bucket=AWS_STORAGE_BUCKET_NAME,
+        endpoint_url=AWS_S3_ENDPOINT_URL,
+        region=env.str("AWS_S3_REGION_NAME", default="") or None,
+        access_key=AWS_ACCESS_KEY_ID or None,
+        secret_key=AWS_SECRET_ACCESS_KEY or None,
+        # MinIO and Ceph want path-style addresses; AWS and R2 take either.
+        addressing_style=_setting(
+            "AWS_S3_ADDRESSING_STYLE",
+            _one_of("auto", "path", "virtual"),
+            "path" if AWS_S3_ENDPOINT_URL else "auto",
+            "auto, path or virtual",
+        ),
+        location=env.str("AWS_LOCATION", default=""),
+    )
 
 # Scripts and styles come only from our static files, never inline. The admin is Django's
 # own and keeps its inline bits, so it is left out.
@@ -420,6 +481,11 @@ IMAGEGEN_SENDFILE = _setting(
     "empty, x-accel-redirect or x-sendfile",
 )
 IMAGEGEN_SENDFILE_PREFIX = env.str("IMAGEGEN_SENDFILE_PREFIX", default="/protected-media/")
+if IMAGEGEN_SENDFILE and MEDIA_STORAGE == "s3":
+    raise ImproperlyConfigured(
+        "IMAGEGEN_SENDFILE only works with MEDIA_STORAGE=local (files on this machine's disk); "
+        "with s3, image views redirect to signed URLs. Leave IMAGEGEN_SENDFILE empty."
+    )
 IMAGEGEN_THUMBNAIL_SIZE = _setting(
     "IMAGEGEN_THUMBNAIL_SIZE", _whole_number(64, 2048), 384, "a size in pixels (64–2048)"
 )

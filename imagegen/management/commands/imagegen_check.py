@@ -3,14 +3,16 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from imagegen import services
+from imagegen import media, services
 from imagegen.providers import get_providers
 
 
 class Command(BaseCommand):
     help = (
         "Check every provider in IMAGEGEN_PROVIDERS, in order: token present and valid, model "
-        "reachable, Space running. Exits non-zero when the first provider cannot serve."
+        "reachable, Space running; then that images can be written, read and deleted where "
+        "MEDIA_STORAGE keeps them. Exits non-zero when the first provider cannot serve or "
+        "images cannot be stored."
     )
 
     def handle(self, *args, **options):
@@ -42,7 +44,22 @@ class Command(BaseCommand):
                 )
             if first_problems is None:
                 first_problems = problems
+        storage_problems = media.check_storage()
+        where = (
+            f"bucket {settings.AWS_STORAGE_BUCKET_NAME}" if media.uses_bucket() else "local folder"
+        )
+        if storage_problems:
+            self.stdout.write(self.style.ERROR(f"Image storage ({where}): cannot store images"))
+            for problem, fix in storage_problems:
+                self.stdout.write(f"   ✗ {problem}")
+                self.stdout.write(f"     → {fix}")
+        else:
+            self.stdout.write(
+                self.style.SUCCESS(f"Image storage ({where}): OK (write, read, delete)")
+            )
         if first_problems:
             raise CommandError(
                 f"The first provider, {providers[0].name}, cannot serve: fix the problems above."
             )
+        if storage_problems:
+            raise CommandError("Images cannot be stored: fix the storage problem above.")

@@ -1,0 +1,123 @@
+"""Where generated images are kept and how a browser gets them: this machine's disk or a bucket.
+
+With MEDIA_STORAGE=local a view sends the file (or hands it to nginx/Apache). With s3 the bucket
+is private and a view, once it has checked who may see the image, redirects to a URL signed for
+IMAGEGEN_SIGNED_URL_TTL seconds. Signing is arithmetic with the credentials, not a request, so a
+gallery of 24 cards costs the bucket nothing until the browser fetches the thumbnails.
+"""
+
+import uuid
+from functools import cache
+from urllib.parse import urlsplit
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+
+def uses_bucket() -> bool:
+    return settings.MEDIA_STORAGE == "s3"
+
+
+def signed_url(field, *, content_type: str, download_name: str | None = None) -> str:
+    """A short-lived URL of a stored image in the bucket, answered with our content type,
+    cache rule and (for a download) file name."""
+    parameters = {
+        "ResponseContentType": content_type,
+        "ResponseCacheControl": "private, max-age=60",
+    }
+    if download_name:
+        parameters["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+    return field.storage.url(
+        field.name, parameters=parameters, expire=settings.IMAGEGEN_SIGNED_URL_TTL
+    )
+
+
+def direct_url(field, *, content_type: str, fallback: str) -> str:
+    """Where a page's <img> should point: the signed bucket URL (no hop through our server),
+    or `fallback`, our own view, for images on this machine's disk."""
+    if uses_bucket() and field:
+        return signed_url(field, content_type=content_type)
+    return fallback
+
+
+@cache
+def _bucket_origin(storage_settings_key):
+    url = default_storage.url("origin-probe")
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def bucket_origin() -> str | None:
+    """scheme://host of the signed URLs (for the Content-Security-Policy), or None when local."""
+    if not uses_bucket():
+        return None
+    return _bucket_origin(repr(settings.STORAGES["default"]))
+
+
+class MediaOriginCSPMiddleware:
+    """Let pages show images from the bucket: adds its origin to img-src when MEDIA_STORAGE=s3."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        origin = bucket_origin()
+        if origin and "text/html" in response.get("Content-Type", ""):
+            update = getattr(response, "_csp_update", None) or {}
+            update["img-src"] = [*update.get("img-src", []), origin]
+            response._csp_update = update
+        return response
+
+
+def check_storage() -> list[tuple[str, str]]:
+    """Write, read and delete a small object where images go; (problem, fix) for each failure."""
+    where = (
+        f"bucket {settings.AWS_STORAGE_BUCKET_NAME}"
+        + (f" at {settings.AWS_S3_ENDPOINT_URL}" if settings.AWS_S3_ENDPOINT_URL else "")
+        if uses_bucket()
+        else f"folder {settings.MEDIA_ROOT}"
+    )
+    name = f"travelfit-check/{uuid.uuid4().hex}.txt"
+    payload = b"TravelFit storage check"
+    step = "write to"
+    try:
+        saved = default_storage.save(name, ContentFile(payload))
+        step = "read from"
+        with default_storage.open(saved, "rb") as handle:
+            if handle.read() != payload:
+                return [(f"What was read back from the {where} differs.", _fix(where))]
+        step = "delete from"
+        default_storage.delete(saved)
+        if default_storage.exists(saved):
+            return [(f"A deleted object is still in the {where}.", _fix(where))]
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = error.get("Code", "")
+        return [
+            (
+                f"Could not {step} the {where}: {code} {error.get('Message', '')}".strip(),
+                _fix(where, code),
+            )
+        ]
+    except (BotoCoreError, OSError) as exc:
+        return [(f"Could not {step} the {where}: {type(exc).__name__}: {exc}", _fix(where))]
+    return []
+
+
+def _fix(where, code=""):
+    if code in ("NoSuchBucket", "404"):
+        return "Create the bucket (private), or correct AWS_STORAGE_BUCKET_NAME."
+    if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403"):
+        return (
+            "Check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and that the key may put, get, "
+            "and delete objects in the bucket."
+        )
+    if uses_bucket():
+        return (
+            "Check AWS_S3_ENDPOINT_URL (reachable from this machine?), AWS_S3_REGION_NAME and "
+            "AWS_S3_ADDRESSING_STYLE (path for MinIO and Ceph)."
+        )
+    return f"Check that DATA_DIR is writable by this user ({where})."

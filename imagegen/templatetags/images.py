@@ -1,0 +1,36 @@
+"""Where a page's <img> points for a finished generation: straight at the bucket (a signed URL,
+no hop through our server) with MEDIA_STORAGE=s3, else at our own view that sends the file."""
+
+from django import template
+from django.urls import reverse
+
+from imagegen import media
+
+register = template.Library()
+
+
+@register.simple_tag
+def thumbnail_src(generation):
+    return media.direct_url(
+        generation.thumbnail,
+        content_type="image/webp",
+        fallback=reverse("imagegen:thumbnail", args=[generation.pk]),
+    )
+
+
+@register.simple_tag
+def image_src(generation):
+    return media.direct_url(
+        generation.image,
+        content_type="image/png",
+        fallback=reverse("imagegen:image", args=[generation.pk]),
+    )
+
+
+@register.simple_tag
+def shared_image_src(generation, token):
+    return media.direct_url(
+        generation.image,
+        content_type="image/png",
+        fallback=reverse("imagegen:shared_image", args=[token]),
+    )

@@ -1,0 +1,33 @@
+"""gunicorn's configuration for TravelFit in production:
+
+    gunicorn -c travelfit/gunicorn.conf.py
+
+Its values come from the site's own settings (environment and .env, checked as the site checks
+them): HOST and PORT to listen on, WEB_WORKERS processes of WEB_THREADS threads each, and
+WEB_TIMEOUT, the longest a request may take. Static files are served by whitenoise inside the
+app, with hashed names and a long cache.
+"""
+
+import os
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "travelfit.settings")
+
+from django.conf import settings  # noqa: E402  (after the settings module is named)
+
+wsgi_app = "travelfit.wsgi:application"
+bind = [f"{settings.HOST}:{settings.PORT}"]
+workers = settings.WEB_WORKERS
+threads = settings.WEB_THREADS
+worker_class = "gthread"
+# A request taking longer than this is stopped; on a stop or reload, running requests get
+# longer than the slowest one may take before their worker is killed.
+timeout = settings.WEB_TIMEOUT
+graceful_timeout = settings.WEB_TIMEOUT + 30
+keepalive = 5
+# One line per request on stdout (and errors on stderr), for journald or docker logs.
+accesslog = "-"
+errorlog = "-"
+access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# Replace a worker after this many requests (with jitter), so slow leaks cannot grow forever.
+max_requests = 2000
+max_requests_jitter = 200
