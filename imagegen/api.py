@@ -150,13 +150,29 @@ def _queue_positions(queued):
     """{id: position} of these queued generations in one query, by queue_position()'s rule."""
     if not queued:
         return {}
+    dispatched = Q(enqueued_at__isnull=False)
     counts = Generation.objects.filter(status=Generation.Status.QUEUED).aggregate(
+        dispatched=Count("pk", filter=dispatched),
         **{
-            f"ahead_{i}": Count("pk", filter=Q(created_at__lt=generation.created_at))
+            f"ahead_{i}": Count(
+                "pk",
+                filter=dispatched & Q(enqueued_at__lt=generation.enqueued_at)
+                if generation.enqueued_at is not None
+                else Q(
+                    owner_id=generation.owner_id,
+                    enqueued_at__isnull=True,
+                    created_at__lt=generation.created_at,
+                ),
+            )
             for i, generation in enumerate(queued)
-        }
+        },
     )
-    return {generation.pk: counts[f"ahead_{i}"] + 1 for i, generation in enumerate(queued)}
+    return {
+        generation.pk: counts[f"ahead_{i}"]
+        + (counts["dispatched"] if generation.enqueued_at is None else 0)
+        + 1
+        for i, generation in enumerate(queued)
+    }
 
 
 def _page_statuses(generations):

@@ -1,17 +1,26 @@
-"""Checking a provider's untrusted image bytes, and turning them into what we store.
+"""Checking a provider's untrusted image bytes, and what we store of them.
 
-Nothing a provider returns is stored as it came: it is identified, size-checked before it is
-decoded, decoded in full, and re-encoded as a PNG (with its parameters in a text chunk) and a
-WebP thumbnail.
+A provider's bytes are identified (PNG, JPEG or WebP only), size-checked before anything is
+decoded, verified and decoded once, for the WebP thumbnail. What is stored is what the provider
+sent, not a re-encoding of it: the pixels are never compressed twice. A PNG gets its parameters
+as an A1111-style `parameters` text chunk spliced into the byte stream; JPEG and WebP keep theirs
+beside them, in the generation's row.
 """
 
 import io
+import struct
 import warnings
+import zlib
+from dataclasses import dataclass
 
 from django.conf import settings
-from PIL import Image, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP")
+EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
+CONTENT_TYPES = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp"}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TEXT_CHUNKS = (b"tEXt", b"iTXt", b"zTXt")
 
 
 class ImageRejected(Exception):
@@ -23,8 +32,22 @@ class ImageRejected(Exception):
         self.user_message = user_message
 
 
-def check_image(data, *, expected_size=None):
-    """Decode untrusted bytes into an RGB image, or raise ImageRejected saying why."""
+@dataclass(frozen=True)
+class CheckedImage:
+    """A provider's image that passed every check: its bytes as sent, and its thumbnail."""
+
+    data: bytes
+    format: str
+    size: tuple[int, int]
+    thumbnail: bytes
+
+    @property
+    def extension(self) -> str:
+        return EXTENSIONS[self.format]
+
+
+def check_image(data, *, expected_size=None) -> CheckedImage:
+    """Check untrusted bytes and make their thumbnail, or raise ImageRejected saying why."""
     if not data:
         raise ImageRejected(
             "The provider answered with an empty body.",
@@ -42,10 +65,19 @@ def check_image(data, *, expected_size=None):
                     f"{max_pixels} pixels (IMAGEGEN_MAX_PIXELS).",
                     "The image service sent back an image that is too large.",
                 )
-            image.verify()
-            # verify() leaves the image unusable; decode a fresh copy in full.
+            if expected_size and image.size != tuple(expected_size):
+                raise ImageRejected(
+                    f"Asked for {expected_size[0]}×{expected_size[1]}, got "
+                    f"{image.width}×{image.height}.",
+                    "The image service sent back an image of the wrong size.",
+                )
+            image_format, size = image.format, image.size
+            image.verify()  # chunk checksums and structure, without decoding the pixels
+            # verify() leaves the image unusable: open it again and decode it once, as small as
+            # the format allows (JPEG decodes at 1/2, 1/4, 1/8 scale), for the thumbnail. A
+            # truncated or corrupt stream fails here, before anything is stored.
             image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
-            image.load()
+            thumbnail = _thumbnail(image)
         except ImageRejected:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -59,34 +91,66 @@ def check_image(data, *, expected_size=None):
                 f"{len(data)} bytes starting {data[:16]!r}.",
                 "The image service sent back something that is not an image.",
             ) from exc
-        except (OSError, SyntaxError, ValueError) as exc:
+        except (OSError, SyntaxError, ValueError, struct.error) as exc:
             raise ImageRejected(
                 f"The provider's image is damaged ({type(exc).__name__}: {exc}).",
                 "The image service sent back a damaged image.",
             ) from exc
-    if expected_size and image.size != tuple(expected_size):
-        raise ImageRejected(
-            f"Asked for {expected_size[0]}×{expected_size[1]}, got {image.width}×{image.height}.",
-            "The image service sent back an image of the wrong size.",
-        )
-    return image.convert("RGB")
+    return CheckedImage(data=data, format=image_format, size=size, thumbnail=thumbnail)
 
 
-def png_bytes(image, parameters_text=""):
-    """The original as PNG, carrying a `parameters` text chunk like other image apps write."""
-    info = PngImagePlugin.PngInfo()
-    if parameters_text:
-        info.add_itxt("parameters", parameters_text)
+def _thumbnail(image):
+    """WebP, no larger than IMAGEGEN_THUMBNAIL_SIZE on its longer side, from a reduced decode."""
+    size = settings.IMAGEGEN_THUMBNAIL_SIZE
+    image.draft("RGB", (size, size))  # JPEG only: decode at the smallest scale still >= size
+    # Pillow's thumbnail() first reduce()s by a whole factor (a cheap box average) down to
+    # about twice the target, then resamples only that.
+    image.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    if image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=info, optimize=False)
+    image.save(buffer, format="WEBP", quality=82, method=2)
     return buffer.getvalue()
 
 
-def thumbnail_bytes(image):
-    """A WebP thumbnail no larger than IMAGEGEN_THUMBNAIL_SIZE on its longer side."""
-    size = settings.IMAGEGEN_THUMBNAIL_SIZE
-    thumb = image.copy()
-    thumb.thumbnail((size, size), Image.Resampling.LANCZOS)
+def stored_bytes(checked: CheckedImage, parameters_text: str = "") -> bytes:
+    """What is stored: the provider's bytes, a PNG with our `parameters` chunk spliced in."""
+    if checked.format != "PNG" or not parameters_text:
+        return checked.data
+    return with_png_text(checked.data, "parameters", parameters_text)
+
+
+def with_png_text(data: bytes, keyword: str, text: str) -> bytes:
+    """A PNG byte stream with an iTXt chunk `keyword` = text right after IHDR (where readers
+    look first), replacing any text chunk of that keyword; the pixel data is copied as it is."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise ValueError("not a PNG stream")
+    key = keyword.encode("latin-1")
+    # iTXt: keyword, NUL, compression flag and method (0: none), language tag, NUL,
+    # translated keyword, NUL, then the UTF-8 text.
+    ours = _chunk(b"iTXt", key + b"\x00\x00\x00\x00\x00" + text.encode("utf-8"))
+    out = [PNG_SIGNATURE]
+    position = len(PNG_SIGNATURE)
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        end = position + 12 + length
+        body = data[position + 8 : position + 8 + length]
+        if not (kind in TEXT_CHUNKS and body.split(b"\x00", 1)[0] == key):
+            out.append(data[position:end])
+        if kind == b"IHDR":
+            out.append(ours)
+        position = end
+    return b"".join(out)
+
+
+def _chunk(kind, body):
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def encode_png(image) -> bytes:
+    """A PIL image (some client libraries give no bytes) as PNG, once, with fast compression:
+    level 1 is several times quicker than Pillow's default 6 for a few percent more bytes."""
     buffer = io.BytesIO()
-    thumb.save(buffer, format="WEBP", quality=82, method=4)
+    image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()

@@ -113,7 +113,9 @@ class Preset(models.Model):
 
 
 def image_path(generation, filename):
-    return f"generations/{generation.owner_id}/{generation.pk}.png"
+    """The image as the provider sent it: .png, .jpg or .webp, from the name it is saved under."""
+    extension = filename.rsplit(".", 1)[-1] if "." in filename else "png"
+    return f"generations/{generation.owner_id}/{generation.pk}.{extension}"
 
 
 def thumbnail_path(generation, filename):
@@ -207,7 +209,10 @@ class Generation(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="generation_gallery"),
             models.Index(fields=["status", "created_at"], name="generation_queue"),
-            models.Index(fields=["finished_at"], name="generation_finished"),
+            # The month's spending (budget) is read from the index alone.
+            models.Index(fields=["finished_at", "estimated_cost"], name="generation_spending"),
+            # The admin's list, newest first (with Django's tie-break on the key), at any size.
+            models.Index(fields=["-created_at", "-id"], name="generation_recent"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -237,6 +242,20 @@ class Generation(models.Model):
     @property
     def is_demo(self):
         return self.provider == "demo"
+
+    @property
+    def image_extension(self):
+        return self.image.name.rsplit(".", 1)[-1] if self.image else "png"
+
+    @property
+    def image_content_type(self):
+        from .images import CONTENT_TYPES
+
+        return CONTENT_TYPES.get(self.image_extension, "application/octet-stream")
+
+    @property
+    def download_name(self):
+        return f"travelfit-{self.pk}.{self.image_extension}"
 
     @property
     def duration(self):

@@ -44,13 +44,26 @@ def quota_status(user):
 
 
 def queue_position(generation):
-    """1 for the next queued generation to start, 2 for the one after it, …"""
+    """1 for the next queued generation to start, 2 for the one after it, …
+
+    Dispatched generations go in the order they were handed to the broker. One still held
+    (its owner has IMAGEGEN_IN_FLIGHT_PER_USER in flight) comes after everything dispatched
+    and after its owner's earlier held ones: a lower bound, as other users' may come between.
+    """
     if generation.status != Generation.Status.QUEUED:
         return None
-    ahead = Generation.objects.filter(
-        status=Generation.Status.QUEUED, created_at__lt=generation.created_at
+    dispatched = Generation.objects.filter(
+        status=Generation.Status.QUEUED, enqueued_at__isnull=False
+    )
+    if generation.enqueued_at is not None:
+        return dispatched.filter(enqueued_at__lt=generation.enqueued_at).count() + 1
+    own_held_ahead = Generation.objects.filter(
+        owner_id=generation.owner_id,
+        status=Generation.Status.QUEUED,
+        enqueued_at__isnull=True,
+        created_at__lt=generation.created_at,
     ).count()
-    return ahead + 1
+    return dispatched.count() + own_held_ahead + 1
 
 
 GALLERY_FILTERS = {

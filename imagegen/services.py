@@ -31,7 +31,7 @@ from django_q.exceptions import TimeoutException
 from django_q.signing import BadSignature, SignedPackage
 from django_q.tasks import async_task
 
-from .images import ImageRejected, check_image, png_bytes, thumbnail_bytes
+from .images import ImageRejected, check_image, stored_bytes
 from .models import (
     MAX_SEED,
     ApiToken,
@@ -251,12 +251,12 @@ def submit_generation(
             preset_input=preset_input if preset else "",
             only_provider=only_provider,
             charged=True,
-            enqueued_at=timezone.now(),
             charged_day=None if bonus else periods.day,
             charged_month=None if bonus else periods.month,
             charged_bonus=bonus,
         )
-        _enqueue_in_transaction(generation.pk)
+        if dispatch_held(user_id=user.pk):
+            generation.refresh_from_db(fields=["enqueued_at"])
     logger.info("generation %s queued for user %s", generation.pk, user.pk)
     return generation
 
@@ -295,6 +295,43 @@ def _enqueue_in_transaction(generation_id):
 
 
 RUN_GENERATION = "imagegen.tasks.run_generation"
+
+
+def dispatch_held(*, user_id):
+    """Hand the user's held generations to the broker while they have fewer than
+    IMAGEGEN_IN_FLIGHT_PER_USER in it or running; returns how many were handed over.
+
+    A generation is recorded at once (quota, row, position) but only dispatched (enqueued_at
+    set, task queued) when one of its owner's slots is free, so one user's batch of fifty waits
+    in the database, not in the broker's first-come queue in front of everyone else: another
+    user's request is at most a couple of tasks behind. Called on submission and whenever a
+    generation ends, and by the recovery sweep; the owner's quota row is locked meanwhile, so
+    concurrent calls never dispatch past the limit.
+    """
+    limit = settings.IMAGEGEN_IN_FLIGHT_PER_USER
+    with transaction.atomic():
+        list(Quota.objects.select_for_update().filter(user_id=user_id).values_list("pk"))
+        queued = Generation.objects.filter(owner_id=user_id, status=Generation.Status.QUEUED)
+        held = queued.filter(enqueued_at__isnull=True).order_by("created_at")
+        if limit:
+            in_flight = Generation.objects.filter(
+                owner_id=user_id, status__in=Generation.ACTIVE, enqueued_at__isnull=False
+            ).count()
+            held = held[: max(0, limit - in_flight)]
+        dispatched = 0
+        for generation_id in held.values_list("pk", flat=True):
+            if Generation.objects.filter(pk=generation_id, enqueued_at__isnull=True).update(
+                enqueued_at=timezone.now()
+            ):
+                _enqueue_in_transaction(generation_id)
+                dispatched += 1
+    return dispatched
+
+
+def _dispatch_next_of_owner(generation_id):
+    owner_id = Generation.objects.filter(pk=generation_id).values_list("owner_id", flat=True)
+    for user_id in owner_id:
+        dispatch_held(user_id=user_id)
 
 
 def enqueue_generation(generation_id):
@@ -347,6 +384,7 @@ def cancel_generation(*, generation_id, user):
         ).update(status=Generation.Status.CANCELED, finished_at=timezone.now())
         if canceled:
             refund(generation_id)
+            dispatch_held(user_id=user.pk)
     return bool(canceled)
 
 
@@ -380,6 +418,8 @@ def fail_generation(
         )
         if failed and refund_quota:
             refund(generation_id)
+    if failed:
+        _dispatch_next_of_owner(generation_id)
     return bool(failed)
 
 
@@ -469,8 +509,10 @@ def parameters_text(request, *, provider, model):
 
 def _store(generation, *, claim, provider, request, result, image, notes, seconds):
     text = parameters_text(request, provider=provider.name, model=result.model)
-    generation.image.save("image.png", ContentFile(png_bytes(image, text)), save=False)
-    generation.thumbnail.save("thumb.webp", ContentFile(thumbnail_bytes(image)), save=False)
+    generation.image.save(
+        f"image.{image.extension}", ContentFile(stored_bytes(image, text)), save=False
+    )
+    generation.thumbnail.save("thumb.webp", ContentFile(image.thumbnail), save=False)
     stored = Generation.objects.filter(
         pk=generation.pk, status=Generation.Status.RUNNING, claim=claim
     ).update(
@@ -488,6 +530,8 @@ def _store(generation, *, claim, provider, request, result, image, notes, second
         # Someone else settled it (a recovery sweep, an admin) while we worked: keep theirs.
         generation.image.delete(save=False)
         generation.thumbnail.delete(save=False)
+    else:
+        dispatch_held(user_id=generation.owner_id)
     return bool(stored)
 
 
@@ -787,6 +831,15 @@ def recover_stuck(*, now=None, dry_run=False):
             claim=generation.claim,
         ):
             recovery.failed.append(generation.pk)
+    if not dry_run:
+        # Held generations whose owner has a free slot (a finish that could not dispatch them).
+        owners = (
+            Generation.objects.filter(status=Generation.Status.QUEUED, enqueued_at__isnull=True)
+            .values_list("owner_id", flat=True)
+            .distinct()
+        )
+        for user_id in list(owners):
+            dispatch_held(user_id=user_id)
     lost = _lost_from_the_queue(now)
     for generation_id in lost:
         if dry_run or Generation.objects.filter(
@@ -829,7 +882,7 @@ def _lost_from_the_queue(now):
     cutoff = now - datetime.timedelta(seconds=QUEUED_GRACE_SECONDS)
     waiting_long = list(
         Generation.objects.filter(status=Generation.Status.QUEUED)
-        .filter(Q(enqueued_at__lt=cutoff) | Q(enqueued_at__isnull=True, created_at__lt=cutoff))
+        .filter(enqueued_at__lt=cutoff)
         .values_list("pk", flat=True)
     )
     if not waiting_long:

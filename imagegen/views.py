@@ -217,8 +217,10 @@ def _send_file(field, *, content_type, download_name=None):
 def image(request, generation_id):
     """The original PNG, inline or (with ?download=1) as an attachment."""
     generation = _own_generation(request, generation_id)
-    name = f"travelfit-{generation.pk}.png" if request.GET.get("download") else None
-    return _send_file(generation.image, content_type="image/png", download_name=name)
+    name = generation.download_name if request.GET.get("download") else None
+    return _send_file(
+        generation.image, content_type=generation.image_content_type, download_name=name
+    )
 
 
 @login_required
@@ -316,8 +318,10 @@ def shared(request, token):
 
 def shared_image(request, token):
     generation = _shared(token)
-    download = f"travelfit-{generation.pk}.png" if request.GET.get("download") else None
-    return _send_file(generation.image, content_type="image/png", download_name=download)
+    download = generation.download_name if request.GET.get("download") else None
+    return _send_file(
+        generation.image, content_type=generation.image_content_type, download_name=download
+    )
 
 
 def _back(request, fallback):

@@ -140,7 +140,7 @@ def test_a_new_user_generates_watches_shares_and_deletes(site, page_factory):
     page.wait_for_selector(".detail-media img")
     assert_accessible_basics(page)
     with page.expect_download() as download_info:
-        page.get_by_role("link", name="Download PNG").click()
+        page.get_by_role("link", name="Download image").click()
     png = Image.open(io.BytesIO(Path(download_info.value.path()).read_bytes()))
     assert png.format == "PNG" and png.size == (1024, 768)
     assert "제주도 성산일출봉의 일출" in png.info["parameters"]

@@ -7,7 +7,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from imagegen.images import ImageRejected, check_image, png_bytes, thumbnail_bytes
+from imagegen.images import ImageRejected, check_image, stored_bytes, with_png_text
 
 
 def encode(image, fmt="PNG"):
@@ -27,10 +27,14 @@ def png_header_claiming(width, height):
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
-def test_accepted_formats_decode_to_rgb(fmt):
-    image = check_image(encode(Image.new("RGBA", (64, 48), "teal").convert("RGB"), fmt))
-    assert (image.mode, image.size) == ("RGB", (64, 48))
+@pytest.mark.parametrize(("fmt", "extension"), [("PNG", "png"), ("JPEG", "jpg"), ("WEBP", "webp")])
+def test_accepted_formats_are_kept_as_the_provider_sent_them(fmt, extension):
+    data = encode(Image.new("RGB", (64, 48), "teal"), fmt)
+    checked = check_image(data)
+    assert (checked.format, checked.extension, checked.size) == (fmt, extension, (64, 48))
+    assert checked.data is data
+    if fmt != "PNG":  # JPEG and WebP keep their parameters beside them, in the row
+        assert stored_bytes(checked, "a prompt") is data
 
 
 @pytest.mark.parametrize(
@@ -71,10 +75,45 @@ def test_wrong_size_is_rejected_when_a_size_was_asked_for():
         check_image(data, expected_size=(512, 768))
 
 
-def test_png_carries_the_parameters_and_the_thumbnail_is_small_webp(settings):
+def chunks(png):
+    """[(type, body)] of a PNG stream."""
+    found, position = [], 8
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        found.append((png[position + 4 : position + 8], png[position + 8 : position + 8 + length]))
+        position += 12 + length
+    return found
+
+
+def photo_like(size=(400, 200)):
+    return Image.merge("RGB", [Image.effect_noise(size, 40)] * 2 + [Image.new("L", size, 90)])
+
+
+def test_a_png_gets_its_parameters_without_its_pixels_being_compressed_again(settings):
     settings.IMAGEGEN_THUMBNAIL_SIZE = 100
-    image = Image.new("RGB", (400, 200), "orange")
-    stored = Image.open(io.BytesIO(png_bytes(image, "a prompt\nSeed: 1")))
-    assert stored.info["parameters"] == "a prompt\nSeed: 1"
-    thumb = Image.open(io.BytesIO(thumbnail_bytes(image)))
+    original = encode(photo_like())
+    checked = check_image(original, expected_size=(400, 200))
+    stored = stored_bytes(checked, "제주 일출, watercolor\nSeed: 1")
+    reopened = Image.open(io.BytesIO(stored))
+    assert reopened.info["parameters"] == "제주 일출, watercolor\nSeed: 1"  # A1111 readers
+    # The image data chunks are the provider's, byte for byte; only our chunk was added.
+    assert [c for c in chunks(stored) if c[0] == b"IDAT"] == [
+        c for c in chunks(original) if c[0] == b"IDAT"
+    ]
+    assert len(stored) - len(original) < 100
+    reopened.load()  # every CRC right
+    thumb = Image.open(io.BytesIO(checked.thumbnail))
     assert (thumb.format, thumb.size) == ("WEBP", (100, 50))
+
+
+def test_a_parameters_chunk_already_in_the_png_is_replaced_not_doubled():
+    once = with_png_text(encode(Image.new("RGB", (8, 8))), "parameters", "first")
+    twice = with_png_text(once, "parameters", "second")
+    texts = [body for kind, body in chunks(twice) if kind in (b"tEXt", b"iTXt")]
+    assert len(texts) == 1 and texts[0].endswith(b"second")
+
+
+def test_a_jpeg_gets_a_thumbnail_of_the_thumbnail_size(settings):
+    settings.IMAGEGEN_THUMBNAIL_SIZE = 128
+    checked = check_image(encode(photo_like((1024, 1024)), "JPEG"))
+    assert Image.open(io.BytesIO(checked.thumbnail)).size == (128, 128)

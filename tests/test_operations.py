@@ -288,7 +288,8 @@ def test_a_queued_generation_whose_task_was_lost_is_queued_again(make_user):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_lost_tasks_are_found_however_busy_the_queue_is(make_user):
+def test_lost_tasks_are_found_however_busy_the_queue_is(make_user, settings):
+    settings.IMAGEGEN_IN_FLIGHT_PER_USER = 0  # all eleven in the broker at once
     user = make_user()
     orphans = [services.submit_generation(user=user, **REQUEST) for _ in range(10)]
     get_broker().purge_queue()  # their tasks are gone (a dead Redis worker had taken them)

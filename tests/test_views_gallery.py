@@ -67,7 +67,7 @@ def test_empty_gallery_says_so(user_client):
 def test_detail_shows_every_parameter(user_client, user):
     generation = make_done(user, negative_prompt="people", seed=99)
     page = user_client.get(reverse("imagegen:detail", args=[generation.pk])).content.decode()
-    for text in ("Santorini blue domes", "people", "256 × 256", "99", "demo", "Download PNG"):
+    for text in ("Santorini blue domes", "people", "256 × 256", "99", "demo", "Download image"):
         assert text in page
 
 

@@ -224,6 +224,8 @@ MEDIA_STORAGE = _setting("MEDIA_STORAGE", _one_of("local", "s3"), "local", "loca
 IMAGEGEN_SIGNED_URL_TTL = _setting(
     "IMAGEGEN_SIGNED_URL_TTL", _whole_number(10, 604800), 300, "a number of seconds (10–604800)"
 )
+
+
 def s3_storage(*, bucket, endpoint_url, region, access_key, secret_key, addressing_style, location):
     """STORAGES["default"] for a private bucket through django-storages (options: its names)."""
     return {
@@ -402,6 +404,16 @@ Q_WORKERS = _setting("Q_WORKERS", _whole_number(1, 64), 2, "a whole number of wo
 IMAGEGEN_TASK_TIMEOUT = _setting(
     "IMAGEGEN_TASK_TIMEOUT", _whole_number(10), 600, "a number of seconds (10 or more)"
 )
+# ORM broker only: how often an idle cluster asks the database for new tasks (seconds). A new
+# generation waits half of this on average before a worker starts it; Redis hands tasks over
+# at once and ignores it.
+Q_POLL = _setting("Q_POLL", _number(0.005), 0.02, "a number of seconds (0.005 or more)")
+# Generations of one user handed to the workers at a time (queued in the broker or running);
+# the rest wait their turn in the database, so one user's batch cannot hold up everyone else.
+# 0: no limit (first come, first served).
+IMAGEGEN_IN_FLIGHT_PER_USER = _setting(
+    "IMAGEGEN_IN_FLIGHT_PER_USER", _whole_number(0, 1000), 2, "a whole number (0: no limit)"
+)
 # A running generation's worker says it is alive this often (seconds); one silent for six of
 # these is taken for dead and its generation goes back in the queue.
 IMAGEGEN_HEARTBEAT_SECONDS = _setting(
@@ -423,7 +435,7 @@ Q_CLUSTER = {
     "ack_failures": True,
     "max_attempts": 1,
     "catch_up": False,
-    "poll": 0.2,
+    "poll": Q_POLL,
     "save_limit": 500,
     "label": "Task queue",
 }

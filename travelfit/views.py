@@ -19,6 +19,7 @@ from django_q.status import Stat
 
 from imagegen import services
 from imagegen.models import Generation, ProviderCooldown
+from imagegen.paginators import table_count
 from imagegen.providers import get_provider
 from imagegen.providers.base import redact
 
@@ -42,7 +43,7 @@ def health(request):
     now = timezone.now()
     try:
         active_sessions = Session.objects.filter(expire_date__gt=now).count()
-        total_generations = Generation.objects.count()
+        total_generations = table_count(Generation)
         queue = dict(
             Generation.objects.filter(status__in=Generation.ACTIVE)
             .values_list("status")

@@ -5,13 +5,13 @@ image, and a few words in the prompt (night, sunset, snow, beach, desert…) ste
 """
 
 import hashlib
-import io
 import random
 import time
 
 from django.conf import settings
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from ..images import encode_png
 from .base import Capabilities, GenerationRequest, ImageProvider, ProviderResult
 
 # (sky top, sky at the horizon, sun, far hills, near hills, ground or sea)
@@ -191,6 +191,4 @@ class DemoProvider(ImageProvider):
             request.height,
             negative_prompt=request.negative_prompt,
         )
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        return ProviderResult(image=buffer.getvalue(), model=self.model, seed=request.seed)
+        return ProviderResult(image=encode_png(image), model=self.model, seed=request.seed)

@@ -9,7 +9,6 @@ LOCAL_DEVICE ("cpu", "cuda" or "mps") and LOCAL_DTYPE ("auto", "float32", "float
 "bfloat16"; "auto" is float16 on a GPU and float32 on the CPU).
 """
 
-import io
 import os
 import threading
 from importlib.util import find_spec
@@ -17,6 +16,7 @@ from importlib.util import find_spec
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from ..images import encode_png
 from .base import (
     Capabilities,
     GenerationRequest,
@@ -222,9 +222,7 @@ class LocalDiffusersProvider(ImageProvider):
             raise ProviderError(
                 f"local_diffusers: the pipeline returned no image ({output!r:.200})"
             )
-        buffer = io.BytesIO()
-        images[0].save(buffer, format="PNG")
-        return ProviderResult(image=buffer.getvalue(), model=model, seed=request.seed)
+        return ProviderResult(image=encode_png(images[0]), model=model, seed=request.seed)
 
     def configuration_problems(self):
         """Missing packages or a LOCAL_MODEL folder that is not there; imports nothing."""

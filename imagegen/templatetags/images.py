@@ -22,7 +22,7 @@ def thumbnail_src(generation):
 def image_src(generation):
     return media.direct_url(
         generation.image,
-        content_type="image/png",
+        content_type=generation.image_content_type,
         fallback=reverse("imagegen:image", args=[generation.pk]),
     )
 
@@ -31,6 +31,6 @@ def image_src(generation):
 def shared_image_src(generation, token):
     return media.direct_url(
         generation.image,
-        content_type="image/png",
+        content_type=generation.image_content_type,
         fallback=reverse("imagegen:shared_image", args=[token]),
     )
