@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint fmt bench clean
+.PHONY: run test lint fmt bench clean messages
 
 $(VENV)/.app-installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,12 +41,28 @@ fmt: $(VENV)/.dev-installed
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+# After changing a marked string: refresh the Korean catalogues (needs GNU gettext), translate
+# what is new in locale/ko/LC_MESSAGES/*.po, then compile. The compiled .mo files are committed,
+# so `make run` needs no gettext. tests/test_i18n.py fails while anything is left untranslated.
+MESSAGES_IGNORE = --ignore=.venv --ignore=var --ignore=tests --ignore=bench --ignore=test-output
+messages: $(VENV)/.dev-installed
+	$(PY) manage.py makemessages --settings=tests.settings -l ko --no-obsolete --add-location=file $(MESSAGES_IGNORE)
+	$(PY) manage.py makemessages --settings=tests.settings -l ko --no-obsolete --add-location=file -d djangojs $(MESSAGES_IGNORE)
+	$(PY) manage.py compilemessages --settings=tests.settings -l ko $(MESSAGES_IGNORE)
+
 test: lint
 	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings
 	$(PY) -m pytest
 
+# Both layouts: SQLite with the ORM broker, then PostgreSQL with Redis (BENCH_DATABASE_URL and
+# BENCH_REDIS_URL name the servers; the second run is skipped when PostgreSQL is not reachable).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
+BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
 bench: $(VENV)/.dev-installed
-	$(PY) bench/run.py
+	env -u DATABASE_URL -u REDIS_URL Q_BROKER=orm $(PY) bench/run.py
+	if pg_isready -q -h 127.0.0.1 2>/dev/null; then \
+	  DATABASE_URL=$(BENCH_DATABASE_URL) Q_BROKER=redis REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/run.py; \
+	else echo "PostgreSQL is not reachable: the PostgreSQL + Redis benchmarks were skipped"; fi
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

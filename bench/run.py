@@ -13,6 +13,15 @@ bench/README.md between the RESULTS markers. Run with `make bench`.
    items, and the query count of each (it must not grow).
 4. MEDIA_STORAGE=s3 (moto's S3 server on 127.0.0.1) against local: storing one 1024×1024
    photo-like PNG, serving it to its owner (the view and the bytes), and the gallery of 24.
+5. Scale: the admin changelist, /health and the gallery with 10,000 generations (and 1,000,000
+   on PostgreSQL) against the same pages with 10 and with 60.
+6. The pipeline under real qcluster workers (bench/pipeline.py, in a child process): end-to-end
+   against a direct call to the provider, dispatch, the work after the provider answered, CPU
+   per image, throughput at W = 2, 8, 16, fairness and the idle cost.
+
+Each database and broker configuration writes its own section of bench/README.md, between
+`<!-- RESULTS sqlite -->` (or `postgresql`) and `<!-- /RESULTS sqlite -->`. BENCH_QUICK=1 takes
+fewer samples.
 """
 
 import io
@@ -28,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 import django  # noqa: E402
 
@@ -75,17 +85,13 @@ def bench_submission(user):
 
 
 def bench_image_check():
-    from imagegen.images import check_image, png_bytes, thumbnail_bytes
-    from imagegen.providers.demo import draw_postcard
+    from imagegen.images import check_image, stored_bytes
 
-    buffer = io.BytesIO()
-    draw_postcard("Jeju at dawn", 7, 1024, 1024).save(buffer, "PNG")
-    data = buffer.getvalue()
+    data = photo_like_png()
 
     def ours():
-        image = check_image(data, expected_size=(1024, 1024))
-        png_bytes(image, "Jeju at dawn\nSeed: 7")
-        thumbnail_bytes(image)
+        checked = check_image(data, expected_size=(1024, 1024))
+        stored_bytes(checked, "Jeju at dawn\nSeed: 7")
 
     def decode_only():
         Image.open(io.BytesIO(data)).load()
@@ -114,7 +120,7 @@ sys.path.insert(0, {root!r})
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 import django; django.setup()
 from PIL import Image
-from imagegen.images import check_image, png_bytes, thumbnail_bytes
+from imagegen.images import check_image, stored_bytes
 data = open({path!r}, "rb").read()
 
 def status(field):
@@ -128,8 +134,7 @@ with open("/proc/self/clear_refs", "w") as refs:
     refs.write("5")  # reset the peak (VmHWM) to the current resident size
 before = status("VmRSS:")
 if {which!r} == "ours":
-    image = check_image(data, expected_size=(1024, 1024))
-    png_bytes(image, "p"); thumbnail_bytes(image)
+    stored_bytes(check_image(data, expected_size=(1024, 1024)), "p")
 else:
     Image.open(io.BytesIO(data)).load()
 print(status("VmHWM:") - before)
@@ -281,6 +286,111 @@ def bench_storage(make_user):
     return results
 
 
+def _fill(user, rows):
+    """Add finished generations (no files) until the table holds `rows`, quickly."""
+    import datetime
+    import uuid as uuid_module
+
+    from django.utils import timezone
+
+    from imagegen.models import Generation
+
+    missing = rows - Generation.objects.count()
+    if missing <= 0:
+        return
+    now = timezone.now()
+    if connection.vendor == "postgresql" and missing > 50_000:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO imagegen_generation (id, owner_id, prompt, negative_prompt, "
+                "preset_input, width, height, status, provider, model_name, attempts, "
+                "recoveries, error_message, error_detail, failure_class, adaptations, image, "
+                "thumbnail, created_at, started_at, finished_at, favourite, charged, "
+                "charged_bonus, only_provider, estimated_cost) "
+                "SELECT md5(random()::text || i::text)::uuid, %s, 'trip ' || i, '', '', 512, "
+                "512, 'succeeded', 'demo', 'demo', 1, 0, '', '', '', '', 'generations/x.png', "
+                "'generations/x.webp', %s - i * interval '1 second', "
+                "%s - i * interval '1 second', %s - i * interval '1 second', false, false, "
+                "false, '', 0 FROM generate_series(1, %s) AS i",
+                [user.pk, now, now, now, missing],
+            )
+            cursor.execute("ANALYZE imagegen_generation")
+        return
+    batch = []
+    for i in range(missing):
+        moment = now - datetime.timedelta(seconds=i + 1)
+        batch.append(
+            Generation(
+                id=uuid_module.uuid4(),
+                owner=user,
+                prompt=f"trip {i}",
+                width=512,
+                height=512,
+                status="succeeded",
+                provider="demo",
+                image="generations/x.png",
+                thumbnail="generations/x.webp",
+                created_at=moment,
+                started_at=moment,
+                finished_at=moment,
+            )
+        )
+    Generation.objects.bulk_create(batch, batch_size=2000)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE imagegen_generation")
+
+
+def _timed_page(client, url, repeat=5):
+    queries = []
+
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(count):
+        response = client.get(url)
+    assert response.status_code in (200, 503), (url, response.status_code)
+    seconds, _ = best_of(lambda: client.get(url), repeat)
+    return seconds * 1000, len(queries)
+
+
+def bench_scale(make_user, sizes):
+    """Admin changelist (page 1 and 200), /health and the gallery (page 1 and 400) with many
+    generations, against the same pages with 10: each ratio should stay near 1."""
+    from django.contrib.auth import get_user_model
+
+    from imagegen.models import Generation
+
+    Generation.objects.all().delete()
+    owner = make_user("bench-scale")
+    staff = get_user_model().objects.create_superuser("bench-admin", "a@example.org", "x" * 20)
+    admin, user = Client(), Client()
+    admin.force_login(staff)
+    user.force_login(owner)
+    pages = {
+        "admin_p1": (admin, "/admin/imagegen/generation/"),
+        "admin_p200": (admin, "/admin/imagegen/generation/?p=199"),
+        "health": (admin, "/health"),
+        "gallery_p1": (user, "/gallery/"),
+        "gallery_p400": (user, "/gallery/?page=400"),
+    }
+    results = {}
+    # 10 rows is the issue's baseline; 60 fills a first page, so that page renders as many
+    # rows as at any size and the ratio shows only what the size itself costs.
+    for size in (10, 60, *sizes):
+        _fill(owner, size)
+        for name, (client, url) in pages.items():
+            if name == "admin_p200" and size < 200 * 50:
+                # The admin redirects a page that does not exist: the baseline is page 1.
+                url = pages["admin_p1"][1]
+            ms, queries = _timed_page(client, url)
+            results[f"scale_{name}_{size}_ms"] = ms
+            results[f"scale_{name}_{size}_queries"] = queries
+    results["scale_sizes"] = sizes
+    return results
+
+
 def main():
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
@@ -298,12 +408,17 @@ def main():
         results |= bench_image_check()
         results |= bench_gallery(make_user)
         results |= bench_storage(make_user)
+        sizes = [10_000] + ([1_000_000] if connection.vendor == "postgresql" else [])
+        results |= bench_scale(make_user, sizes)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
-    write(results)
+    import pipeline
+
+    pipeline_figures = pipeline.markdown(pipeline.run(quick=bool(os.environ.get("BENCH_QUICK"))))
+    write(results, pipeline_figures)
 
 
-def write(r):
+def write(r, pipeline_figures):
     def row(what, ours, baseline, ratio):
         return f"| {what} | {ours} | {baseline} | {ratio:.1f}× |\n"
 
@@ -318,7 +433,8 @@ def write(r):
             r["submission_ratio"],
         )
         + row(
-            "check + store a 1024² PNG (verify, decode, PNG, WebP thumbnail) vs decode only",
+            "check + store a 1024² photo-like PNG (verify, one decode for the WebP thumbnail, "
+            "parameters chunk spliced in) vs decode only",
             f"{r['image_ms']:.1f} ms",
             f"{r['decode_ms']:.1f} ms",
             r["image_ratio"],
@@ -354,10 +470,31 @@ def write(r):
             r["gallery_bucket_ratio"],
         )
     )
+    for size in r["scale_sizes"]:
+        for name, what in (
+            ("admin_p1", "admin generations list, page 1"),
+            ("admin_p200", "admin generations list, page 200"),
+            ("health", "/health (with its details)"),
+            ("gallery_p1", "gallery, page 1"),
+            ("gallery_p400", "gallery, page 400"),
+        ):
+            big = r[f"scale_{name}_{size}_ms"]
+            for base in (10, 60):
+                small = r[f"scale_{name}_{base}_ms"]
+                table += row(
+                    f"{what}: {size:,} generations vs {base}",
+                    f"{big:.1f} ms, {r[f'scale_{name}_{size}_queries']} queries",
+                    f"{small:.1f} ms, {r[f'scale_{name}_{base}_queries']} queries",
+                    big / small,
+                )
+    table += "\n" + pipeline_figures
     readme = ROOT / "bench" / "README.md"
     text = readme.read_text()
+    start, end = f"<!-- RESULTS {r['database']} -->\n", f"<!-- /RESULTS {r['database']} -->"
+    if start not in text:
+        text += f"\n{start}{end}\n"
     text = re.sub(
-        r"(<!-- RESULTS -->\n).*?(<!-- /RESULTS -->)",
+        f"({re.escape(start)}).*?({re.escape(end)})",
         lambda m: m.group(1) + table + m.group(2),
         text,
         flags=re.S,

@@ -104,8 +104,9 @@ def _thumbnail(image):
     size = settings.IMAGEGEN_THUMBNAIL_SIZE
     image.draft("RGB", (size, size))  # JPEG only: decode at the smallest scale still >= size
     # Pillow's thumbnail() first reduce()s by a whole factor (a cheap box average) down to
-    # about twice the target, then resamples only that.
-    image.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    # about the target, then resamples only that: a quarter of the CPU of resampling from
+    # twice the target (reducing_gap=2), and a thumbnail nobody can tell apart at its size.
+    image.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=1.0)
     if image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     buffer = io.BytesIO()

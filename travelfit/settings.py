@@ -436,7 +436,11 @@ Q_CLUSTER = {
     "max_attempts": 1,
     "catch_up": False,
     "poll": Q_POLL,
-    "save_limit": 500,
+    # Successful tasks are not kept: the generation row records everything about them, and
+    # with a limit django-q2's monitor loads every kept success row (under a write lock) to
+    # prune one, for each finished task; at 16 images/s that serialised the whole cluster.
+    # Failed tasks (a bug, a task stopped by the time limit) are still kept for the admin.
+    "save_limit": -1,
     "label": "Task queue",
 }
 if Q_BROKER == "orm":
