@@ -1,5 +1,6 @@
-"""Account URLs under /accounts/: sign-up, the throttled reset request, then Django's own views
-(log-in, log-out, password change and the rest of the reset)."""
+"""Account URLs under /accounts/: sign-up, the throttled reset request, the user's own pages
+(profile, API keys, download, delete), then Django's own views (log-in, log-out, password
+change and the rest of the reset)."""
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -17,5 +18,10 @@ urlpatterns = [
         ),
         name="password_reset_done",
     ),
+    path("profile/", views.profile, name="profile"),
+    path("keys/", views.keys, name="keys"),
+    path("keys/<int:token_id>/revoke", views.revoke_key, name="revoke_key"),
+    path("download/", views.download_images, name="download_images"),
+    path("delete/", views.delete_account, name="delete_account"),
     path("", include("django.contrib.auth.urls")),
 ]

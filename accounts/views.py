@@ -1,15 +1,31 @@
-"""Sign-up, the throttled password reset and the page a locked-out log-in gets."""
+"""Sign-up, the throttled password reset, the page a locked-out log-in gets, and the signed-in
+user's own pages: profile and preferences, API keys, download everything, delete the account."""
 
 import logging
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import login
+from django.contrib import messages
+from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
-from . import throttles
+from imagegen import selectors as imagegen_selectors
+from imagegen import services as imagegen_services
+
+from . import export, selectors, services, throttles
+from .forms import ApiKeyForm, DeleteAccountForm, PreferencesForm
+from .middleware import remember_preferences
 
 logger = logging.getLogger("accounts")
 
@@ -18,22 +34,21 @@ class SignUpForm(UserCreationForm):
     """Django's sign-up form (its username and password checks), plus a required email."""
 
     email = forms.EmailField(
-        required=True, help_text="Used only if you need to reset your password."
+        required=True,
+        label=_lazy("E-mail"),
+        help_text=_lazy("Used only if you need to reset your password."),
     )
 
     class Meta(UserCreationForm.Meta):
         fields = ("username", "email")
 
 
-def _too_many(request, template, context, refused, what):
+def _too_many(request, template, context, refused, text):
+    """The form again with `text` (an ngettext pair's text, counting minutes) and 429."""
     response = render(
         request,
         template,
-        {
-            **context,
-            "throttled": f"Too many {what} from your network. Try again in "
-            f"{refused.minutes} minute{'s' if refused.minutes != 1 else ''}.",
-        },
+        {**context, "throttled": text % {"minutes": refused.minutes}},
         status=429,
     )
     response["Retry-After"] = str(refused.retry_after_seconds)
@@ -66,7 +81,12 @@ def signup(request):
                     "registration/signup.html",
                     {**context, "form": form},
                     refused,
-                    "new accounts",
+                    ngettext(
+                        "Too many new accounts from your network. Try again in %(minutes)s minute.",
+                        "Too many new accounts from your network. Try again in %(minutes)s "
+                        "minutes.",
+                        refused.minutes,
+                    ),
                 )
             user = form.save()
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
@@ -96,7 +116,13 @@ class PasswordResetView(auth_views.PasswordResetView):
                 self.template_name,
                 self.get_context_data(form=form),
                 refused,
-                "password reset requests",
+                ngettext(
+                    "Too many password reset requests from your network. Try again in "
+                    "%(minutes)s minute.",
+                    "Too many password reset requests from your network. Try again in "
+                    "%(minutes)s minutes.",
+                    refused.minutes,
+                ),
             )
         return super().form_valid(form)
 
@@ -113,3 +139,146 @@ def locked_out(request, original_response=None, credentials=None):
     )
     response["Retry-After"] = str(minutes * 60)
     return response
+
+
+RECENT_ON_PROFILE = 5
+
+
+@login_required
+def profile(request):
+    """The user's account: quota left and when it comes back, recent use, preferences, keys.
+
+    Saving the preferences also sets the language cookie, so that the chosen language stays
+    after logging out.
+    """
+    profile = services.profile_for(request.user)
+    if request.method == "POST":
+        form = PreferencesForm(request.POST, instance=profile)
+        if form.is_valid():
+            services.save_preferences(
+                user=request.user,
+                language=form.cleaned_data["language"],
+                time_zone=form.cleaned_data["time_zone"],
+            )
+            remember_preferences(request, request.user.pk)
+            messages.success(request, _("Your preferences are saved."))
+            response = redirect("profile")
+            language = form.cleaned_data["language"]
+            if not language:
+                # "Follow my browser": an old choice in the cookie would still beat it.
+                response.delete_cookie(
+                    settings.LANGUAGE_COOKIE_NAME,
+                    path=settings.LANGUAGE_COOKIE_PATH,
+                    domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                    samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+                )
+            else:
+                response.set_cookie(
+                    settings.LANGUAGE_COOKIE_NAME,
+                    language,
+                    max_age=settings.LANGUAGE_COOKIE_AGE,
+                    path=settings.LANGUAGE_COOKIE_PATH,
+                    domain=settings.LANGUAGE_COOKIE_DOMAIN,
+                    secure=settings.LANGUAGE_COOKIE_SECURE,
+                    httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+                    samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+                )
+            return response
+    else:
+        form = PreferencesForm(instance=profile)
+    periods = imagegen_services.Periods.current()
+    return render(
+        request,
+        "accounts/profile.html",
+        {
+            "form": form,
+            "quota": imagegen_selectors.quota_status(request.user),
+            "day_resets_at": periods.day_resets_at(),
+            "month_resets_at": periods.month_resets_at(),
+            "time_zone": timezone.get_current_timezone_name(),
+            "usage": selectors.usage_of(request.user),
+            "recent": imagegen_selectors.generations_of(request.user)[:RECENT_ON_PROFILE],
+            "key_count": request.user.api_tokens.count(),
+        },
+    )
+
+
+NEW_KEY_SESSION = "travelfit-new-api-key"
+
+
+@never_cache
+@login_required
+def keys(request):
+    """The user's API keys: make one (its key shown once) or revoke one.
+
+    Making one redirects (so a reload cannot make a second key) to this page, which shows the
+    new key once: it waits in the server-side session only until that next request pops it.
+    """
+    if request.method == "POST":
+        form = ApiKeyForm(request.POST)
+        if form.is_valid():
+            token, key = imagegen_services.create_api_token(
+                user=request.user, name=form.cleaned_data["name"]
+            )
+            request.session[NEW_KEY_SESSION] = {"id": token.pk, "key": key}
+            return redirect("keys")
+    else:
+        form = ApiKeyForm()
+    new = request.session.pop(NEW_KEY_SESSION, None)
+    new_token = request.user.api_tokens.filter(pk=new["id"]).first() if new else None
+    return render(
+        request,
+        "accounts/keys.html",
+        {
+            "form": form,
+            "tokens": request.user.api_tokens.order_by("-created_at"),
+            "new_token": new_token,
+            "new_key": new["key"] if new_token else None,
+            "api_url": request.build_absolute_uri(reverse("api:generations")),
+        },
+    )
+
+
+@login_required
+@require_POST
+def revoke_key(request, token_id):
+    """Revoke one of the user's keys: from now on it answers 401."""
+    name = imagegen_services.revoke_api_token(token_id=token_id, user=request.user)
+    if name is None:
+        raise Http404(_("No such key."))
+    messages.success(
+        request, _("Revoked “%(name)s”: requests with it now get 401.") % {"name": name}
+    )
+    return redirect("keys")
+
+
+@login_required
+def download_images(request):
+    """Every finished image of the user's, and index.csv, in one zip sent as it is made."""
+    archive = export.images_zip(request.user)
+    stamp = timezone.localdate().isoformat()
+    response = StreamingHttpResponse(archive, content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="travelfit-images-{stamp}.zip"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+def delete_account(request):
+    """GET asks for the password; POST with it deletes the account and everything in it."""
+    if request.method == "POST":
+        form = DeleteAccountForm(request.user, request.POST)
+        if form.is_valid():
+            services.delete_account(user=request.user)
+            logout(request)
+            messages.success(
+                request, _("Your account, its images and its API keys are deleted. Goodbye!")
+            )
+            return redirect(settings.LOGOUT_REDIRECT_URL)
+    else:
+        form = DeleteAccountForm(request.user)
+    return render(
+        request,
+        "accounts/delete.html",
+        {"form": form, "image_count": selectors.images_of(request.user).count()},
+    )

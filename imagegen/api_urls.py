@@ -1,6 +1,7 @@
-"""URLs of the JSON API (/api/v1/…) and of the page where users manage their API keys."""
+"""URLs of the JSON API (/api/v1/…). Users manage their keys on /accounts/keys/."""
 
 from django.urls import path, re_path
+from django.views.generic import RedirectView
 
 from . import api
 
@@ -16,6 +17,6 @@ urlpatterns = [
     # Last of the API's: any other /api/ address answers a JSON 404, not the HTML page (and
     # is never redirected by APPEND_SLASH, which would drop a POST's body).
     re_path(r"^api/(?P<path>.*)$", api.not_found, name="not_found"),
-    path("account/api-keys/", api.keys, name="keys"),
-    path("account/api-keys/<int:token_id>/revoke", api.revoke_key, name="revoke_key"),
+    # The API keys page moved to /accounts/keys/; old bookmarks still find it.
+    path("account/api-keys/", RedirectView.as_view(pattern_name="keys", permanent=True)),
 ]

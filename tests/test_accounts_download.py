@@ -1,0 +1,87 @@
+""" "Download all my images": a streamed zip of the user's own finished images and an index."""
+
+import csv
+import io
+import zipfile
+import zoneinfo
+
+from django.core.files.storage import default_storage
+from django.urls import reverse
+
+from imagegen import services
+from imagegen.models import Generation
+from tests.conftest import run_queued_tasks
+
+DOWNLOAD_URL = reverse("download_images")
+
+
+def make_done(user, prompt, seed=None):
+    generation = services.submit_generation(
+        user=user, prompt=prompt, width=320, height=256, seed=seed
+    )
+    run_queued_tasks()
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.SUCCEEDED
+    return generation
+
+
+def download(client):
+    response = client.get(DOWNLOAD_URL)
+    assert response.status_code == 200
+    assert response.streaming  # sent while it is made, not built in memory first
+    assert response["Content-Type"] == "application/zip"
+    assert response["Content-Disposition"].startswith('attachment; filename="travelfit-images-')
+    return zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
+
+
+def index_rows(archive):
+    text = archive.read("index.csv").decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def test_the_zip_holds_exactly_the_users_finished_images_and_an_index(user_client, user, make_user):
+    mine = [make_done(user, "제주도 성산일출봉의 일출", seed=11), make_done(user, "Busan beach")]
+    theirs = make_done(make_user("bora"), "Not yours")
+    services.submit_generation(user=user, prompt="still queued", width=256, height=256)
+    failed = services.submit_generation(user=user, prompt="went wrong", width=256, height=256)
+    services.fail_generation(failed.pk, user_message="No.", detail="test")
+
+    archive = download(user_client)
+    assert archive.testzip() is None
+    assert sorted(archive.namelist()) == sorted([g.download_name for g in mine] + ["index.csv"])
+    for generation in mine:
+        with default_storage.open(generation.image.name, "rb") as stored:
+            assert archive.read(generation.download_name) == stored.read()
+    assert theirs.download_name not in archive.namelist()
+
+    rows = index_rows(archive)
+    assert [row["file"] for row in rows] == [g.download_name for g in mine]  # oldest first
+    assert rows[0]["prompt"] == "제주도 성산일출봉의 일출"
+    assert rows[0]["seed"] == "11"
+    assert rows[1]["seed"] == str(mine[1].actual_seed)
+    assert rows[0]["created_at"] == mine[0].created_at.isoformat()
+    assert "Not yours" not in archive.read("index.csv").decode("utf-8-sig")
+
+
+def test_the_index_dates_are_in_the_users_time_zone(user_client, user):
+    user_client.post(reverse("profile"), {"language": "", "time_zone": "Asia/Seoul"})
+    generation = make_done(user, "Andong mask dance")
+    rows = index_rows(download(user_client))
+    assert rows[0]["created_at"].endswith("+09:00")
+    seoul = zoneinfo.ZoneInfo("Asia/Seoul")
+    assert rows[0]["created_at"] == generation.created_at.astimezone(seoul).isoformat()
+
+
+def test_with_no_images_the_zip_has_just_the_index(user_client, user):
+    archive = download(user_client)
+    assert archive.namelist() == ["index.csv"]
+    assert index_rows(archive) == []
+
+
+def test_the_zip_reads_images_from_the_bucket(s3_media, user, user_client):
+    server, bucket = s3_media
+    generation = make_done(user, "Gamcheon culture village")
+    assert generation.image.name in server.keys(bucket)
+    archive = download(user_client)
+    assert archive.read(generation.download_name)[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [row["file"] for row in index_rows(archive)] == [generation.download_name]
