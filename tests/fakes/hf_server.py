@@ -13,6 +13,13 @@ One threaded HTTP server plays every part huggingface_hub 2.4.0 talks to when it
   dedicated Inference Endpoint, ``POST /endpoint`` (or any other path not listed here): body
   ``{"inputs": prompt, "parameters": {...}}``, answer raw PNG bytes.
 
+* the router's translation, ``POST /hf-inference/models/<owner>/<model>`` for a model whose
+  ``pipeline_tag`` is ``translation`` (what ``InferenceClient(provider="hf-inference")
+  .translation(text, model=...)`` sends after looking the model's pipeline tag up on the Hub):
+  body ``{"inputs": text, "parameters": {...}}`` (None parameters dropped, so usually ``{}``),
+  answer ``[{"translation_text": ...}]``. The translation is deterministic: a phrase of
+  ``TRANSLATIONS`` comes back in English; any other text as ``"english <sha256 of it, 8 hex>"``.
+
 Images are drawn with Pillow at the size asked for (``image_size`` for fal,
 ``parameters.width``/``height`` otherwise; 1024x1024 when not given).
 
@@ -54,6 +61,11 @@ POST decided. The behaviours, as HF answers them (bodies are HF's ``{"error": ".
                    starts, unless the request carries ``X-Scale-Up-Timeout``, which makes it
                    hold the request (``server.scale_up_seconds``, default 0.3) and answer ``ok``
 =================  ======================================================================
+
+``server.translation_behaviour`` (default ``"ok"``) answers translation POSTs, which never take
+from the scripted queue: ``ok``, ``garbage`` (200 with HTML, not JSON), ``empty`` (200 ``[]``),
+``slow``, ``hangup`` or any error behaviour above (``500``, ``503-loading``, ...).
+``server.translation_requests`` lists them (``inference_requests`` leaves them out).
 
 ``server.hub_behaviour`` answers the Hub look-up: ``"ok"`` (the mapping in ``server.models``; a
 model not in it gets 404 + ``X-Error-Code: RepoNotFound``, as the Hub does), or any error behaviour
@@ -115,6 +127,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import hashlib
 import io
 import json
 import socket
@@ -155,6 +168,17 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
                 "providerId": "stabilityai/stable-diffusion-3.5-large",
                 "task": "text-to-image",
             },
+        },
+    },
+    # Served by hf-inference for translation when this fake was written; check again (it moves).
+    "Helsinki-NLP/opus-mt-ko-en": {
+        "pipeline_tag": "translation",
+        "inferenceProviderMapping": {
+            "hf-inference": {
+                "status": "live",
+                "providerId": "Helsinki-NLP/opus-mt-ko-en",
+                "task": "translation",
+            }
         },
     },
     "black-forest-labs/FLUX.1-schnell": {
@@ -201,6 +225,24 @@ BEHAVIOURS = frozenset(
 
 GARBAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 
+# What the fake translation answers for these texts (Korean → English).
+TRANSLATIONS = {
+    "서울 야경": "Seoul at night",
+    "부산 해운대 해변의 일출": "Sunrise over Haeundae beach in Busan",
+    "제주도 성산일출봉의 일출": "Sunrise at Seongsan Ilchulbong on Jeju Island",
+    "제주도 성산일출봉의 일출, 수채화 스타일": (
+        "Sunrise at Seongsan Ilchulbong on Jeju Island, watercolour style"
+    ),
+    "경복궁 앞 한복 입은 여행자": "A traveller in hanbok in front of Gyeongbokgung",
+    "흐릿한 사진": "blurry photo",
+    "사람들": "people",
+}
+
+
+def translate_text(text: str) -> str:
+    """The fake's English for a text: TRANSLATIONS, or a stand-in that names the text."""
+    return TRANSLATIONS.get(text) or f"english {hashlib.sha256(text.encode()).hexdigest()[:8]}"
+
 
 @dataclass
 class RecordedRequest:
@@ -213,6 +255,7 @@ class RecordedRequest:
     body: bytes
     json: Any = None
     behaviour: str | None = None  # what the fake did with it, for inference POSTs
+    translation: str | None = None  # what the fake did with it, for translation POSTs
 
 
 @dataclass
@@ -330,6 +373,7 @@ class FakeHuggingFace(ThreadingHTTPServer):
         self.url = f"http://{host}:{self.server_address[1]}"
         self.behaviour = "ok"
         self.hub_behaviour = "ok"
+        self.translation_behaviour = "ok"
         self.slow_seconds = 10.0
         self.retry_after = 1
         self.scale_up_seconds = 0.3
@@ -386,6 +430,19 @@ class FakeHuggingFace(ThreadingHTTPServer):
         if provider_id is not None:
             mapping[provider] = {"status": status, "providerId": provider_id, "task": task}
 
+    @property
+    def translation_behaviour(self) -> str:
+        """How translation POSTs are answered (they never take from the scripted queue)."""
+        return self._translation_behaviour
+
+    @translation_behaviour.setter
+    def translation_behaviour(self, value: str) -> None:
+        _check(value)
+        self._translation_behaviour = value
+
+    def is_translation_model(self, model: str) -> bool:
+        return self.models.get(model, {}).get("pipeline_tag") == "translation"
+
     def next_behaviour(self) -> str:
         with self._lock:
             return self._queue.popleft() if self._queue else self._behaviour
@@ -394,8 +451,13 @@ class FakeHuggingFace(ThreadingHTTPServer):
 
     @property
     def inference_requests(self) -> list[RecordedRequest]:
-        """The POSTs received (router and endpoint), oldest first."""
-        return [r for r in self.requests if r.method == "POST"]
+        """The image POSTs received (router and endpoint), oldest first."""
+        return [r for r in self.requests if r.method == "POST" and r.behaviour is not None]
+
+    @property
+    def translation_requests(self) -> list[RecordedRequest]:
+        """The translation POSTs received, oldest first."""
+        return [r for r in self.requests if r.method == "POST" and r.translation is not None]
 
     @property
     def hub_requests(self) -> list[RecordedRequest]:
@@ -493,6 +555,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         record = self._read_request()
+        model = record.path.removeprefix("/hf-inference/models/").strip("/")
+        if record.path.startswith("/hf-inference/models/") and self.server.is_translation_model(
+            model
+        ):
+            record.translation = self.server.translation_behaviour
+            self._answer_translation(record, record.translation, model)
+            return
         behaviour = self.server.next_behaviour()
         record.behaviour = behaviour
         path = record.path
@@ -594,6 +663,18 @@ class _Handler(BaseHTTPRequestHandler):
                 _Reply(200, draw_png(width, height, prompt, parameters.get("seed")), "image/png")
             )
 
+    def _answer_translation(self, record: RecordedRequest, behaviour: str, model: str) -> None:
+        if self._common_behaviour(behaviour, model):
+            return
+        if behaviour == "garbage":
+            self._send(_Reply(200, GARBAGE, "text/html; charset=utf-8"))
+        elif behaviour == "empty":
+            self._send(_Reply(200, b"[]"))
+        else:
+            body = record.json if isinstance(record.json, dict) else {}
+            english = translate_text(str(body.get("inputs", "")))
+            self._send(_Reply(200, json.dumps([{"translation_text": english}]).encode()))
+
     def _answer_file(self, name: str) -> None:
         with self.server._lock:
             stored = self.server._files.get(name)
@@ -683,26 +764,28 @@ def huggingface_hub_pointed_at(url: str) -> Iterator[None]:
     """Within the block, huggingface_hub sends its Hub look-ups and router calls to url.
 
     Patches ``huggingface_hub.constants.ENDPOINT``, ``...constants.INFERENCE_PROXY_TEMPLATE``,
-    ``...constants.HF_HUB_DISABLE_TELEMETRY`` (True) and the hf-inference text-to-image helper's
-    ``base_url``, and clears the look-up caches on the way in and out, so no test sees another's
-    mapping. Not thread-safe against other tests patching
-    the same names at once (pytest runs tests one at a time in a process).
+    ``...constants.HF_HUB_DISABLE_TELEMETRY`` (True) and the hf-inference text-to-image and
+    translation helpers' ``base_url``, and clears the look-up caches on the way in and out, so no
+    test sees another's mapping. Not thread-safe against other tests patching the same names at
+    once (pytest runs tests one at a time in a process).
     """
     from huggingface_hub import constants
     from huggingface_hub.inference._providers import PROVIDERS
 
     helper = PROVIDERS["hf-inference"]["text-to-image"]
+    translation = PROVIDERS["hf-inference"]["translation"]
     saved = (
         constants.ENDPOINT,
         constants.INFERENCE_PROXY_TEMPLATE,
         constants.HF_HUB_DISABLE_TELEMETRY,
         helper.base_url,
+        translation.base_url,
     )
     clear_huggingface_hub_caches()
     constants.ENDPOINT = url
     constants.INFERENCE_PROXY_TEMPLATE = url + "/{provider}"
     constants.HF_HUB_DISABLE_TELEMETRY = True
-    helper.base_url = url + "/hf-inference"
+    helper.base_url = translation.base_url = url + "/hf-inference"
     try:
         yield
     finally:
@@ -711,5 +794,6 @@ def huggingface_hub_pointed_at(url: str) -> Iterator[None]:
             constants.INFERENCE_PROXY_TEMPLATE,
             constants.HF_HUB_DISABLE_TELEMETRY,
             helper.base_url,
+            translation.base_url,
         ) = saved
         clear_huggingface_hub_caches()

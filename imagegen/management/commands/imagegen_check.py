@@ -3,16 +3,18 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from imagegen import media, services
+from imagegen import media, services, translation
 from imagegen.providers import get_providers
+from travelfit.redaction import redact
 
 
 class Command(BaseCommand):
     help = (
         "Check every provider in IMAGEGEN_PROVIDERS, in order: token present and valid, model "
         "reachable, Space running; then that images can be written, read and deleted where "
-        "MEDIA_STORAGE keeps them. Exits non-zero when the first provider cannot serve or "
-        "images cannot be stored."
+        "MEDIA_STORAGE keeps them; and, when PROMPT_TRANSLATION is on, that the translation "
+        "model can be used. Exits non-zero when the first provider cannot serve, images cannot "
+        "be stored or prompts cannot be translated."
     )
 
     def handle(self, *args, **options):
@@ -57,9 +59,37 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.SUCCESS(f"Image storage ({where}): OK (write, read, delete)")
             )
+        translation_problems = self.check_translation()
         if first_problems:
             raise CommandError(
                 f"The first provider, {providers[0].name}, cannot serve: fix the problems above."
             )
         if storage_problems:
             raise CommandError("Images cannot be stored: fix the storage problem above.")
+        if translation_problems:
+            raise CommandError(
+                "Korean prompts cannot be translated: fix the problem above, or set "
+                "PROMPT_TRANSLATION=off."
+            )
+
+    def check_translation(self):
+        """Say whether prompts can be translated as PROMPT_TRANSLATION asks; the problems."""
+        if not translation.is_on():
+            self.stdout.write("Prompt translation: off")
+            return []
+        label = (
+            f"Prompt translation ({settings.PROMPT_TRANSLATION}, {settings.HF_TRANSLATION_MODEL})"
+        )
+        try:
+            problems = translation.check()
+        except Exception as exc:  # a check that crashes is itself a finding
+            problems = [(redact(f"The check itself failed: {type(exc).__name__}: {exc}"), "")]
+        if not problems:
+            self.stdout.write(self.style.SUCCESS(f"{label}: OK"))
+            return []
+        self.stdout.write(self.style.ERROR(f"{label}: {len(problems)} problem(s)"))
+        for problem, fix in problems:
+            self.stdout.write(f"   ✗ {problem}")
+            if fix:
+                self.stdout.write(f"     → {fix}")
+        return problems
