@@ -17,6 +17,7 @@ from django_q.brokers import get_broker
 from imagegen import services
 from imagegen.admin import QuotaForm
 from imagegen.models import Generation, PromptRefusal, ProviderCooldown, Quota
+from imagegen.providers.demo import DemoProvider
 from imagegen.tasks import run_generation
 
 GENERATIONS = reverse("admin:imagegen_generation_changelist")
@@ -125,6 +126,34 @@ def test_generation_list_queries_do_not_grow_with_rows(
     with django_assert_max_num_queries(len(three)):
         page = admin_client.get(GENERATIONS)
     assert page.content.decode().count('alt="Thumbnail" width="64"') == 30
+
+
+def test_generation_list_reads_one_page_of_generations_newest_first_from_its_index(
+    admin_client, user, settings
+):
+    """Besides its count (PostgreSQL's estimate once the table is large), the list reads the
+    generations once: one page, in the generation_recent index's order. The budget warning
+    reads the month's running total, not a sum over the month's generations."""
+    settings.IMAGEGEN_MONTHLY_BUDGET_USD = Decimal("1.00")
+    spend(user, "0.95")
+    Generation.objects.bulk_create(
+        Generation(owner=user, prompt=f"Trip {i}", width=256, height=256) for i in range(60)
+    )
+    with CaptureQueriesContext(connection) as captured:
+        page = admin_client.get(GENERATIONS)
+    assert messages_of(page)[0][0] == "warning"
+    reads = [q["sql"] for q in captured if '"imagegen_generation"' in q["sql"]]
+    pages = [sql for sql in reads if not sql.startswith('SELECT COUNT(*) AS "__count"')]
+    assert len(pages) == 1, reads
+    newest_first = '"imagegen_generation"."created_at" DESC, "imagegen_generation"."id" DESC'
+    assert pages[0].endswith(f"ORDER BY {newest_first} LIMIT 50")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # As on a large table: a plan with no Sort exists only if an index has the order.
+            cursor.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_sort = off")
+            cursor.execute("EXPLAIN " + pages[0])
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "generation_recent" in plan and "Sort" not in plan, plan
 
 
 def test_user_list_shows_usage_and_credits_without_a_query_per_row(
@@ -402,14 +431,13 @@ def test_prompt_refusals_are_listed_read_only(admin_client, user):
 
 
 def spend(user, *amounts):
+    """A generation this month for each amount, made by the demo provider priced for it."""
     for amount in amounts:
-        make_generation(
-            user,
-            status=Generation.Status.SUCCEEDED,
-            image="generations/x.png",
-            estimated_cost=Decimal(amount),
-            finished_at=timezone.now(),
-        )
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(
+                DemoProvider, "cost", lambda self, seconds, amount=amount: Decimal(amount)
+            )
+            succeeded(user)
 
 
 @pytest.mark.parametrize("url", [reverse("admin:index"), GENERATIONS])

@@ -11,6 +11,7 @@ from django.contrib.auth import get_user_model
 
 from imagegen import services
 from imagegen.models import Generation, ProviderCooldown, Quota
+from imagegen.providers.demo import DemoProvider
 from imagegen.tasks import run_generation
 from tests import test_browser as browser_tests
 from tests.conftest import PASSWORD
@@ -49,9 +50,10 @@ def test_an_admin_retries_grants_credits_and_clears_a_cooldown(
     get_user_model().objects.create_superuser("root", "root@example.org", PASSWORD)
     alice, bob = make_user("alice"), make_user("bob")
     done = services.submit_generation(user=alice, prompt="Jeju sunrise", width=512, height=512)
-    run_generation(str(done.pk))
-    # 85 cents of a 1-dollar budget: the admin is warned.
-    Generation.objects.filter(pk=done.pk).update(estimated_cost=Decimal("0.85"))
+    # 85 cents of a 1-dollar budget (the demo provider priced for it): the admin is warned.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DemoProvider, "cost", lambda self, seconds: Decimal("0.85"))
+        run_generation(str(done.pk))
     broken = services.submit_generation(
         user=bob, prompt="Gyeongju temple at dusk", width=512, height=512
     )

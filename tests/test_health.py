@@ -2,9 +2,11 @@
 token; degraded when queued work is not taken; never the token; 503 without a database."""
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from imagegen import services
@@ -64,6 +66,23 @@ def test_queued_work_that_no_worker_takes_is_degraded(monitor, user):
     assert (response.status_code, data["status"]) == (200, "degraded")
     assert data["queue"] == {"queued": 15, "running": 0}
     assert any("No worker seen" in warning for warning in data["warnings"])
+
+
+def test_details_read_no_finished_generations_whatever_their_number(monitor, user, settings):
+    """Besides the total (PostgreSQL's estimate once the table is large), /health reads only
+    queued and running generations, and the budget from the month's running total: nothing
+    it does grows with the finished generations, which are nearly all of them."""
+    settings.IMAGEGEN_MONTHLY_BUDGET_USD = Decimal("10")
+    services.submit_generation(user=user, prompt="x", width=256, height=256)
+    with CaptureQueriesContext(connection) as captured:
+        data = monitor.get("/health").json()
+    assert data["queue"] == {"queued": 1, "running": 0}
+    assert data["budget"]["spent_usd"] == "0.00"
+    reads = [q["sql"] for q in captured if '"imagegen_generation"' in q["sql"]]
+    total = 'SELECT COUNT(*) AS "__count" FROM "imagegen_generation"'
+    assert reads, captured.captured_queries
+    for sql in reads:
+        assert sql == total or '"imagegen_generation"."status" ' in sql.split("WHERE")[1], sql
 
 
 @pytest.mark.django_db(transaction=True)

@@ -15,12 +15,15 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 from django_q.brokers import get_broker
 
 from imagegen import services
-from imagegen.models import BlockedPattern, Generation, PromptRefusal, Quota
+from imagegen.models import BlockedPattern, Generation, MonthlySpend, PromptRefusal, Quota
+from imagegen.providers.demo import DemoProvider
 from imagegen.selectors import quota_status
 from imagegen.tasks import run_generation
 from tests.conftest import ROOT, run_queued_tasks, wait_until_settled
@@ -150,9 +153,57 @@ def test_provider_prices_come_from_settings(settings):
 
 
 def spend(user, dollars):
-    generation = services.submit_generation(user=user, **REQUEST)
-    run_generation(str(generation.pk))
-    Generation.objects.filter(pk=generation.pk).update(estimated_cost=Decimal(dollars))
+    """One generation this month that cost `dollars`: the demo provider, priced for it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DemoProvider, "cost", lambda self, seconds: Decimal(dollars))
+        generation = services.submit_generation(user=user, **REQUEST)
+        run_generation(str(generation.pk))
+    generation.refresh_from_db()
+    assert generation.estimated_cost == Decimal(dollars)
+    return generation
+
+
+def test_the_months_spending_adds_up_each_finished_generations_cost(user):
+    spend(user, "0.05")
+    spend(user, "0")
+    spend(user, "0.0123")
+    assert services.spent_this_month() == Decimal("0.0623")
+
+
+def test_the_budget_is_one_query_that_never_reads_the_generations(user, settings):
+    settings.IMAGEGEN_MONTHLY_BUDGET_USD = Decimal("1.00")
+    spend(user, "0.90")
+    with CaptureQueriesContext(connection) as captured:
+        assert services.budget_state() == (Decimal("0.90"), Decimal("1.00"), "warning")
+    assert len(captured) == 1
+    assert "imagegen_generation" not in captured[0]["sql"]
+
+
+def test_deleting_a_generation_does_not_give_its_cost_back_to_the_budget(user):
+    generation = spend(user, "0.40")
+    services.delete_generation(generation_id=generation.pk, user=user)
+    assert services.spent_this_month() == Decimal("0.40")
+
+
+def test_spending_counts_in_the_local_month_the_generation_finished(user, settings):
+    settings.TIME_ZONE = "Asia/Seoul"
+    new_year_in_seoul = datetime.datetime(2026, 12, 31, 15, 30, tzinfo=datetime.UTC)
+    with transaction.atomic():
+        services.record_spending(Decimal("0.25"), finished_at=new_year_in_seoul)
+    assert MonthlySpend.objects.get().month == datetime.date(2027, 1, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_finishing_at_once_lose_none_of_each_others_costs():
+    now = timezone.now()
+
+    def finish(i):
+        with transaction.atomic():
+            services.record_spending(Decimal("0.01"), finished_at=now)
+
+    results = _in_threads(10, finish)
+    assert results == [None] * 10
+    assert services.spent_this_month() == Decimal("0.10")
 
 
 def test_at_the_budget_paid_providers_are_skipped_for_free_ones(user, settings):
