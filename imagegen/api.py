@@ -1,27 +1,23 @@
-"""The JSON API (/api/v1/…) and the page where users manage the keys that open it.
+"""The JSON API (/api/v1/…).
 
 A caller is a signed-in browser (its session, with Django's CSRF check on every write) or a
-script sending `Authorization: Bearer tf_…` with a key made on the API keys page. Every answer
-is JSON, errors included: {"error": {"code": "…", "message": "…"}} with a fitting status.
+script sending `Authorization: Bearer tf_…` with a key made on the API keys page
+(/accounts/keys/). Every answer is JSON, errors included: {"error": {"code": "…", "message":
+"…"}} with a fitting status.
 """
 
 import json
 import math
 from functools import wraps
 
-from django import forms
-from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from . import selectors, services, views
 from .forms import GenerationForm
@@ -132,6 +128,11 @@ def _item(request, generation, status):
         "thumbnail_url": absolute(reverse("api:thumbnail", args=[generation.pk])) if done else None,
         "prompt": generation.prompt,
         "negative_prompt": generation.negative_prompt,
+        # English sent to the model when the words were translated; empty when sent as they are.
+        "prompt_en": generation.prompt_en,
+        "negative_prompt_en": generation.negative_prompt_en,
+        "translation_note": generation.translation_note,
+        "translate_prompt": generation.translate_prompt,
         "preset": generation.preset_id,
         "width": generation.width,
         "height": generation.height,
@@ -299,15 +300,38 @@ def _over_quota(exc):
     return response
 
 
+TRUE_TEXT = ("true", "1", "on", "yes")
+FALSE_TEXT = ("false", "0", "off", "no")
+
+
+def _translate_prompt(fields):
+    """The optional `translate_prompt` choice (true by default), or None when it is not one.
+
+    JSON sends true or false; a form body sends text (true/false, 1/0, on/off, yes/no).
+    """
+    value = fields.get("translate_prompt", True)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        value = True if text in TRUE_TEXT else False if text in FALSE_TEXT else None
+    return value if isinstance(value, bool) else None
+
+
 def _create(request):
     fields, refused = _posted_fields(request)
     if refused is not None:
         return refused
     form = GenerationForm(fields)
-    if not form.is_valid():
-        return _invalid(form.errors)
+    translate_prompt = _translate_prompt(fields)
+    if not form.is_valid() or translate_prompt is None:
+        errors = dict(form.errors)
+        if translate_prompt is None:
+            errors["translate_prompt"] = ["Send true or false."]
+        return _invalid(errors)
     try:
-        generation = services.submit_generation(user=request.user, **form.generation_kwargs())
+        generation = services.submit_generation(
+            user=request.user,
+            **{**form.generation_kwargs(), "translate_prompt": translate_prompt},
+        )
     except services.QuotaExceeded as exc:
         return _over_quota(exc)
     except services.PromptBlocked as exc:
@@ -393,61 +417,3 @@ def quota(request):
 def not_found(request, path=""):
     """Any other address under /api/: a JSON 404 instead of the site's HTML page."""
     return _error(404, "not_found", "There is no API endpoint at this address.")
-
-
-NEW_KEY_SESSION = "travelfit-new-api-key"
-
-
-class ApiKeyForm(forms.Form):
-    """The name of a new API key; the key itself is made by services.create_api_token."""
-
-    name = forms.CharField(
-        max_length=80,
-        strip=True,
-        help_text="What it is for, so you can tell your keys apart: “laptop script”.",
-        error_messages={"required": "Give the key a name, so you can tell it apart later."},
-    )
-
-
-@never_cache
-@login_required
-def keys(request):
-    """The user's API keys: make one (its key shown once) or revoke one.
-
-    Making one redirects (so a reload cannot make a second key) to this page, which shows the
-    new key once: it waits in the server-side session only until that next request pops it.
-    """
-    if request.method == "POST":
-        form = ApiKeyForm(request.POST)
-        if form.is_valid():
-            token, key = services.create_api_token(
-                user=request.user, name=form.cleaned_data["name"]
-            )
-            request.session[NEW_KEY_SESSION] = {"id": token.pk, "key": key}
-            return redirect("api:keys")
-    else:
-        form = ApiKeyForm()
-    new = request.session.pop(NEW_KEY_SESSION, None)
-    new_token = request.user.api_tokens.filter(pk=new["id"]).first() if new else None
-    return render(
-        request,
-        "imagegen/api_keys.html",
-        {
-            "form": form,
-            "tokens": request.user.api_tokens.order_by("-created_at"),
-            "new_token": new_token,
-            "new_key": new["key"] if new_token else None,
-            "api_url": request.build_absolute_uri(reverse("api:generations")),
-        },
-    )
-
-
-@login_required
-@require_POST
-def revoke_key(request, token_id):
-    """Revoke one of the user's keys: from now on it answers 401."""
-    name = services.revoke_api_token(token_id=token_id, user=request.user)
-    if name is None:
-        raise Http404("No such key.")
-    messages.success(request, f"Revoked “{name}”: requests with it now get 401.")
-    return redirect("api:keys")

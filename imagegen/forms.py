@@ -10,6 +10,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
+from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from .models import ASPECT_RATIOS, MAX_SEED, Aspect, Preset
 from .providers import primary_provider
@@ -23,8 +25,10 @@ def reject_control_characters(value):
     stores and no model reads; a JSON body can carry both (\\u0000, \\ud800)."""
     if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
         raise ValidationError(
-            "Remove the broken characters (unpaired UTF-16 surrogates): the text is not valid "
-            "Unicode.",
+            _(
+                "Remove the broken characters (unpaired UTF-16 surrogates): the text is not "
+                "valid Unicode."
+            ),
             code="surrogates",
         )
     bad = sorted(
@@ -33,8 +37,9 @@ def reject_control_characters(value):
     if bad:
         codes = ", ".join(f"U+{ord(ch):04X}" for ch in bad)
         raise ValidationError(
-            f"Remove the control characters ({codes}); they cannot be part of a prompt.",
+            _("Remove the control characters (%(codes)s); they cannot be part of a prompt."),
             code="control_characters",
+            params={"codes": codes},
         )
 
 
@@ -62,7 +67,7 @@ def aspect_of(width, height, capabilities):
 
 class PresetChoice(forms.ModelChoiceField):
     def label_from_instance(self, preset):
-        return preset.name
+        return preset.display_name
 
 
 class GenerationForm(forms.Form):
@@ -75,31 +80,52 @@ class GenerationForm(forms.Form):
     preset = PresetChoice(
         queryset=Preset.objects.filter(active=True),
         required=False,
-        empty_label="None: my words as they are",
-        label="Travel preset",
+        empty_label=_("None: my words as they are"),
+        label=_("Travel preset"),
     )
     prompt = forms.CharField(
         widget=forms.Textarea(
-            attrs={"rows": 3, "placeholder": "Jeju island at sunrise, from a stone wall path"}
+            attrs={"rows": 3, "placeholder": _("Jeju island at sunrise, from a stone wall path")}
         ),
+        label=_("Prompt"),
         strip=True,
-        error_messages={"required": "Write what you want to see: the prompt cannot be empty."},
+        error_messages={"required": _("Write what you want to see: the prompt cannot be empty.")},
     )
     negative_prompt = forms.CharField(
         required=False,
         strip=True,
-        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "blurry, text, watermark"}),
-        help_text="What to leave out of the picture.",
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("blurry, text, watermark")}),
+        label=_("Negative prompt"),
+        help_text=_("What to leave out of the picture."),
     )
-    aspect = forms.ChoiceField(required=False, widget=forms.RadioSelect, label="Shape")
-    width = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
-    height = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    # Shown only when PROMPT_TRANSLATION is on; ticked, the worker sends the words untranslated.
+    send_as_is = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("Send my words as they are"),
+        help_text=gettext_lazy(
+            "Korean is translated to English before the image model sees it, because the "
+            "models read English only. Tick this to send your words untranslated."
+        ),
+    )
+    aspect = forms.ChoiceField(required=False, widget=forms.RadioSelect, label=_("Shape"))
+    width = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label=_("Width"))
+    height = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label=_("Height"))
     seed = forms.IntegerField(
         required=False,
         min_value=0,
         max_value=MAX_SEED,
-        help_text="Leave empty for a random seed; reuse a seed to get the same picture again.",
+        label=_("Seed"),
+        help_text=_("Leave empty for a random seed; reuse a seed to get the same picture again."),
     )
+
+    SIZE_MISSING = {
+        "width": _("Choose a width for a custom size."),
+        "height": _("Choose a height for a custom size."),
+    }
+    SIZE_RANGE = {
+        "width": _("Choose a width between %(min)s and %(max)s pixels, in steps of %(step)s."),
+        "height": _("Choose a height between %(min)s and %(max)s pixels, in steps of %(step)s."),
+    }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -112,7 +138,7 @@ class GenerationForm(forms.Form):
             field.validators += [
                 MaxLengthValidator(
                     max_length,
-                    message=f"Keep it under {max_length} characters (it has %(show_value)d).",
+                    message=_("Keep it under %(limit_value)d characters (it has %(show_value)d)."),
                 ),
                 reject_control_characters,
             ]
@@ -120,19 +146,22 @@ class GenerationForm(forms.Form):
         self.fields["aspect"].choices = [
             (aspect.value, f"{aspect.label} · {w}×{h}")
             for aspect, (w, h) in zip(Aspect, self.aspect_sizes.values(), strict=True)
-        ] + [(CUSTOM, "Custom size")]
+        ] + [(CUSTOM, _("Custom size"))]
         self.fields["aspect"].initial = Aspect.SQUARE.value
         choices = size_choices(capabilities)
         default = self.aspect_sizes[Aspect.SQUARE][0]
         for name in ("width", "height"):
             self.fields[name].choices = choices
             self.fields[name].initial = default
-            self.fields[name].error_messages["invalid_choice"] = (
-                f"Choose a {name} between {capabilities.min_size} and {capabilities.max_size} "
-                f"pixels, in steps of {capabilities.size_step}."
-            )
+            self.fields[name].error_messages["invalid_choice"] = self.SIZE_RANGE[name] % {
+                "min": capabilities.min_size,
+                "max": capabilities.max_size,
+                "step": capabilities.size_step,
+            }
         if not capabilities.negative_prompt:
             del self.fields["negative_prompt"]
+        if settings.PROMPT_TRANSLATION == "off":
+            del self.fields["send_as_is"]
         if not capabilities.seed:
             del self.fields["seed"]
         if capabilities.steps:
@@ -141,7 +170,8 @@ class GenerationForm(forms.Form):
                 required=False,
                 min_value=low,
                 max_value=high,
-                help_text="Empty: the model's default.",
+                label=_("Steps"),
+                help_text=_("Empty: the model's default."),
             )
         if capabilities.guidance:
             low, high = capabilities.guidance
@@ -149,7 +179,8 @@ class GenerationForm(forms.Form):
                 required=False,
                 min_value=low,
                 max_value=high,
-                help_text="How closely to follow the prompt. Empty: the model's default.",
+                label=_("Guidance"),
+                help_text=_("How closely to follow the prompt. Empty: the model's default."),
             )
 
     def clean(self):
@@ -167,7 +198,7 @@ class GenerationForm(forms.Form):
         if aspect == CUSTOM:
             for name in ("width", "height"):
                 if data.get(name) is None and name not in self.errors:
-                    self.add_error(name, f"Choose a {name} for a custom size.")
+                    self.add_error(name, self.SIZE_MISSING[name])
         else:
             data["width"], data["height"] = self.aspect_sizes[aspect]
         data["aspect"] = aspect
@@ -191,6 +222,7 @@ class GenerationForm(forms.Form):
             "guidance": data.get("guidance"),
             "preset": preset,
             "preset_input": text if preset else "",
+            "translate_prompt": not data.get("send_as_is"),
         }
 
 
@@ -206,6 +238,7 @@ def initial_from(generation, *, vary=False):
         "height": generation.height,
         "steps": generation.steps,
         "guidance": generation.guidance,
+        "send_as_is": not generation.translate_prompt,
     }
     if not vary:
         initial["seed"] = (

@@ -14,6 +14,7 @@ import zlib
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext_noop
 from PIL import Image, UnidentifiedImageError
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP")
@@ -51,7 +52,7 @@ def check_image(data, *, expected_size=None) -> CheckedImage:
     if not data:
         raise ImageRejected(
             "The provider answered with an empty body.",
-            "The image service sent back an empty image.",
+            gettext_noop("The image service sent back an empty image."),
         )
     max_pixels = settings.IMAGEGEN_MAX_PIXELS
     with warnings.catch_warnings():
@@ -63,13 +64,13 @@ def check_image(data, *, expected_size=None) -> CheckedImage:
                 raise ImageRejected(
                     f"The image is {image.width}×{image.height}, over the limit of "
                     f"{max_pixels} pixels (IMAGEGEN_MAX_PIXELS).",
-                    "The image service sent back an image that is too large.",
+                    gettext_noop("The image service sent back an image that is too large."),
                 )
             if expected_size and image.size != tuple(expected_size):
                 raise ImageRejected(
                     f"Asked for {expected_size[0]}×{expected_size[1]}, got "
                     f"{image.width}×{image.height}.",
-                    "The image service sent back an image of the wrong size.",
+                    gettext_noop("The image service sent back an image of the wrong size."),
                 )
             image_format, size = image.format, image.size
             image.verify()  # chunk checksums and structure, without decoding the pixels
@@ -83,18 +84,18 @@ def check_image(data, *, expected_size=None) -> CheckedImage:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageRejected(
                 f"The image is too large to decode safely ({exc}).",
-                "The image service sent back an image that is too large.",
+                gettext_noop("The image service sent back an image that is too large."),
             ) from exc
         except UnidentifiedImageError as exc:
             raise ImageRejected(
                 f"The provider's answer is not an accepted image ({exc}); "
                 f"{len(data)} bytes starting {data[:16]!r}.",
-                "The image service sent back something that is not an image.",
+                gettext_noop("The image service sent back something that is not an image."),
             ) from exc
         except (OSError, SyntaxError, ValueError, struct.error) as exc:
             raise ImageRejected(
                 f"The provider's image is damaged ({type(exc).__name__}: {exc}).",
-                "The image service sent back a damaged image.",
+                gettext_noop("The image service sent back a damaged image."),
             ) from exc
     return CheckedImage(data=data, format=image_format, size=size, thumbnail=thumbnail)
 

@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 
 # The largest seed every supported pipeline accepts (the SD 3.5 Space uses int32's maximum).
 MAX_SEED = 2**31 - 1
@@ -64,10 +66,10 @@ class Quota(models.Model):
 class Aspect(models.TextChoices):
     """Picture shapes offered on the form; pixel sizes come from the provider's capabilities."""
 
-    SQUARE = "square", "Square"
-    PORTRAIT = "portrait", "Portrait"
-    LANDSCAPE = "landscape", "Landscape"
-    WIDE = "wide", "Wide"
+    SQUARE = "square", _("Square")
+    PORTRAIT = "portrait", _("Portrait")
+    LANDSCAPE = "landscape", _("Landscape")
+    WIDE = "wide", _("Wide")
 
 
 # width : height of each aspect
@@ -107,9 +109,31 @@ class Preset(models.Model):
     def __str__(self):
         return self.name
 
+    @property
+    def display_name(self):
+        """The name in the reader's language: the shipped presets are in the catalogue."""
+        return gettext(self.name)
+
+    @property
+    def display_description(self):
+        return gettext(self.description) if self.description else ""
+
     def apply(self, text):
         """The prompt sent for the user's text."""
         return self.template.replace("{prompt}", text.strip())
+
+
+# The presets migration 0004 ships, for the catalogue (Preset.display_name translates them).
+SHIPPED_PRESET_TEXTS = (
+    gettext_noop("Travel postcard"),
+    gettext_noop("A sunny vintage postcard of a place."),
+    gettext_noop("Outfit lookbook"),
+    gettext_noop("What to wear: name the destination and the season."),
+    gettext_noop("Street photo"),
+    gettext_noop("A candid documentary shot."),
+    gettext_noop("Watercolour map"),
+    gettext_noop("An illustrated map of a trip."),
+)
 
 
 def image_path(generation, filename):
@@ -123,11 +147,11 @@ def thumbnail_path(generation, filename):
 
 
 class GenerationStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    SUCCEEDED = "succeeded", "Done"
-    FAILED = "failed", "Failed"
-    CANCELED = "canceled", "Canceled"
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Done")
+    FAILED = "failed", _("Failed")
+    CANCELED = "canceled", _("Canceled")
 
 
 class Generation(models.Model):
@@ -142,6 +166,23 @@ class Generation(models.Model):
     )
     prompt = models.TextField(help_text="The prompt sent, the preset's template applied.")
     negative_prompt = models.TextField(blank=True)
+    # English for the image model when the prompt had Korean in it (imagegen/translation.py).
+    # db_default as well: bench/run.py inserts rows with raw SQL that does not name these.
+    prompt_en = models.TextField(
+        blank=True, default="", db_default="", help_text="The prompt in English, as sent."
+    )
+    negative_prompt_en = models.TextField(blank=True, default="", db_default="")
+    translation_note = models.TextField(
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Shown to the user: how the words were translated, or why they were not.",
+    )
+    translate_prompt = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text="False when the user ticked 'Send my words as they are'.",
+    )
     preset = models.ForeignKey(Preset, null=True, blank=True, on_delete=models.SET_NULL)
     preset_input = models.TextField(
         blank=True, help_text="With a preset, the user's own words that went into its template."
@@ -209,7 +250,7 @@ class Generation(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"], name="generation_gallery"),
             models.Index(fields=["status", "created_at"], name="generation_queue"),
-            # The month's spending (budget) is read from the index alone.
+            # A month's costs from the index alone (usage reports; the budget reads MonthlySpend).
             models.Index(fields=["finished_at", "estimated_cost"], name="generation_spending"),
             # The admin's list, newest first (with Django's tie-break on the key), at any size.
             models.Index(fields=["-created_at", "-id"], name="generation_recent"),
@@ -262,6 +303,24 @@ class Generation(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+
+class MonthlySpend(models.Model):
+    """The estimated dollars generations cost in one local month (settings.TIME_ZONE).
+
+    Kept as a running total, added to in the same transaction that records a finished
+    generation's cost (services.record_spending), so the budget is one row to read at any table
+    size. Money spent stays spent: deleting a generation does not take its cost back out.
+    """
+
+    month = models.DateField(unique=True, help_text="First day of the month.")
+    total = models.DecimalField(max_digits=14, decimal_places=4, default=0, help_text="US dollars.")
+
+    class Meta:
+        verbose_name = "monthly spend"
+
+    def __str__(self):
+        return f"{self.month:%Y-%m}: ${self.total:.2f}"
 
 
 class ProviderCooldown(models.Model):

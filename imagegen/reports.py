@@ -63,7 +63,7 @@ def parse_month(text):
 
 def current_month():
     """The first day of this month in settings.TIME_ZONE."""
-    return timezone.localdate().replace(day=1)
+    return timezone.localdate(timezone=timezone.get_default_timezone()).replace(day=1)
 
 
 def month_label(month):
@@ -79,7 +79,10 @@ def month_bounds(month):
 
 
 def _local_midnight(day):
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    # settings.TIME_ZONE's, not the zone a staff member's pages are shown in.
+    return timezone.make_aware(
+        datetime.datetime.combine(day, datetime.time.min), timezone.get_default_timezone()
+    )
 
 
 def _in_month(month):

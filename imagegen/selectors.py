@@ -15,6 +15,10 @@ def generations_of(user):
     return Generation.objects.filter(owner=user).order_by("-created_at")
 
 
+# The quota box turns to a warning at this many left (or a fifth of a limit), before it runs out.
+QUOTA_LOW_LEFT = 2
+
+
 @dataclass(frozen=True)
 class QuotaStatus:
     daily_limit: int
@@ -26,6 +30,19 @@ class QuotaStatus:
     @property
     def exhausted(self):
         return self.day_left == 0 or self.month_left == 0
+
+    @property
+    def level(self):
+        """ "empty" at 0 left, "low" at 2 or fewer or a fifth or less of a limit, else "ok"."""
+        if self.exhausted:
+            return "empty"
+        for left, limit in (
+            (self.day_left, self.daily_limit),
+            (self.month_left, self.monthly_limit),
+        ):
+            if left <= QUOTA_LOW_LEFT or left * 5 <= limit:
+                return "low"
+        return "ok"
 
 
 def quota_status(user):

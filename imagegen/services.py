@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import datetime
 import hashlib
+import json
 import logging
 import pickle
 import secrets
@@ -24,19 +25,22 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Case, F, PositiveIntegerField, Q, Sum, Value, When
-from django.utils import timezone
+from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
+from django.utils import formats, timezone
+from django.utils.translation import gettext
 from django_q.brokers import get_broker
 from django_q.exceptions import TimeoutException
 from django_q.signing import BadSignature, SignedPackage
 from django_q.tasks import async_task
 
+from . import translation
 from .images import ImageRejected, check_image, stored_bytes
 from .models import (
     MAX_SEED,
     ApiToken,
     BlockedPattern,
     Generation,
+    MonthlySpend,
     PromptRefusal,
     ProviderCooldown,
     Quota,
@@ -65,7 +69,9 @@ class Periods:
 
     @classmethod
     def current(cls):
-        today = timezone.localdate()
+        # The site's day (settings.TIME_ZONE), whatever zone a user's pages are shown in: a
+        # quota counted in two zones would start a fresh day each time it crossed between them.
+        today = timezone.localdate(timezone=timezone.get_default_timezone())
         return cls(day=today, month=today.replace(day=1))
 
     def day_resets_at(self):
@@ -77,7 +83,9 @@ class Periods:
 
 
 def _local_midnight(day):
-    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+    return timezone.make_aware(
+        datetime.datetime.combine(day, datetime.time.min), timezone.get_default_timezone()
+    )
 
 
 class QuotaExceeded(Exception):
@@ -87,9 +95,16 @@ class QuotaExceeded(Exception):
         self.period = period
         self.limit = limit
         self.resets_at = resets_at
-        when = timezone.localtime(resets_at).strftime("%Y-%m-%d %H:%M %Z")
-        scope = "today's" if period == "day" else "this month's"
-        super().__init__(f"You have used all {limit} of {scope} generations. More from {when}.")
+        when = formats.date_format(timezone.localtime(resets_at), "DATETIME_FORMAT")
+        if period == "day":
+            text = gettext(
+                "You have used all %(limit)s of today's generations. More from %(when)s."
+            )
+        else:
+            text = gettext(
+                "You have used all %(limit)s of this month's generations. More from %(when)s."
+            )
+        super().__init__(text % {"limit": limit, "when": when})
 
 
 def quota_for(user):
@@ -164,15 +179,34 @@ def check_prompt(*, user, prompt):
         return
     PromptRefusal.objects.create(user=user, pattern=pattern.pattern)
     logger.info("prompt of user %s refused by pattern %r", user.pk, pattern.pattern)
-    reason = f" ({pattern.reason})" if pattern.reason else ""
-    raise PromptBlocked(f"This prompt is not allowed on this site{reason}. Please change it.")
+    if pattern.reason:
+        raise PromptBlocked(
+            gettext("This prompt is not allowed on this site (%(reason)s). Please change it.")
+            % {"reason": pattern.reason}
+        )
+    raise PromptBlocked(gettext("This prompt is not allowed on this site. Please change it."))
 
 
 def spent_this_month():
-    """Estimated dollars spent on generations finished this month (local time)."""
-    start = _local_midnight(Periods.current().month)
-    total = Generation.objects.filter(finished_at__gte=start).aggregate(total=Sum("estimated_cost"))
-    return total["total"] or Decimal(0)
+    """Estimated dollars spent on generations finished this month (local time): one row, read
+    in one query however many generations there are (a SUM over them grew with the table)."""
+    spend = MonthlySpend.objects.filter(month=Periods.current().month).first()
+    return spend.total if spend else Decimal(0)
+
+
+def record_spending(cost, *, finished_at):
+    """Add a finished generation's cost to the total of the month it finished in.
+
+    Call it in the transaction that records the cost on the generation, so the total and
+    the rows never disagree. The UPDATE adds in the database (F()), so concurrent workers
+    never lose each other's costs.
+    """
+    if not cost:
+        return
+    zone = timezone.get_default_timezone()
+    month = timezone.localdate(finished_at, timezone=zone).replace(day=1)
+    MonthlySpend.objects.get_or_create(month=month)
+    MonthlySpend.objects.filter(month=month).update(total=F("total") + cost)
 
 
 def budget_state():
@@ -193,10 +227,13 @@ def check_budget_allows_new_generations():
         return
     _, _, state = budget_state()
     if state == "reached":
-        resumes = timezone.localtime(Periods.current().month_resets_at()).strftime("%Y-%m-%d")
+        resumes = formats.date_format(timezone.localtime(Periods.current().month_resets_at()))
         raise BudgetExhausted(
-            f"The site has used this month's image budget. New images can be made again "
-            f"from {resumes}."
+            gettext(
+                "The site has used this month's image budget. New images can be made again "
+                "from %(date)s."
+            )
+            % {"date": resumes}
         )
 
 
@@ -224,14 +261,16 @@ def submit_generation(
     preset=None,
     preset_input="",
     only_provider="",
+    translate_prompt=True,
 ):
     """Reserve quota, record the request and queue it.
 
     Raises QuotaExceeded at the limit, PromptBlocked for a prompt the policy refuses and
     BudgetExhausted when the site's monthly budget is spent and set to refuse.
 
-    `prompt` is what the provider gets (a preset's template already applied); with a preset,
-    `preset_input` keeps the user's own words so the request can be remixed.
+    `prompt` is what the provider gets (a preset's template already applied, and translated
+    to English by the worker when it has Korean in it, unless `translate_prompt` is False);
+    with a preset, `preset_input` keeps the user's own words so the request can be remixed.
     """
     periods = Periods.current()
     check_budget_allows_new_generations()
@@ -250,6 +289,7 @@ def submit_generation(
             preset=preset,
             preset_input=preset_input if preset else "",
             only_provider=only_provider,
+            translate_prompt=translate_prompt,
             charged=True,
             charged_day=None if bonus else periods.day,
             charged_month=None if bonus else periods.month,
@@ -276,6 +316,7 @@ def retry_generation(*, generation_id, user):
         preset=source.preset,
         preset_input=source.preset_input,
         only_provider=source.only_provider,
+        translate_prompt=source.translate_prompt,
     )
 
 
@@ -490,8 +531,13 @@ def active_cooldown(provider_name):
     return ProviderCooldown.objects.filter(provider=provider_name, until__gt=timezone.now()).first()
 
 
-def parameters_text(request, *, provider, model):
-    """The parameters sent, in the `parameters` chunk layout other image apps write."""
+def parameters_text(request, *, provider, model, original_prompt="", original_negative_prompt=""):
+    """The parameters sent, in the `parameters` chunk layout other image apps write.
+
+    The prompts are what the model got; the user's own words, when they were translated, are
+    quoted fields of the last line (A1111 readers take quoted values there), not lines of their
+    own, which those readers would take for part of the prompt.
+    """
     lines = [request.prompt]
     if request.negative_prompt:
         lines.append(f"Negative prompt: {request.negative_prompt}")
@@ -502,30 +548,47 @@ def parameters_text(request, *, provider, model):
         ("Size", f"{request.width}x{request.height}"),
         ("Model", model),
         ("Provider", provider),
+        ("Original prompt", _quoted(original_prompt)),
+        ("Original negative prompt", _quoted(original_negative_prompt)),
     ]
     lines.append(", ".join(f"{name}: {value}" for name, value in fields if value is not None))
     return "\n".join(lines)
 
 
+def _quoted(text):
+    return json.dumps(text, ensure_ascii=False) if text else None
+
+
 def _store(generation, *, claim, provider, request, result, image, notes, seconds):
-    text = parameters_text(request, provider=provider.name, model=result.model)
+    # The user's own words too, where the model got a translation of them.
+    originals = {
+        "original_prompt": generation.prompt if generation.prompt_en else "",
+        "original_negative_prompt": (
+            generation.negative_prompt if generation.negative_prompt_en else ""
+        ),
+    }
+    text = parameters_text(request, provider=provider.name, model=result.model, **originals)
     generation.image.save(
         f"image.{image.extension}", ContentFile(stored_bytes(image, text)), save=False
     )
     generation.thumbnail.save("thumb.webp", ContentFile(image.thumbnail), save=False)
-    stored = Generation.objects.filter(
-        pk=generation.pk, status=Generation.Status.RUNNING, claim=claim
-    ).update(
-        status=Generation.Status.SUCCEEDED,
-        image=generation.image.name,
-        thumbnail=generation.thumbnail.name,
-        actual_seed=request.seed,
-        provider=provider.name,
-        model_name=result.model,
-        adaptations="\n".join(notes),
-        estimated_cost=provider.cost(seconds),
-        finished_at=timezone.now(),
-    )
+    cost, finished_at = provider.cost(seconds), timezone.now()
+    with transaction.atomic():
+        stored = Generation.objects.filter(
+            pk=generation.pk, status=Generation.Status.RUNNING, claim=claim
+        ).update(
+            status=Generation.Status.SUCCEEDED,
+            image=generation.image.name,
+            thumbnail=generation.thumbnail.name,
+            actual_seed=request.seed,
+            provider=provider.name,
+            model_name=result.model,
+            adaptations="\n".join(notes),
+            estimated_cost=cost,
+            finished_at=finished_at,
+        )
+        if stored:
+            record_spending(cost, finished_at=finished_at)
     if not stored:
         # Someone else settled it (a recovery sweep, an admin) while we worked: keep theirs.
         generation.image.delete(save=False)
@@ -607,14 +670,39 @@ def run_generation(generation_id):
             raise
 
 
+def _translate(generation, claim):
+    """(prompt, negative prompt, admins' detail) to send: in English when they have Korean in
+    them and translation is on, unless the user asked for their words as they are.
+
+    What was sent, the user's note and, when a translation failed, its detail (in
+    error_detail, for admins) are recorded on the generation; a failure never stops it.
+    """
+    outcome = translation.translate_prompts(
+        generation.prompt, generation.negative_prompt, wanted=generation.translate_prompt
+    )
+    if outcome is None:
+        return generation.prompt, generation.negative_prompt, ""
+    generation.prompt_en = outcome.prompt_en
+    generation.negative_prompt_en = outcome.negative_prompt_en
+    generation.translation_note = outcome.note
+    Generation.objects.filter(pk=generation.pk, claim=claim).update(
+        prompt_en=outcome.prompt_en,
+        negative_prompt_en=outcome.negative_prompt_en,
+        translation_note=outcome.note,
+        error_detail=redact(outcome.detail),
+    )
+    return outcome.prompt, outcome.negative_prompt, outcome.detail
+
+
 def _make(generation_id, claim):
     """Ask the providers in turn for a claimed generation, and record what came of it."""
     # Stop early enough to record the outcome before django-q2's own limit kills the task.
     deadline = time.monotonic() + settings.IMAGEGEN_TASK_TIMEOUT * 0.9
     generation = Generation.objects.get(pk=generation_id)
+    prompt, negative_prompt, translation_detail = _translate(generation, claim)
     asked = GenerationRequest(
-        prompt=generation.prompt,
-        negative_prompt=generation.negative_prompt,
+        prompt=prompt,
+        negative_prompt=negative_prompt,
         width=generation.width,
         height=generation.height,
         seed=generation.seed if generation.seed is not None else secrets.randbelow(MAX_SEED + 1),
@@ -686,7 +774,10 @@ def _make(generation_id, claim):
         user_message=last.user_message,
         failure_class=last.failure_class,
         provider=last_name if last_name != "all" else "",
-        detail="\n\n".join(f"{name} ({exc.failure_class}): {exc.detail}" for name, exc in failures),
+        detail="\n\n".join(
+            ([translation_detail] if translation_detail else [])
+            + [f"{name} ({exc.failure_class}): {exc.detail}" for name, exc in failures]
+        ),
         # A prompt the provider refused is the request's own doing; anything else is ours.
         refund_quota=not isinstance(last, PromptRejected),
         claim=claim,
@@ -976,7 +1067,7 @@ def delete_generation_with_files(*, generation_id):
             .delete()
         )
         if not deleted:
-            raise GenerationBusy("It is being made right now; delete it when done.")
+            raise GenerationBusy(gettext("It is being made right now; delete it when done."))
         # Files go once the row is gone for good: a rollback must not leave a row without them.
         names = [generation.image.name, generation.thumbnail.name]
         transaction.on_commit(partial(_delete_generation_files, names))

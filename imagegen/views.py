@@ -9,12 +9,16 @@ from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirec
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import Truncator
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import media, selectors, services
 from .forms import GenerationForm, initial_from, reject_control_characters
 from .models import Generation
+from .user_messages import localize
 
 RECENT_ON_CREATE_PAGE = 6
 GALLERY_PAGE_SIZE = 24
@@ -34,20 +38,25 @@ def create(request):
         form = GenerationForm(request.POST)
         if form.is_valid():
             try:
-                services.submit_generation(user=request.user, **form.generation_kwargs())
-            except (services.QuotaExceeded, services.BudgetExhausted) as exc:
+                queued = services.submit_generation(user=request.user, **form.generation_kwargs())
+            except services.QuotaExceeded as exc:
+                # The quota box says when more come; the form repeats it only if the box can't.
+                quota = selectors.quota_status(request.user)
+                if not quota.exhausted:
+                    form.add_error(None, _quota_refusal(exc))
+            except services.BudgetExhausted as exc:
                 form.add_error(None, str(exc))
             except services.PromptBlocked as exc:
                 form.add_error("prompt", str(exc))
             else:
-                messages.success(request, "Queued. It will appear below when it is ready.")
+                _queued_notice(request, queued, _("Queued. It will appear below when it is ready."))
                 return redirect("imagegen:create")
     else:
         form = GenerationForm(initial=_remix_initial(request))
     recent = selectors.generations_of(request.user)[:RECENT_ON_CREATE_PAGE]
     # What the page's script needs to let a preset choose its shape and describe itself.
     preset_data = {
-        str(preset.pk): {"aspect": preset.aspect, "description": preset.description}
+        str(preset.pk): {"aspect": preset.aspect, "description": preset.display_description}
         for preset in form.fields["preset"].queryset
     }
     return render(
@@ -66,7 +75,39 @@ def _remix_initial(request):
         source = Generation.objects.select_related("preset").get(pk=source_id, owner=request.user)
     except (Generation.DoesNotExist, ValidationError):
         return {}
-    return initial_from(source, vary=bool(request.GET.get("vary")))
+    vary = bool(request.GET.get("vary"))
+    initial = initial_from(source, vary=vary)
+    words = Truncator(source.preset_input if source.preset_id else source.prompt).chars(60)
+    if vary:
+        seed_note = _("the seed was cleared, so the picture will come out different")
+    elif initial.get("seed") is not None:
+        seed_note = _("the seed %(seed)s was kept, so the picture comes out the same") % {
+            "seed": initial["seed"]
+        }
+    else:
+        seed_note = _("the seed stays random")
+    messages.info(
+        request,
+        _("Copied the prompt, size and settings of “%(prompt)s”; %(seed_note)s.")
+        % {"prompt": words, "seed_note": seed_note},
+    )
+    return initial
+
+
+def _quota_refusal(exc):
+    """A QuotaExceeded said in the reader's language, its reset time in the locale's format."""
+    local = timezone.localtime(exc.resets_at)
+    when = f"{date_format(local, 'DATETIME_FORMAT')} {date_format(local, 'T')}"
+    if exc.period == "day":
+        text = _("You have used all %(limit)s of today's generations. More from %(when)s.")
+    else:
+        text = _("You have used all %(limit)s of this month's generations. More from %(when)s.")
+    return text % {"limit": exc.limit, "when": when}
+
+
+def _queued_notice(request, generation, text):
+    """The "Queued" message; the live status script removes it once `generation` has ended."""
+    messages.success(request, text, extra_tags=f"queued-notice for-g-{generation.pk}")
 
 
 @login_required
@@ -80,7 +121,7 @@ def gallery(request):
         reject_control_characters(query)
     except ValidationError as exc:
         # A NUL would reach the database (PostgreSQL refuses it); say so, search for nothing.
-        query_error, query = exc.messages[0].replace("a prompt", "a search"), ""
+        query_error, query = exc.messages[0], ""
     generations = selectors.gallery_of(request.user, show=show, favourites=favourites, query=query)
     page = Paginator(generations, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     keep = request.GET.copy()
@@ -97,10 +138,10 @@ def gallery(request):
             "filtered": bool(show or favourites or query),
             "keep_query": keep.urlencode(),
             "filters": [
-                ("", "All"),
-                ("done", "Done"),
-                ("active", "In progress"),
-                ("failed", "Failed"),
+                ("", _("All")),
+                ("done", _("Done")),
+                ("active", _("In progress")),
+                ("failed", _("Failed")),
             ],
         },
     )
@@ -164,8 +205,18 @@ def status_payload(generation, *, position=_LOOK_UP, typical=_LOOK_UP):
         "position": position,
         "estimated_seconds": estimate,
         "elapsed_seconds": elapsed,
-        "error": generation.error_message,
+        "error": localize(generation.error_message),
         "demo": generation.is_demo,
+        # What the detail page fills in when a generation it is watching ends.
+        "actual_seed": generation.actual_seed,
+        "provider": generation.provider,
+        "model": generation.model_name,
+        "prompt_en": generation.prompt_en,
+        "negative_prompt_en": generation.negative_prompt_en,
+        "translation_note": localize(generation.translation_note),
+        "duration_seconds": (
+            round(generation.duration.total_seconds(), 1) if generation.duration else None
+        ),
         "detail_url": reverse("imagegen:detail", args=[generation.pk]),
         "image_url": reverse("imagegen:image", args=[generation.pk]) if done else None,
         "thumbnail_url": reverse("imagegen:thumbnail", args=[generation.pk]) if done else None,
@@ -179,7 +230,7 @@ def _send_file(field, *, content_type, download_name=None):
     Callers have already checked who may see it; neither the folder nor the bucket is public.
     """
     if not field:
-        raise Http404("No image yet.")
+        raise Http404(_("No image yet."))
     if media.uses_bucket():
         response = HttpResponseRedirect(
             media.signed_url(field, content_type=content_type, download_name=download_name)
@@ -234,24 +285,28 @@ def thumbnail(request, generation_id):
 def cancel(request, generation_id):
     generation = _own_generation(request, generation_id)
     if services.cancel_generation(generation_id=generation.pk, user=request.user):
-        messages.success(request, "Canceled; your quota was given back.")
+        messages.success(request, _("Canceled; your quota was given back."))
     else:
-        messages.error(request, "It has already started, so it can no longer be canceled.")
-    return redirect("imagegen:detail", generation_id=generation.pk)
+        messages.error(request, _("It has already started, so it can no longer be canceled."))
+    return redirect(_back(request, reverse("imagegen:detail", args=[generation.pk])))
 
 
 @login_required
 @require_POST
 def retry(request, generation_id):
-    """Queue the same request again (a new generation, reserving quota again)."""
+    """Queue the same request again (a new generation, reserving quota again); back to the
+    page it came from (a card's `next`), else to the new generation's page."""
     generation = _own_generation(request, generation_id)
     try:
         again = services.retry_generation(generation_id=generation.pk, user=request.user)
-    except (services.QuotaExceeded, services.PromptBlocked, services.BudgetExhausted) as exc:
+    except services.QuotaExceeded as exc:
+        messages.error(request, _quota_refusal(exc))
+        return redirect(_back(request, reverse("imagegen:detail", args=[generation.pk])))
+    except (services.PromptBlocked, services.BudgetExhausted) as exc:
         messages.error(request, str(exc))
-        return redirect("imagegen:detail", generation_id=generation.pk)
-    messages.success(request, "Queued again with the same parameters.")
-    return redirect("imagegen:detail", generation_id=again.pk)
+        return redirect(_back(request, reverse("imagegen:detail", args=[generation.pk])))
+    _queued_notice(request, again, _("Queued again with the same parameters."))
+    return redirect(_back(request, reverse("imagegen:detail", args=[again.pk])))
 
 
 @login_required
@@ -274,7 +329,7 @@ def delete(request, generation_id):
         except services.GenerationBusy as exc:
             messages.error(request, str(exc))
             return redirect("imagegen:detail", generation_id=generation.pk)
-        messages.success(request, "Deleted, files and all.")
+        messages.success(request, _("Deleted, files and all."))
         return redirect("imagegen:gallery")
     return render(request, "imagegen/confirm_delete.html", {"generation": generation})
 
@@ -285,10 +340,10 @@ def share(request, generation_id):
     generation = _own_generation(request, generation_id)
     if services.share_generation(generation_id=generation.pk, user=request.user):
         messages.success(
-            request, "Anyone with the link below can now see this image and its prompt."
+            request, _("Anyone with the link below can now see this image and its prompt.")
         )
     else:
-        messages.error(request, "Only a finished image can be shared.")
+        messages.error(request, _("Only a finished image can be shared."))
     return redirect("imagegen:detail", generation_id=generation.pk)
 
 
@@ -297,7 +352,7 @@ def share(request, generation_id):
 def unshare(request, generation_id):
     generation = _own_generation(request, generation_id)
     services.revoke_share(generation_id=generation.pk, user=request.user)
-    messages.success(request, "The share link is off: it no longer opens anything.")
+    messages.success(request, _("The share link is off: it no longer opens anything."))
     return redirect("imagegen:detail", generation_id=generation.pk)
 
 
@@ -308,9 +363,19 @@ def _shared(token):
 
 
 def shared(request, token):
-    """A shared image: the picture and its prompt, for anyone with the link, nothing else."""
-    generation = _shared(token)
-    response = render(request, "imagegen/shared.html", {"generation": generation, "token": token})
+    """A shared image: the picture and its prompt, for anyone with the link, nothing else.
+
+    A link that was turned off, or never existed, gets a page saying so (still a 404): the two
+    look the same, so a guessed token learns nothing.
+    """
+    try:
+        generation = _shared(token)
+    except Http404:
+        response = render(request, "imagegen/shared_gone.html", status=404)
+    else:
+        response = render(
+            request, "imagegen/shared.html", {"generation": generation, "token": token}
+        )
     # The link is the key: keep it out of other sites' logs.
     response["Referrer-Policy"] = "no-referrer"
     return response

@@ -17,6 +17,9 @@ os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="travelfit-test-"))
 # defaults themselves are tested in test_settings.py and test_security_https.py.
 os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
 os.environ.setdefault("SECURE_COOKIES", "false")
+# A request with no Accept-Language (the test client's) gets English; tests of the Korean
+# pages ask for Korean the way a browser does.
+os.environ.setdefault("LANGUAGE_CODE", "en")
 
 from travelfit.settings import *  # noqa: E402,F403
 from travelfit.settings import DATABASES, Q_CLUSTER  # noqa: E402

@@ -21,7 +21,7 @@ from tests.conftest import run_queued_tasks
 
 LIST_URL = reverse("api:generations")
 QUOTA_URL = reverse("api:quota")
-KEYS_URL = reverse("api:keys")
+KEYS_URL = reverse("keys")
 VALID = {"prompt": "Hallstatt lake in the morning mist", "width": 512, "height": 384, "seed": 7}
 
 
@@ -477,7 +477,7 @@ def test_revoking_a_key_makes_it_401(user_client, user, key):
     script = Client()
     token = ApiToken.objects.get(user=user)
     assert script.get(QUOTA_URL, **bearer(key)).status_code == 200
-    response = user_client.post(reverse("api:revoke_key", args=[token.pk]))
+    response = user_client.post(reverse("revoke_key", args=[token.pk]))
     assert response.status_code == 302
     assert script.get(QUOTA_URL, **bearer(key)).status_code == 401
     assert not ApiToken.objects.filter(pk=token.pk).exists()
@@ -486,7 +486,7 @@ def test_revoking_a_key_makes_it_401(user_client, user, key):
 def test_someone_elses_key_cannot_be_revoked(client, other, key, user):
     token = ApiToken.objects.get(user=user)
     client.force_login(other)
-    assert client.post(reverse("api:revoke_key", args=[token.pk])).status_code == 404
+    assert client.post(reverse("revoke_key", args=[token.pk])).status_code == 404
     assert ApiToken.objects.filter(pk=token.pk).exists()
     assert "alice-laptop" not in client.get(KEYS_URL).content.decode()
 

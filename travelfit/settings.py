@@ -97,6 +97,8 @@ ALLOWED_ORIGINS = _setting("ALLOWED_ORIGINS", _name_list, [], "origins like http
 CSRF_TRUSTED_ORIGINS = (
     _setting("CSRF_TRUSTED_ORIGINS", _name_list, [], "origins (https://…)") + ALLOWED_ORIGINS
 )
+# An expired form gets a page in the site's look that says to reload, not Django's own.
+CSRF_FAILURE_VIEW = "travelfit.views.csrf_failure"
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = True
@@ -132,9 +134,12 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After LocaleMiddleware and the user: their language beats the cookie; their time zone.
+    "accounts.middleware.UserPreferencesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -202,7 +207,12 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "imagegen:create"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en"
+# Korean and English. A page's language is the user's preference (their profile), then the
+# language cookie (the switcher in the header), then the browser's Accept-Language, and only
+# then LANGUAGE_CODE: Korean by default, as the first users are Korean travellers.
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LANGUAGE_CODE = _setting("LANGUAGE_CODE", _one_of("ko", "en"), "ko", "ko or en")
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -544,6 +554,25 @@ LOCAL_DTYPE = _setting(
     _one_of("auto", "float32", "float16", "bfloat16"),
     "auto",
     "auto, float32, float16 or bfloat16",
+)
+
+# --- Prompt translation (imagegen/translation.py) ------------------------------------------
+# The image models read English only: prompts with Korean in them are translated before a
+# provider is asked. off; hf_inference (the hf-inference provider through HF_ROUTER_URL, with
+# HUGGINGFACE_API_TOKEN); local (MarianMT in the worker: pip install -r requirements-local.txt).
+PROMPT_TRANSLATION = _setting(
+    "PROMPT_TRANSLATION",
+    _one_of("off", "hf_inference", "local"),
+    "off",
+    "off, hf_inference or local",
+)
+# A Hub model id (both modes) or, for local, a folder saved with save_pretrained().
+HF_TRANSLATION_MODEL = (
+    env.str("HF_TRANSLATION_MODEL", default="").strip() or "Helsinki-NLP/opus-mt-ko-en"
+)
+# Seconds one translation may take before the words go out untranslated.
+HF_TRANSLATION_TIMEOUT = _setting(
+    "HF_TRANSLATION_TIMEOUT", _number(1), 20.0, "a number of seconds (1 or more)"
 )
 
 

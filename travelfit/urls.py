@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from . import views
 
@@ -10,6 +11,10 @@ urlpatterns = [
     path("", include("imagegen.api_urls")),
     path("accounts/", include("accounts.urls")),
     path("health", views.health, name="health"),
+    # The language switcher posts to /i18n/setlang/ (Django's set_language: cookie + redirect).
+    path("i18n/", include("django.conf.urls.i18n")),
+    # The JavaScript texts of the page's language (gettext() in static/js).
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("admin/", admin.site.urls),
 ]
 

@@ -8,8 +8,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 from django.db.models import Count
 from django.http import JsonResponse
+from django.middleware.csrf import REASON_NO_CSRF_COOKIE
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
@@ -207,3 +210,24 @@ def server_error(request):
     return _api_error(
         request, 500, "server_error", "Something went wrong on our side; it has been logged."
     ) or defaults.server_error(request)
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a form sent from a page too old (or from another browser) is refused
+    with a page that says to go back and reload, not Django's technical one; JSON under /api/."""
+    api = _api_error(
+        request,
+        403,
+        "csrf_failed",
+        "The CSRF check failed: send an API key, or the session's CSRF token with the form.",
+    )
+    if api:
+        return api
+    referer = request.headers.get("Referer", "")
+    back = referer if url_has_allowed_host_and_scheme(referer, {request.get_host()}) else ""
+    return render(
+        request,
+        "403_csrf.html",
+        {"back": back, "no_cookies": reason == REASON_NO_CSRF_COOKIE},
+        status=403,
+    )

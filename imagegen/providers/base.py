@@ -4,6 +4,8 @@ import dataclasses
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.utils.translation import gettext_noop
+
 from travelfit.redaction import redact
 
 __all__ = ["redact"]  # providers and services redact through this one function
@@ -73,7 +75,9 @@ class ProviderError(Exception):
     """
 
     failure_class = "unexpected"
-    default_user_message = "The image service could not make this image. Please try again."
+    default_user_message = gettext_noop(
+        "The image service could not make this image. Please try again."
+    )
     default_retryable = False
     default_try_next = True
 
@@ -101,7 +105,7 @@ class Misconfigured(ProviderError):
     """Bad or missing token, wrong URL, model not served there: only an operator can fix it."""
 
     failure_class = "misconfigured"
-    default_user_message = (
+    default_user_message = gettext_noop(
         "The site's image service is misconfigured. The administrators can see what to fix."
     )
 
@@ -117,14 +121,16 @@ class ModelUnavailable(ProviderError):
     """The model does not exist (404) or was retired (410)."""
 
     failure_class = "model_unavailable"
-    default_user_message = "The image model this site uses is not available right now."
+    default_user_message = gettext_noop(
+        "The image model this site uses is not available right now."
+    )
 
 
 class OutOfQuota(ProviderError):
     """GPU quota, credits or rate limit used up: the provider cools down, the next one serves."""
 
     failure_class = "out_of_quota"
-    default_user_message = (
+    default_user_message = gettext_noop(
         "The image service has reached its usage limit for now. Please try again later."
     )
 
@@ -133,7 +139,9 @@ class Unavailable(ProviderError):
     """Loading, cold, busy, asleep, unreachable or slow: worth retrying after a pause."""
 
     failure_class = "unavailable"
-    default_user_message = "The image service is busy or starting up. Please try again shortly."
+    default_user_message = gettext_noop(
+        "The image service is busy or starting up. Please try again shortly."
+    )
     default_retryable = True
 
 
@@ -141,7 +149,9 @@ class BadOutput(ProviderError):
     """The provider answered, but not with an image we can store. No fallback: it is reported."""
 
     failure_class = "bad_output"
-    default_user_message = "The image service sent back something that is not a usable image."
+    default_user_message = gettext_noop(
+        "The image service sent back something that is not a usable image."
+    )
     default_try_next = False
 
 
@@ -149,7 +159,7 @@ class PromptRejected(ProviderError):
     """The provider refused this request (400, content filter): the user must change it."""
 
     failure_class = "prompt_rejected"
-    default_user_message = "The image service refused this prompt. Try rewording it."
+    default_user_message = gettext_noop("The image service refused this prompt. Try rewording it.")
     default_try_next = False
 
 
@@ -180,7 +190,9 @@ def adapt(request, capabilities, name):
     if request.negative_prompt and not capabilities.negative_prompt:
         raise Misconfigured(
             f"{name} takes no negative prompt, and this request has one.",
-            user_message="This request has a negative prompt the image service cannot use.",
+            user_message=gettext_noop(
+                "This request has a negative prompt the image service cannot use."
+            ),
         )
     for field in ("width", "height"):
         value = getattr(request, field)

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 from django.conf import settings
 
+from ..user_messages import refused_setting
 from .base import (
     Capabilities,
     GenerationRequest,
@@ -182,7 +183,7 @@ class GradioSpaceProvider(ImageProvider):
         if OUT_OF_RANGE.search(message):
             return PromptRejected(
                 f"{where}: the Space refused a parameter: {message}",
-                user_message=f"The image service refused a setting: {message}",
+                user_message=refused_setting(message),
             )
         return Unavailable(f"{where}: the Space raised an error: {message}")
 

@@ -28,6 +28,7 @@ from huggingface_hub.utils import _http as hf_http
 from PIL import UnidentifiedImageError
 
 from ..images import encode_png
+from ..user_messages import refused_request
 from .base import (
     AccessDenied,
     BadOutput,
@@ -148,7 +149,7 @@ def translate_error(exc, *, model, where):
     if isinstance(exc, BadRequestError):
         return PromptRejected(
             f"{where}: the request was refused (400): {message}",
-            user_message=f"The image service refused this request: {message}"[:300],
+            user_message=refused_request(message)[:300],
         )
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
         return _translate_status(exc, exc.response, message, model=model, where=where)
@@ -201,9 +202,7 @@ def _translate_status(exc, response, message, *, model, where):
             "text-to-image model (https://huggingface.co/models?pipeline_tag=text-to-image)."
         )
     if status in (400, 422):
-        return PromptRejected(
-            said, user_message=f"The image service refused this request: {message}"[:300]
-        )
+        return PromptRejected(said, user_message=refused_request(message)[:300])
     if status in (500, 502, 503, 504) or status >= 500:
         return Unavailable(
             f"{said}. The model may be loading (cold start) or the service is busy.",

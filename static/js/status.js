@@ -3,7 +3,13 @@
 (function () {
   "use strict";
   var ACTIVE = { queued: true, running: true };
+  var ENDED_WITHOUT_IMAGE = { failed: true, canceled: true };
   var INTERVAL_MS = 1500;
+  // The page's language when base.html loaded Django's JavaScript catalogue; English otherwise.
+  var _ = function (text) { return window.gettext ? window.gettext(text) : text; };
+  var format = function (text, values) {
+    return window.interpolate ? window.interpolate(text, values, true) : text.replace(/%\((\w+)\)s/g, function (m, key) { return values[key]; });
+  };
 
   function setText(root, role, text) {
     var el = root.querySelector('[data-role="' + role + '"]');
@@ -12,14 +18,14 @@
   }
 
   function about(seconds) {
-    return seconds === null || seconds === undefined ? "" : " · about " + Math.max(1, Math.round(seconds)) + " s";
+    return seconds === null || seconds === undefined ? "" : " · " + format(_("about %(seconds)s s"), { seconds: Math.max(1, Math.round(seconds)) });
   }
 
   function progressText(data) {
-    if (data.status === "queued" && data.position) { return "Position " + data.position + " in the queue" + about(data.estimated_seconds); }
+    if (data.status === "queued" && data.position) { return format(_("Position %(position)s in the queue"), { position: data.position }) + about(data.estimated_seconds); }
     if (data.status === "running" && data.elapsed_seconds !== null) {
-      var left = data.estimated_seconds === null ? "" : " · about " + Math.max(1, Math.round(data.estimated_seconds)) + " s left";
-      return "Running for " + Math.round(data.elapsed_seconds) + " s" + left;
+      var left = data.estimated_seconds === null ? "" : " · " + format(_("about %(seconds)s s left"), { seconds: Math.max(1, Math.round(data.estimated_seconds)) });
+      return format(_("Running for %(seconds)s s"), { seconds: Math.round(data.elapsed_seconds) }) + left;
     }
     return "";
   }
@@ -31,8 +37,36 @@
     var img = document.createElement("img");
     img.src = full ? data.image_url : data.thumbnail_url;
     var prompt = root.querySelector(".prompt, .prompt-title");
-    img.alt = prompt ? prompt.textContent.trim() : "Generated image";
+    img.alt = prompt ? prompt.textContent.trim() : _("Generated image");
     media.replaceChildren(img);
+  }
+
+  // The detail page's parameters that are only known once the generation has run.
+  function showParameters(root, data) {
+    var row = function (role, text) {
+      var value = root.querySelector('[data-role="' + role + '"]');
+      var wrapper = root.querySelector('[data-role="' + role + '-row"]');
+      if (value && text) { value.textContent = text; }
+      if (wrapper) { wrapper.hidden = !text; }
+    };
+    if (data.actual_seed !== null && data.actual_seed !== undefined) { row("seed", String(data.actual_seed)); }
+    row("provider", data.provider);
+    row("model", data.model);
+    row("prompt-en", data.prompt_en);
+    row("negative-prompt-en", data.negative_prompt_en);
+    row("translation-note", data.translation_note);
+    if (data.duration_seconds !== null && data.duration_seconds !== undefined) {
+      row("took", format(_("%(seconds)s s"), { seconds: data.duration_seconds.toFixed(1) }));
+    }
+  }
+
+  // The "Queued" message that named this generation has said all it had to once it ends.
+  function dropQueuedNotice(root) {
+    document.querySelectorAll(".queued-notice.for-" + root.id).forEach(function (notice) {
+      var list = notice.parentNode;
+      notice.remove();
+      if (list && !list.children.length) { list.remove(); }
+    });
   }
 
   function apply(root, data) {
@@ -42,7 +76,15 @@
     setText(root, "progress", progressText(data));
     setText(root, "error", data.error);
     var placeholder = root.querySelector(".placeholder");
-    if (placeholder && !ACTIVE[data.status]) { placeholder.classList.remove("busy"); }
+    if (placeholder && !ACTIVE[data.status]) {
+      placeholder.classList.remove("busy");
+      placeholder.classList.add("ended");
+      placeholder.setAttribute("data-label", data.status_label);
+    }
+    if (!ACTIVE[data.status]) {
+      showParameters(root, data);
+      dropQueuedNotice(root);
+    }
     var demo = root.querySelector('[data-role="demo"]');
     if (demo) { demo.hidden = !data.demo; }
     if (data.status === "succeeded") {
@@ -51,7 +93,7 @@
       if (download) { download.hidden = false; }
     }
     var retry = root.querySelector('[data-role="retry"]');
-    if (retry) { retry.hidden = data.status !== "failed"; }
+    if (retry) { retry.hidden = !ENDED_WITHOUT_IMAGE[data.status]; }
     var cancel = root.querySelector('[data-role="cancel"]');
     if (cancel) { cancel.hidden = data.status !== "queued"; }
   }
@@ -72,7 +114,7 @@
         var field = document.querySelector(button.getAttribute("data-copy"));
         if (!field) { return; }
         field.select();
-        var done = function () { button.textContent = "Copied"; };
+        var done = function () { button.textContent = _("Copied"); };
         if (navigator.clipboard) { navigator.clipboard.writeText(field.value).then(done, done); } else { done(); }
       });
     });
@@ -81,7 +123,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     copyButtons();
     document.querySelectorAll("[data-status-url]").forEach(function (root) {
-      if (ACTIVE[root.getAttribute("data-status")]) { setTimeout(function () { poll(root); }, INTERVAL_MS); }
+      if (ACTIVE[root.getAttribute("data-status")]) { setTimeout(function () { poll(root); }, INTERVAL_MS); } else { dropQueuedNotice(root); }
     });
   });
 })();

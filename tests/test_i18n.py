@@ -1,0 +1,119 @@
+"""Korean and English: the catalogues are complete and compiled, and a page's language follows
+the cookie, then Accept-Language, then LANGUAGE_CODE (the user's own preference is tested with
+the profile, in test_accounts_profile.py)."""
+
+import re
+import shutil
+import subprocess
+import sys
+
+import polib
+import pytest
+from django.urls import reverse
+
+from tests.conftest import ROOT
+
+LOCALE = ROOT / "locale" / "ko" / "LC_MESSAGES"
+DOMAINS = ("django", "djangojs")
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|%[sd]|\{\w*\}")
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_every_korean_string_is_translated_and_none_is_fuzzy(domain):
+    catalogue = polib.pofile(str(LOCALE / f"{domain}.po"))
+    assert len(catalogue) > 0
+    assert [entry.msgid for entry in catalogue.untranslated_entries()] == []
+    assert [entry.msgid for entry in catalogue.fuzzy_entries()] == []
+    for entry in catalogue.translated_entries():
+        # A translation that drops or renames a placeholder breaks the page it is on.
+        forms = [entry.msgstr] if not entry.msgid_plural else list(entry.msgstr_plural.values())
+        for text in forms:
+            assert sorted(PLACEHOLDER.findall(text)) == sorted(PLACEHOLDER.findall(entry.msgid)), (
+                entry.msgid
+            )
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_the_committed_compiled_catalogue_matches_its_source(domain):
+    source = {
+        entry.msgid: entry.msgstr or entry.msgstr_plural
+        for entry in polib.pofile(str(LOCALE / f"{domain}.po"))
+    }
+    compiled = {
+        entry.msgid: entry.msgstr or entry.msgstr_plural
+        for entry in polib.mofile(str(LOCALE / f"{domain}.mo"))
+        if entry.msgid
+    }
+    assert compiled == source, "run `make messages` to compile the catalogue"
+
+
+@pytest.mark.skipif(not shutil.which("xgettext"), reason="GNU gettext is not installed")
+def test_every_marked_string_is_in_the_catalogue(tmp_path):
+    """makemessages, run on a copy of the code, finds nothing the committed catalogue lacks."""
+    for name in ("accounts", "imagegen", "travelfit", "templates", "static", "locale"):
+        shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "manage.py", tmp_path)
+    for domain in DOMAINS:
+        subprocess.run(
+            [sys.executable, "manage.py", "makemessages", "--settings=tests.settings", "-l", "ko"]
+            + ["-d", domain, "--no-obsolete"],
+            cwd=tmp_path,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+            check=True,
+            capture_output=True,
+        )
+        fresh = polib.pofile(str(tmp_path / "locale" / "ko" / "LC_MESSAGES" / f"{domain}.po"))
+        committed = {e.msgid for e in polib.pofile(str(LOCALE / f"{domain}.po"))}
+        missing = sorted(entry.msgid for entry in fresh if entry.msgid not in committed)
+        assert missing == [], f"new strings: run `make messages` and translate them ({domain})"
+
+
+def test_accept_language_chooses_korean_and_the_cookie_overrides_it(client, settings):
+    url = reverse("login")
+    korean = client.get(url, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9,en;q=0.5")
+    assert '<html lang="ko">' in korean.content.decode()
+    assert "로그인" in korean.content.decode()
+
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = client.get(url, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9")
+    assert '<html lang="en">' in english.content.decode()
+    assert "로그인" not in english.content.decode()
+
+
+def test_with_no_preference_at_all_the_site_default_applies(client, settings):
+    settings.LANGUAGE_CODE = "ko"
+    page = client.get(reverse("login")).content.decode()
+    assert '<html lang="ko">' in page
+
+
+def test_the_switcher_sets_the_language_cookie_and_returns_to_the_page(client, settings):
+    response = client.post(reverse("set_language"), {"language": "ko", "next": "/gallery/?q=jeju"})
+    assert response.status_code == 302
+    assert response["Location"] == "/gallery/?q=jeju"
+    assert response.cookies[settings.LANGUAGE_COOKIE_NAME].value == "ko"
+    page = client.get(reverse("login")).content.decode()
+    assert '<html lang="ko">' in page
+    # The switcher names each language in that language, on every page.
+    assert 'lang="en"' in page and "English" in page and "한국어" in page
+
+
+def unescape(javascript):
+    return re.sub(r"\\u([0-9a-fA-F]{4})", lambda match: chr(int(match[1], 16)), javascript)
+
+
+def test_the_javascript_catalogue_carries_the_korean_status_texts(client):
+    catalogue = client.get(reverse("javascript-catalog"), HTTP_ACCEPT_LANGUAGE="ko").content
+    english = client.get(reverse("javascript-catalog"), HTTP_ACCEPT_LANGUAGE="en").content
+    # Django writes the texts as JSON with \\uXXXX escapes: decode them before looking.
+    text = unescape(catalogue.decode())
+    assert "gettext" in text
+    assert re.search(r"[\uac00-\ud7a3]", text), "no Korean text in the JavaScript catalogue"
+    assert not re.search(r"[\uac00-\ud7a3]", unescape(english.decode()))
+
+
+def test_dates_are_formatted_for_the_language(user_client, user):
+    from imagegen.models import Generation
+
+    Generation.objects.create(owner=user, prompt="제주 일출", width=512, height=512)
+    korean = user_client.get(reverse("imagegen:gallery"), HTTP_ACCEPT_LANGUAGE="ko").content
+    assert "방금" in korean.decode() or "분 전" in korean.decode()
