@@ -13,6 +13,7 @@ from django.urls import reverse
 from accounts.models import Profile
 from imagegen import services
 from imagegen.models import ApiToken, Generation, PromptRefusal, Quota
+from imagegen.tasks import run_generation
 from tests.conftest import PASSWORD, run_queued_tasks
 
 DELETE_URL = reverse("delete_account")
@@ -20,8 +21,8 @@ DELETE_URL = reverse("delete_account")
 
 def make_done(user, prompt="Jeonju hanok village"):
     generation = services.submit_generation(user=user, prompt=prompt, width=256, height=256)
-    run_queued_tasks()
-    generation.refresh_from_db()
+    run_generation(str(generation.pk))  # as a worker would (with Redis, the task is pushed
+    generation.refresh_from_db()  # on commit, which a test's transaction never reaches)
     assert generation.status == Generation.Status.SUCCEEDED
     return generation
 
@@ -108,7 +109,8 @@ def test_deleting_removes_the_files_from_the_bucket(
 def test_a_queued_generation_is_never_made_after_the_account_is_gone(
     user_client, user, django_capture_on_commit_callbacks
 ):
-    waiting = services.submit_generation(user=user, prompt="Waiting", width=256, height=256)
+    with django_capture_on_commit_callbacks(execute=True):  # Redis: pushed on commit
+        waiting = services.submit_generation(user=user, prompt="Waiting", width=256, height=256)
     with django_capture_on_commit_callbacks(execute=True):
         user_client.post(DELETE_URL, {"password": PASSWORD})
     assert run_queued_tasks() == 1  # its task is still in the broker, and finds nothing to do

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from imagegen import services
 from imagegen.models import Generation
-from tests.conftest import run_queued_tasks
+from imagegen.tasks import run_generation
 
 DOWNLOAD_URL = reverse("download_images")
 
@@ -19,8 +19,8 @@ def make_done(user, prompt, seed=None):
     generation = services.submit_generation(
         user=user, prompt=prompt, width=320, height=256, seed=seed
     )
-    run_queued_tasks()
-    generation.refresh_from_db()
+    run_generation(str(generation.pk))  # as a worker would (with Redis, the task is pushed
+    generation.refresh_from_db()  # on commit, which a test's transaction never reaches)
     assert generation.status == Generation.Status.SUCCEEDED
     return generation
 
