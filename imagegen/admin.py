@@ -1,11 +1,10 @@
 """Django admin: generations and their actions, users with their quota, presets, provider
 cool-downs, the prompt policy, API keys, and the monthly budget warning.
 
-Actions call services; the few admin-only workflows services.py does not have yet are at the
-bottom of this module.
+Actions call services. The site itself (titles, the budget warning on its index) is
+imagegen/admin_site.py.
 """
 
-import functools
 import logging
 
 from django import forms
@@ -37,6 +36,7 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from . import services
+from .admin_site import warn_about_budget
 from .models import (
     ApiToken,
     BlockedPattern,
@@ -65,53 +65,6 @@ def _when(moment):
 
 def _generation_label(generation):
     return f"{generation.owner} (“{Truncator(generation.prompt).chars(40)}”)"
-
-
-# --- The monthly budget ----------------------------------------------------------------------
-
-
-def warn_about_budget(request):
-    """Add a warning (near the budget) or an error (budget reached) to the page's messages."""
-    spent, budget, state = services.budget_state()
-    if state not in ("warning", "reached"):
-        return
-    share = f" ({spent / budget:.0%})" if budget else ""
-    if state == "warning":
-        messages.warning(
-            request,
-            f"Image spending this month is ${spent:.2f}, {spent / budget:.0%} of the "
-            f"${budget:.2f} monthly budget (IMAGEGEN_MONTHLY_BUDGET_USD).",
-        )
-        return
-    if settings.IMAGEGEN_BUDGET_ACTION == "refuse":
-        effect = "New generations are refused until the month ends."
-    else:
-        effect = "Paid providers are skipped until the month ends; free ones still run."
-    messages.error(
-        request,
-        f"This month's image budget is spent: ${spent:.2f} of ${budget:.2f}{share}. {effect}",
-    )
-
-
-def _index_with_budget_warning(index):
-    @functools.wraps(index)
-    def view(request, extra_context=None):
-        warn_about_budget(request)
-        return index(request, extra_context)
-
-    return view
-
-
-admin.site.site_header = "TravelFit administration"
-admin.site.site_title = "TravelFit admin"
-# The sidebar would take 300 of a laptop's 1280 pixels, leaving the generation and user lists
-# too narrow for their columns; the breadcrumbs and the index page lead everywhere it does.
-admin.site.enable_nav_sidebar = False
-
-# The project uses Django's default site; wrapping its index view here saves swapping the
-# site class, which would mean a custom AdminConfig in INSTALLED_APPS. Admin modules are
-# imported by autodiscover before the URLconf builds the site's URLs, so this is in time.
-admin.site.index = _index_with_budget_warning(admin.site.index)
 
 
 # --- Generations -----------------------------------------------------------------------------
