@@ -47,6 +47,22 @@ class ApiKeyForm(forms.Form):
         help_text=_("What it is for, so you can tell your keys apart: “laptop script”."),
         error_messages={"required": _("Give the key a name, so you can tell it apart later.")},
     )
+    default_callback_url = forms.CharField(
+        label=_("Webhook URL (optional)"),
+        max_length=2000,
+        required=False,
+        strip=True,
+        widget=forms.URLInput(attrs={"placeholder": "https://example.com/travelfit-hook"}),
+        help_text=_(
+            "Called when a generation made with this key ends, unless the request names "
+            "another. Calls are signed with the key's webhook secret."
+        ),
+    )
+
+    def clean_default_callback_url(self):
+        from imagegen import webhooks
+
+        return webhooks.check_callback_url(self.cleaned_data["default_callback_url"])
 
 
 class DeleteAccountForm(forms.Form):

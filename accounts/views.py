@@ -209,7 +209,7 @@ NEW_KEY_SESSION = "travelfit-new-api-key"
 @never_cache
 @login_required
 def keys(request):
-    """The user's API keys: make one (its key shown once) or revoke one.
+    """The user's API keys: make one (its key and webhook secret shown once) or revoke one.
 
     Making one redirects (so a reload cannot make a second key) to this page, which shows the
     new key once: it waits in the server-side session only until that next request pops it.
@@ -218,7 +218,9 @@ def keys(request):
         form = ApiKeyForm(request.POST)
         if form.is_valid():
             token, key = imagegen_services.create_api_token(
-                user=request.user, name=form.cleaned_data["name"]
+                user=request.user,
+                name=form.cleaned_data["name"],
+                default_callback_url=form.cleaned_data["default_callback_url"],
             )
             request.session[NEW_KEY_SESSION] = {"id": token.pk, "key": key}
             return redirect("keys")
@@ -234,6 +236,8 @@ def keys(request):
             "tokens": request.user.api_tokens.order_by("-created_at"),
             "new_token": new_token,
             "new_key": new["key"] if new_token else None,
+            # Shown with the new key only: the page never shows a key's secret again.
+            "new_webhook_secret": new_token.webhook_secret if new_token else None,
             "api_url": request.build_absolute_uri(reverse("api:generations")),
         },
     )

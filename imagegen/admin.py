@@ -45,6 +45,7 @@ from .models import (
     PromptRefusal,
     ProviderCooldown,
     Quota,
+    WebhookDelivery,
 )
 from .paginators import EstimatedCountPaginator
 from .providers import REGISTRY
@@ -157,6 +158,8 @@ class GenerationAdmin(admin.ModelAdmin):
         "charged_month",
         "favourite",
         "share_token",
+        "callback_url",
+        "api_token",
     )
     fieldsets = (
         (
@@ -174,6 +177,7 @@ class GenerationAdmin(admin.ModelAdmin):
                     ("width", "height"),
                     ("steps", "guidance", "seed"),
                     "only_provider",
+                    ("callback_url", "api_token"),
                 )
             },
         ),
@@ -661,12 +665,73 @@ class PromptRefusalAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    """Keys are stored hashed: admins can see and revoke them, never read them."""
+    """Keys are stored hashed: admins can see and revoke them, never read them. The webhook
+    secret is kept in clear (it signs) and is never shown here."""
 
     list_display = ("name", "user", "prefix", "created_at", "last_used_at")
     search_fields = ("name", "user__username", "prefix")
     list_select_related = ("user",)
-    readonly_fields = ("user", "prefix", "key_hash", "created_at", "last_used_at")
+    fields = (
+        "name",
+        "user",
+        "prefix",
+        "key_hash",
+        "default_callback_url",
+        "created_at",
+        "last_used_at",
+    )
+    readonly_fields = (
+        "user",
+        "prefix",
+        "key_hash",
+        "default_callback_url",
+        "created_at",
+        "last_used_at",
+    )
 
     def has_add_permission(self, request):
         return False  # a key is made by its owner, who is shown it once
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Each attempt at calling a generation's callback URL: a record to read, not to edit."""
+
+    list_display = (
+        "started_at",
+        "event_type",
+        "attempt",
+        "outcome",
+        "status_code",
+        "short_url",
+        "next_attempt_at",
+    )
+    list_filter = ("outcome", "event_type")
+    search_fields = ("event_id", "url", "generation__id")
+    list_select_related = ("generation",)
+    readonly_fields = (
+        "generation",
+        "url",
+        "event_id",
+        "event_type",
+        "attempt",
+        "outcome",
+        "status_code",
+        "error",
+        "response_excerpt",
+        "started_at",
+        "finished_at",
+        "next_attempt_at",
+    )
+    fields = readonly_fields
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="URL")
+    def short_url(self, obj):
+        return Truncator(obj.url).chars(60)

@@ -1,46 +1,117 @@
-"""The JSON API (/api/v1/…).
+"""The JSON API (/api/v1/…), built with django-ninja.
 
-A caller is a signed-in browser (its session, with Django's CSRF check on every write) or a
-script sending `Authorization: Bearer tf_…` with a key made on the API keys page
-(/accounts/keys/). Every answer is JSON, errors included: {"error": {"code": "…", "message":
-"…"}} with a fitting status.
+The OpenAPI schema (/api/v1/openapi.json) and the docs page (/api/v1/docs) are generated from
+these functions and the schemas in imagegen/api_schemas.py, so they cannot drift from what is
+served. A caller is a script sending `Authorization: Bearer tf_…` with a key made on
+/accounts/keys/ (or `manage.py create_api_key`), or a signed-in browser (its session, with
+Django's CSRF check on every write). Every answer is JSON, errors included:
+{"error": {"code": "…", "message": "…", …}} with a fitting status (see ERROR_CODES).
 """
 
+import base64
+import binascii
+import datetime
 import json
 import math
-from functools import wraps
+import uuid
+from pathlib import Path
 
-from django.core.paginator import EmptyPage, PageNotAnInteger, Paginator
-from django.db.models import Count, Q
+import pydantic
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
+from ninja import NinjaAPI, Query
+from ninja.errors import AuthenticationError, HttpError
+from ninja.errors import ValidationError as NinjaValidationError
+from ninja.openapi.docs import Swagger
+from ninja.security.base import AuthBase
 
-from . import selectors, services, views
-from .forms import GenerationForm
+from . import idempotency, ratelimit, selectors, services, views, webhooks
+from .api_schemas import (
+    CREATE_FIELDS,
+    ErrorBody,
+    GenerationCreate,
+    GenerationFilters,
+    GenerationList,
+    GenerationOut,
+    QuotaOut,
+    ShareOut,
+)
+from .forms import GenerationForm, reject_control_characters
 from .models import Generation
 
-PAGE_SIZE = 20
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
+    "description": "Any unique text (a UUID): the same key and body within 24 h gets the first "
+    "answer again, and nothing is done or charged twice.",
+}
 
-# API views are csrf_exempt so that bearer requests pass the middleware; this instance runs the
-# middleware's own checks afterwards, for session requests only. get_response is never called.
-_csrf = CsrfViewMiddleware(lambda request: None)
+# Every code the API answers with, by status: the README's and the docs page's table.
+ERROR_CODES = {
+    "invalid": (
+        400,
+        "Fields are missing, of the wrong JSON type, unknown or out of range; "
+        "`fields` names each with its messages.",
+    ),
+    "invalid_json": (400, "The body is not a JSON object."),
+    "bad_request": (400, "The request could not be read (too large, malformed)."),
+    "prompt_blocked": (400, "The site's policy refuses the prompt."),
+    "unauthenticated": (401, "No valid API key or session (`WWW-Authenticate` says how)."),
+    "csrf_failed": (403, "A session write without the CSRF token."),
+    "not_found": (404, "Nothing of yours at this address (someone else's is not found too)."),
+    "method_not_allowed": (405, "Another method is needed here (`Allow` lists them)."),
+    "conflict": (
+        409,
+        "Not in this state: cancel once started, delete while running, share "
+        "before done; `status` says the state.",
+    ),
+    "idempotency_key_invalid": (400, "The Idempotency-Key is not 1–255 printable ASCII."),
+    "idempotency_key_reused": (409, "The Idempotency-Key was used with another request."),
+    "idempotency_key_in_use": (
+        409,
+        "The first request with this Idempotency-Key is still being answered (`Retry-After`).",
+    ),
+    "unsupported_media_type": (415, "Send the body as application/json."),
+    "over_quota": (
+        429,
+        "Fewer generations left than asked for; nothing was charged. "
+        "`Retry-After` and `resets_at` say when more come.",
+    ),
+    "rate_limited": (429, "Too many requests with this key this minute; `Retry-After`."),
+    "server_error": (500, "A bug on our side; it has been logged."),
+    "budget_exhausted": (503, "The site's monthly image budget is spent."),
+}
 
 
-def _error(http_status, code, message, **extra):
-    return JsonResponse({"error": {"code": code, "message": message, **extra}}, status=http_status)
+class ApiError(Exception):
+    """An answer in the API's error shape; raised anywhere below an endpoint."""
+
+    def __init__(self, http_status, code, message, *, headers=None, **extra):
+        super().__init__(message)
+        self.http_status, self.code, self.message = http_status, code, message
+        self.headers = headers or {}
+        self.extra = extra
 
 
-def _not_found():
-    return _error(404, "not_found", "Nothing of yours is at this address.")
+def error_response(http_status, code, message, *, headers=None, **extra):
+    response = JsonResponse(
+        {"error": {"code": code, "message": message, **extra}}, status=http_status
+    )
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
 
 
 def _invalid(fields):
-    return _error(
+    return ApiError(
         400,
         "invalid",
         "Some fields are not valid; see `fields`.",
@@ -48,65 +119,208 @@ def _invalid(fields):
     )
 
 
-def _unauthenticated(message):
-    response = _error(401, "unauthenticated", message)
-    response["WWW-Authenticate"] = 'Bearer realm="api"'
-    return response
+UNAUTHENTICATED = {"WWW-Authenticate": 'Bearer realm="api"'}
 
 
-def _authenticate(request):
-    """Set request.user from a bearer key or the session; a response when the caller may not go on.
+# --- Who is asking -----------------------------------------------------------------------------
 
-    Only the Bearer scheme counts as a key: another scheme (say, Basic from a proxy in front)
-    is ignored and the session decides.
+# ninja's views are csrf_exempt, so bearer requests pass the middleware; this instance runs the
+# middleware's own checks for session requests only. get_response is never called.
+_csrf = CsrfViewMiddleware(lambda request: None)
+
+
+class ApiKey(AuthBase):
+    """`Authorization: Bearer tf_…`: a key from /accounts/keys/, stored only as its hash.
+
+    A Bearer header with a bad key is refused outright, never tried against the session: a
+    script with a revoked key must not act as whoever is signed in in the same browser. Any
+    other scheme (Basic from a proxy in front) is left to the session.
     """
-    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer":
+
+    openapi_type = "http"
+    openapi_scheme = "bearer"
+    openapi_description = "An API key made on /accounts/keys/ (`tf_…`)."
+
+    def __call__(self, request):
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
         key = key.strip()
-        user = services.user_for_api_key(key) if key else None
-        if user is None:
-            # Never fall back to the session: a script with a revoked key must not act as
-            # whoever happens to be signed in in the same browser.
-            return _unauthenticated("This API key is not valid; it may have been revoked.")
-        request.user = user
-        return None
-    if not request.user.is_authenticated:
-        return _unauthenticated("Sign in, or send `Authorization: Bearer <your API key>`.")
-    if request.method not in SAFE_METHODS and _csrf.process_view(request, None, (), {}):
-        return _error(
-            403,
-            "csrf_failed",
-            "The CSRF check failed: send the csrftoken cookie's value in an X-CSRFToken header, "
-            "or use an API key instead of the session.",
-        )
-    return None
+        token = services.token_for_api_key(key) if key else None
+        if token is None:
+            raise ApiError(
+                401,
+                "unauthenticated",
+                "This API key is not valid; it may have been revoked.",
+                headers=UNAUTHENTICATED,
+            )
+        wait = ratelimit.check_rate_limit(token)
+        if wait is not None:
+            raise ApiError(
+                429,
+                "rate_limited",
+                f"Too many requests with this key: at most {settings.API_RATE_LIMIT} a minute. "
+                f"Try again in {wait} s.",
+                headers={"Retry-After": str(wait)},
+                retry_after=wait,
+            )
+        request.user = token.user
+        request.api_token = token
+        return token
 
 
-def api_endpoint(*methods):
-    """Make a function view an API endpoint: JSON errors, the allowed methods, session or key."""
+class Session(AuthBase):
+    """The browser's session cookie; writes need the CSRF token in an X-CSRFToken header."""
 
-    def decorate(view):
-        @csrf_exempt
-        @wraps(view)
-        def endpoint(request, *args, **kwargs):
-            if request.method not in methods:
-                response = _error(
-                    405, "method_not_allowed", f"Use {' or '.join(methods)} at this address."
-                )
-                response["Allow"] = ", ".join(methods)
-                return response
-            refused = _authenticate(request)
-            if refused is not None:
-                return refused
-            try:
-                return view(request, *args, **kwargs)
-            except Http404:
-                # Someone else's generation is "not found", exactly like a missing one.
-                return _not_found()
+    openapi_type = "apiKey"
+    openapi_in = "cookie"
+    openapi_name = settings.SESSION_COOKIE_NAME
+    openapi_description = "A signed-in browser; writes send the csrftoken cookie as X-CSRFToken."
+    # Tells the docs page to send the CSRF token with its "Try it out" requests.
+    csrf = True
 
-        return endpoint
+    def __call__(self, request):
+        if not request.user.is_authenticated:
+            return None
+        if request.method not in SAFE_METHODS and _csrf.process_view(request, None, (), {}):
+            raise ApiError(
+                403,
+                "csrf_failed",
+                "The CSRF check failed: send the csrftoken cookie's value in an X-CSRFToken "
+                "header, or use an API key instead of the session.",
+            )
+        request.api_token = None
+        return request.user
 
-    return decorate
+
+_table = "\n".join(
+    f"| {status} | `{code}` | {when} |" for code, (status, when) in ERROR_CODES.items()
+)
+
+
+class TravelFitApi(NinjaAPI):
+    def get_content_type(self):
+        # JSON is UTF-8 by definition (RFC 8259); the errors say plain application/json too.
+        return "application/json"
+
+    def get_openapi_operation_id(self, operation):
+        return operation.view_func.__name__
+
+
+api = TravelFitApi(
+    title="TravelFit API",
+    version="1",
+    description=Path(__file__).with_name("api.md").read_text().replace("{error_table}", _table),
+    urls_namespace="api",
+    auth=[ApiKey(), Session()],
+    # Swagger UI from ninja's static files and its separate init script: the site's strict CSP
+    # holds on the docs page too (its inline styling is set through the DOM, which CSP allows).
+    docs=Swagger(settings={"persistAuthorization": True, "validatorUrl": None}),
+    docs_url="/docs",
+)
+
+
+# --- Errors, all in one shape ------------------------------------------------------------------
+
+
+@api.exception_handler(ApiError)
+def _api_error(request, exc):
+    return error_response(exc.http_status, exc.code, exc.message, headers=exc.headers, **exc.extra)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request, exc):
+    return error_response(
+        401,
+        "unauthenticated",
+        "Sign in, or send `Authorization: Bearer <your API key>`.",
+        headers=UNAUTHENTICATED,
+    )
+
+
+@api.exception_handler(HttpError)
+def _http_error(request, exc):
+    code = {400: "bad_request", 404: "not_found"}.get(exc.status_code, "error")
+    return error_response(exc.status_code, code, str(exc))
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return error_response(404, "not_found", "Nothing of yours is at this address.")
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request, exc):
+    """ninja's own refusals (a path, a query parameter) in the API's shape, naming each."""
+    fields = {}
+    for error in exc.errors:
+        names = [part for part in error["loc"][1:] if isinstance(part, str)]
+        fields.setdefault(names[-1] if names else error["loc"][0], []).append(_message(error))
+    return _api_error(request, _invalid(fields))
+
+
+@api.exception_handler(Exception)
+def _crash(request, exc):
+    # Django's handler500 (travelfit.views.server_error) answers it, in JSON under /api/.
+    raise exc
+
+
+# How a pydantic error reads; the JSON type that was expected, by pydantic's error type.
+EXPECTED = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "int_from_float": "a whole number",
+}
+
+
+def _message(error):
+    kind = error["type"]
+    if kind in EXPECTED:
+        return f"Send a single value here ({EXPECTED[kind]}), not {_json_type(error.get('input'))}."
+    if kind == "extra_forbidden":
+        return "Unknown field: leave it out (field names are listed in the API docs)."
+    if kind == "missing":
+        return "This field is required."
+    return error["msg"] + "."
+
+
+def _json_type(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, int | float):
+        return "a number"
+    return "text"
+
+
+def _over_quota(exc):
+    seconds = max(0, math.ceil((exc.resets_at - timezone.now()).total_seconds()))
+    return ApiError(
+        429,
+        "over_quota",
+        str(exc),
+        headers={"Retry-After": str(seconds)},
+        period=exc.period,
+        limit=exc.limit,
+        left=exc.left,
+        asked=exc.asked,
+        resets_at=exc.resets_at,
+    )
+
+
+def _errors(*statuses):
+    """The error answers an operation documents: each in the one error shape."""
+    return {status: ErrorBody for status in statuses}
+
+
+# --- Items -------------------------------------------------------------------------------------
 
 
 def _own_generation(request, generation_id):
@@ -126,12 +340,13 @@ def _item(request, generation, status):
         "detail_url": absolute(status["detail_url"]),
         "image_url": absolute(reverse("api:image", args=[generation.pk])) if done else None,
         "thumbnail_url": absolute(reverse("api:thumbnail", args=[generation.pk])) if done else None,
+        "share_url": _share_url(request, generation.share_token),
         "prompt": generation.prompt,
         "negative_prompt": generation.negative_prompt,
         # English sent to the model when the words were translated; empty when sent as they are.
         "prompt_en": generation.prompt_en,
         "negative_prompt_en": generation.negative_prompt_en,
-        "translation_note": generation.translation_note,
+        "translation_note": status["translation_note"],
         "translate_prompt": generation.translate_prompt,
         "preset": generation.preset_id,
         "width": generation.width,
@@ -142,278 +357,436 @@ def _item(request, generation, status):
         "guidance": generation.guidance,
         "provider": generation.provider,
         "model": generation.model_name,
+        "callback_url": generation.callback_url,
         "created_at": generation.created_at,
+        "finished_at": generation.finished_at,
         "favourite": generation.favourite,
     }
 
 
-def _queue_positions(queued):
-    """{id: position} of these queued generations in one query, by queue_position()'s rule."""
-    if not queued:
-        return {}
-    dispatched = Q(enqueued_at__isnull=False)
-    counts = Generation.objects.filter(status=Generation.Status.QUEUED).aggregate(
-        dispatched=Count("pk", filter=dispatched),
-        **{
-            f"ahead_{i}": Count(
-                "pk",
-                filter=dispatched & Q(enqueued_at__lt=generation.enqueued_at)
-                if generation.enqueued_at is not None
-                else Q(
-                    owner_id=generation.owner_id,
-                    enqueued_at__isnull=True,
-                    created_at__lt=generation.created_at,
-                ),
-            )
-            for i, generation in enumerate(queued)
-        },
-    )
-    return {
-        generation.pk: counts[f"ahead_{i}"]
-        + (counts["dispatched"] if generation.enqueued_at is None else 0)
-        + 1
-        for i, generation in enumerate(queued)
-    }
+def _share_url(request, token):
+    return request.build_absolute_uri(reverse("imagegen:shared", args=[token])) if token else None
 
 
-def _page_statuses(generations):
-    """views.status_payload() for each generation of a page, the queue read once per page."""
+def _one(request, generation):
+    return _item(request, generation, views.status_payload(generation))
+
+
+def _items(request, generations):
+    """Items of many generations, with the queue and the typical duration read once."""
     queued = [g for g in generations if g.status == Generation.Status.QUEUED]
-    positions = _queue_positions(queued)
-    any_active = any(g.is_active for g in generations)
-    typical = selectors.typical_duration_now() if any_active else None
+    positions = selectors.queue_positions(queued)
+    typical = selectors.typical_duration_now() if any(g.is_active for g in generations) else None
     return [
-        views.status_payload(g, position=positions.get(g.pk), typical=typical) for g in generations
+        _item(request, g, views.status_payload(g, position=positions.get(g.pk), typical=typical))
+        for g in generations
     ]
 
 
-def _page_url(request, number):
-    query = request.GET.copy()
-    query["page"] = number
-    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+# --- Listing -----------------------------------------------------------------------------------
 
 
-def _list(request):
-    generations = selectors.generations_of(request.user)
-    status = request.GET.get("status", "")
-    if status:
-        if status not in Generation.Status.values:
-            return _invalid({"status": [f"Choose one of: {', '.join(Generation.Status.values)}."]})
-        generations = generations.filter(status=status)
-    paginator = Paginator(generations, PAGE_SIZE)
-    number = request.GET.get("page") or 1
+def _cursor(generation):
+    """An opaque cursor: where the next page starts, as (created_at, id) of the last item."""
+    raw = json.dumps([generation.created_at.isoformat(), str(generation.pk)])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _after_cursor(cursor):
     try:
-        page = paginator.page(number)
-    except PageNotAnInteger:
-        return _invalid({"page": ["Give a whole page number: 1, 2, …"]})
-    except EmptyPage:
-        return _error(
-            404, "not_found", f"There is no page {number}; there are {paginator.num_pages}."
-        )
-    statuses = _page_statuses(page.object_list)
-    return JsonResponse(
-        {
-            "results": [
-                _item(request, generation, status)
-                for generation, status in zip(page.object_list, statuses, strict=True)
-            ],
-            "page": page.number,
-            "pages": paginator.num_pages,
-            "count": paginator.count,
-            "next": _page_url(request, page.next_page_number()) if page.has_next() else None,
-            "previous": _page_url(request, page.previous_page_number())
-            if page.has_previous()
-            else None,
-        }
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, pk = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
+        created_at = datetime.datetime.fromisoformat(created_at)
+        if timezone.is_naive(created_at):
+            raise ValueError("naive")
+        return created_at, uuid.UUID(pk)
+    except (ValueError, TypeError, UnicodeError, binascii.Error, RecursionError):
+        raise _invalid(
+            {"cursor": ["Use the `next` URL of the previous page; this cursor is not one."]}
+        ) from None
+
+
+@api.get(
+    "/generations",
+    response={200: GenerationList, **_errors(400, 401, 429)},
+    url_name="generations",
+    summary="List your generations",
+    tags=["generations"],
+)
+def list_generations(request, filters: Query[GenerationFilters]):
+    """Newest first, `limit` a page; follow `next` (null on the last page) for more.
+
+    Pages are cut with an opaque cursor on (created_at, id), so generations made while you
+    page through never shift or repeat the items of later pages.
+    """
+    try:
+        reject_control_characters(filters.q)
+    except DjangoValidationError as exc:
+        raise _invalid({"q": exc.messages}) from None
+    limit = filters.limit
+    generations = selectors.gallery_page(
+        request.user,
+        show=filters.show or "",
+        favourites=filters.favourites,
+        query=filters.q,
+        status=filters.status or "",
+        before=_after_cursor(filters.cursor) if filters.cursor else None,
+        limit=limit + 1,
     )
+    more = len(generations) > limit
+    generations = generations[:limit]
+    next_url = None
+    if more:
+        query = request.GET.copy()
+        query["cursor"] = _cursor(generations[-1])
+        next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+    return {"results": _items(request, generations), "next": next_url}
 
 
-# What each field of a JSON body may be. Booleans are refused everywhere (JSON's true is not
-# the prompt "True", nor the number 1); numbers may come as JSON numbers or as text, as from a
-# form; null means "not given".
-TEXT = (str,)
-NUMBER = (int, float, str)
-JSON_FIELD_TYPES = {
-    "prompt": TEXT,
-    "negative_prompt": TEXT,
-    "aspect": TEXT,
-    "preset": (int, str),
-    "width": (int, str),
-    "height": (int, str),
-    "seed": (int, str),
-    "steps": (int, str),
-    "guidance": NUMBER,
-}
-TYPE_NAMES = {TEXT: "text", NUMBER: "a number", (int, str): "a whole number"}
+# --- Creating ----------------------------------------------------------------------------------
 
 
-def _posted_fields(request):
-    """(fields, None) from a JSON object or a form body, or (None, the error response)."""
+def _location(request, generation):
+    return request.build_absolute_uri(reverse("api:generation", args=[generation.pk]))
+
+
+def _idempotent(request, answer):
+    """The response of `answer()` (status, data, headers), given once per Idempotency-Key: a
+    repeat gets it replayed, with nothing done or charged again (imagegen.idempotency)."""
+
+    def respond():
+        status, data, headers = answer()
+        response = api.create_response(request, data, status=status)
+        for name, value in headers.items():
+            response[name] = value
+        return response
+
+    return idempotency.with_idempotency(request, request.user, respond)
+
+
+def _json_object(request):
     if request.content_type != "application/json":
-        return request.POST, None
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Send the body as JSON, with `Content-Type: application/json`.",
+        )
     try:
         data = json.loads(request.body)
     except (ValueError, RecursionError):
         # RecursionError: a body nested thousands deep is not a request we can take.
-        return None, _error(400, "invalid_json", "The body is not valid JSON.")
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
     if not isinstance(data, dict):
-        return None, _error(
+        raise ApiError(
             400, "invalid_json", 'Send a JSON object, like {"prompt": "Jeju at sunrise"}.'
         )
-    wrong = {}
-    for name, value in data.items():
-        allowed = JSON_FIELD_TYPES.get(name)
-        if allowed is None or value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, allowed):
-            wrong[name] = [
-                f"Send a single value here ({TYPE_NAMES[allowed]}), not {_json_type(value)}."
-            ]
-    if wrong:
-        return None, _invalid(wrong)
-    return {name: value for name, value in data.items() if value is not None}, None
+    return data
 
 
-def _json_type(value):
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, int | float):
-        return "a number"
-    return "text"
+def _validated_request(request, data):
+    """(body, form, callback URL) of a valid create request, or the ApiError naming every
+    field refused.
 
-
-def _over_quota(exc):
-    seconds = max(0, math.ceil((exc.resets_at - timezone.now()).total_seconds()))
-    response = _error(
-        429,
-        "over_quota",
-        str(exc),
-        period=exc.period,
-        limit=exc.limit,
-        resets_at=exc.resets_at,
-    )
-    response["Retry-After"] = str(seconds)
-    return response
-
-
-TRUE_TEXT = ("true", "1", "on", "yes")
-FALSE_TEXT = ("false", "0", "off", "no")
-
-
-def _translate_prompt(fields):
-    """The optional `translate_prompt` choice (true by default), or None when it is not one.
-
-    JSON sends true or false; a form body sends text (true/false, 1/0, on/off, yes/no).
+    Types are pydantic's (strict: nothing coerced, no unknown fields); values are
+    GenerationForm's, the create page's own rules from the provider's capabilities. A field the
+    provider does not take is refused rather than dropped.
     """
-    value = fields.get("translate_prompt", True)
-    if isinstance(value, str):
-        text = value.strip().lower()
-        value = True if text in TRUE_TEXT else False if text in FALSE_TEXT else None
-    return value if isinstance(value, bool) else None
+    errors = {}
+    body = None
+    try:
+        body = GenerationCreate.model_validate(data)
+    except pydantic.ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            if error["type"] == "missing":
+                continue  # the form says what is missing, in its own words
+            name = str(error["loc"][0]) if error["loc"] else "body"
+            errors.setdefault(name, []).append(_message(error))
+    form_data = {
+        name: value
+        for name, value in data.items()
+        if name in CREATE_FIELDS and name not in errors and value is not None
+    }
+    form = GenerationForm(form_data)
+    for name in sorted(set(form_data) - set(form.fields)):
+        errors[name] = [f"The site's image provider does not take `{name}`; leave it out."]
+        del form.data[name]
+    if not form.is_valid():
+        for name, messages in form.errors.items():
+            errors.setdefault(name, list(messages))
+    callback_url = ""
+    if "callback_url" not in errors:
+        try:
+            callback_url = webhooks.resolve_callback_url(
+                api_token=request.api_token, callback_url=data.get("callback_url") or ""
+            )
+        except DjangoValidationError as exc:
+            errors["callback_url"] = exc.messages
+    if errors:
+        raise _invalid(errors)
+    return body, form, callback_url
+
+
+@api.post(
+    "/generations",
+    response={201: GenerationList, **_errors(400, 401, 403, 409, 415, 429, 503)},
+    url_name="create_generation",
+    summary="Ask for images",
+    tags=["generations"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": GenerationCreate.model_json_schema()}},
+        },
+        "parameters": [IDEMPOTENCY_KEY],
+    },
+)
+def create_generation(request):
+    """Queue `n` (1–4) generations of one request, with quota for all of them or none (429).
+
+    Ranges (sizes, steps, guidance) are those of the site's image provider, as on the create
+    page; a field it does not take is refused. Each generation calls `callback_url` (else the
+    key's default) when it ends. With an `Idempotency-Key`, a retry of the same request gets
+    the first answer again and is not charged twice.
+    """
+    return _idempotent(request, lambda: _create(request))
 
 
 def _create(request):
-    fields, refused = _posted_fields(request)
-    if refused is not None:
-        return refused
-    form = GenerationForm(fields)
-    translate_prompt = _translate_prompt(fields)
-    if not form.is_valid() or translate_prompt is None:
-        errors = dict(form.errors)
-        if translate_prompt is None:
-            errors["translate_prompt"] = ["Send true or false."]
-        return _invalid(errors)
+    data = _json_object(request)
+    body, form, callback_url = _validated_request(request, data)
     try:
-        generation = services.submit_generation(
+        generations = services.submit_generations(
             user=request.user,
-            **{**form.generation_kwargs(), "translate_prompt": translate_prompt},
+            count=body.n,
+            **{**form.generation_kwargs(), "translate_prompt": body.translate_prompt is not False},
+            callback_url=callback_url,
+            api_token=request.api_token,
         )
     except services.QuotaExceeded as exc:
-        return _over_quota(exc)
+        raise _over_quota(exc) from None
     except services.PromptBlocked as exc:
-        return _error(400, "prompt_blocked", str(exc), fields={"prompt": [str(exc)]})
+        raise ApiError(400, "prompt_blocked", str(exc), fields={"prompt": [str(exc)]}) from None
     except services.BudgetExhausted as exc:
-        return _error(503, "budget_exhausted", str(exc))
-    response = JsonResponse(
-        _item(request, generation, views.status_payload(generation)), status=201
-    )
-    response["Location"] = request.build_absolute_uri(
-        reverse("api:generation", args=[generation.pk])
-    )
-    return response
+        raise ApiError(503, "budget_exhausted", str(exc)) from None
+    headers = {}
+    if len(generations) == 1:
+        headers["Location"] = _location(request, generations[0])
+    return 201, {"results": _items(request, generations), "next": None}, headers
 
 
-@api_endpoint("GET", "POST")
-def generations(request):
-    """GET: the caller's generations, newest first, 20 a page; POST: queue a new one (201)."""
-    if request.method == "POST":
-        return _create(request)
-    return _list(request)
+# --- One generation ----------------------------------------------------------------------------
+
+ID = "/generations/{uuid:generation_id}"
 
 
-@api_endpoint("GET", "DELETE")
-def generation(request, generation_id):
-    """GET: one of the caller's generations; DELETE: remove it and its files (204)."""
-    if request.method == "DELETE":
-        try:
-            deleted = services.delete_generation(generation_id=generation_id, user=request.user)
-        except services.GenerationBusy as exc:
-            return _error(409, "conflict", str(exc))
-        return HttpResponse(status=204) if deleted else _not_found()
-    generation = _own_generation(request, generation_id)
-    return JsonResponse(_item(request, generation, views.status_payload(generation)))
+@api.get(
+    ID,
+    response={200: GenerationOut, **_errors(401, 404, 429)},
+    url_name="generation",
+    summary="Get one generation",
+    tags=["generations"],
+)
+def get_generation(request, generation_id: uuid.UUID):
+    """Its live status (poll it, or use a callback) and the parameters it was made with."""
+    return _one(request, _own_generation(request, generation_id))
 
 
-@api_endpoint("POST")
-def cancel(request, generation_id):
-    """Cancel a queued generation and give its quota back; 409 once it has started."""
+@api.delete(
+    ID,
+    response={204: None, **_errors(401, 403, 404, 409, 429)},
+    url_name="delete_generation",
+    summary="Delete a generation",
+    tags=["generations"],
+)
+def delete_generation(request, generation_id: uuid.UUID):
+    """Delete it and its files; a queued one is canceled first (quota back). 409 while it runs."""
+    try:
+        deleted = services.delete_generation(generation_id=generation_id, user=request.user)
+    except services.GenerationBusy as exc:
+        raise ApiError(409, "conflict", str(exc), status=Generation.Status.RUNNING) from None
+    if not deleted:
+        raise Http404
+    return HttpResponse(status=204)
+
+
+@api.post(
+    ID + "/cancel",
+    response={200: GenerationOut, **_errors(400, 401, 403, 404, 409, 429)},
+    url_name="cancel",
+    summary="Cancel a queued generation",
+    tags=["generations"],
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY]},
+)
+def cancel_generation(request, generation_id: uuid.UUID):
+    """Cancel it while queued and give its quota back; 409 once it has started."""
+    return _idempotent(request, lambda: _cancel(request, generation_id))
+
+
+def _cancel(request, generation_id):
     generation = _own_generation(request, generation_id)
     canceled = services.cancel_generation(generation_id=generation.pk, user=request.user)
     generation.refresh_from_db()
     if not canceled:
-        return _error(
+        raise ApiError(
             409,
             "conflict",
             f"It is {generation.get_status_display().lower()} already, "
             "so it can no longer be canceled.",
             status=generation.status,
         )
-    return JsonResponse(_item(request, generation, views.status_payload(generation)))
+    return 200, _one(request, generation), {}
 
 
-@api_endpoint("GET")
-def image(request, generation_id):
-    """The finished PNG; with ?download=1 as an attachment."""
-    # The page's view checks the owner and sends the file; here request.user may come from a key.
-    return views.image(request, generation_id)
+@api.post(
+    ID + "/retry",
+    response={201: GenerationOut, **_errors(400, 401, 403, 404, 409, 429, 503)},
+    url_name="retry",
+    summary="Ask again with the same parameters",
+    tags=["generations"],
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY]},
+)
+def retry_generation(request, generation_id: uuid.UUID):
+    """A new generation of the same request (quota again); the original stays as it is."""
+    return _idempotent(request, lambda: _retry(request, generation_id))
 
 
-@api_endpoint("GET")
-def thumbnail(request, generation_id):
-    """The finished image's WebP thumbnail."""
-    return views.thumbnail(request, generation_id)
+def _retry(request, generation_id):
+    generation = _own_generation(request, generation_id)
+    try:
+        again = services.retry_generation(generation_id=generation.pk, user=request.user)
+    except services.QuotaExceeded as exc:
+        raise _over_quota(exc) from None
+    except services.PromptBlocked as exc:
+        raise ApiError(400, "prompt_blocked", str(exc), fields={"prompt": [str(exc)]}) from None
+    except services.BudgetExhausted as exc:
+        raise ApiError(503, "budget_exhausted", str(exc)) from None
+    return 201, _one(request, again), {"Location": _location(request, again)}
 
 
-@api_endpoint("GET")
-def quota(request):
-    """How many generations the caller has left today and this month, and when more come."""
-    status = selectors.quota_status(request.user)
-    return JsonResponse(
-        {
-            "daily_limit": status.daily_limit,
-            "day_left": status.day_left,
-            "monthly_limit": status.monthly_limit,
-            "month_left": status.month_left,
-            "resets_at": status.resets_at,
+@api.put(
+    ID + "/favourite",
+    response={200: GenerationOut, **_errors(401, 403, 404, 429)},
+    url_name="favourite",
+    summary="Mark as a favourite",
+    tags=["generations"],
+)
+def favourite(request, generation_id: uuid.UUID):
+    return _set_favourite(request, generation_id, True)
+
+
+@api.delete(
+    ID + "/favourite",
+    response={200: GenerationOut, **_errors(401, 403, 404, 429)},
+    url_name="unfavourite",
+    summary="Unmark as a favourite",
+    tags=["generations"],
+)
+def unfavourite(request, generation_id: uuid.UUID):
+    return _set_favourite(request, generation_id, False)
+
+
+def _set_favourite(request, generation_id, on):
+    generation = _own_generation(request, generation_id)
+    services.set_favourite(generation_id=generation.pk, user=request.user, favourite=on)
+    generation.refresh_from_db()
+    return _one(request, generation)
+
+
+@api.put(
+    ID + "/share",
+    response={200: ShareOut, **_errors(401, 403, 404, 409, 429)},
+    url_name="share",
+    summary="Share: a public link",
+    tags=["generations"],
+)
+def share(request, generation_id: uuid.UUID):
+    """Anyone with the link sees the image and its prompt; the same link while shared."""
+    generation = _own_generation(request, generation_id)
+    token = services.share_generation(generation_id=generation.pk, user=request.user)
+    if token is None:
+        raise ApiError(
+            409,
+            "conflict",
+            "Only a finished image can be shared.",
+            status=generation.status,
+        )
+    return {"share_url": _share_url(request, token)}
+
+
+@api.delete(
+    ID + "/share",
+    response={200: ShareOut, **_errors(401, 403, 404, 429)},
+    url_name="unshare",
+    summary="Unshare: the link stops working",
+    tags=["generations"],
+)
+def unshare(request, generation_id: uuid.UUID):
+    generation = _own_generation(request, generation_id)
+    services.revoke_share(generation_id=generation.pk, user=request.user)
+    return {"share_url": None}
+
+
+def _file_responses(*content_types):
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {
+        "responses": {
+            200: {
+                "description": "The file.",
+                "content": {content_type: binary for content_type in content_types},
+            },
+            302: {"description": "A signed link to the file in the site's bucket, for minutes."},
         }
+    }
+
+
+@api.get(
+    ID + "/image.png",
+    response=_errors(401, 404, 429),
+    url_name="image",
+    summary="Download the image",
+    tags=["images"],
+    openapi_extra=_file_responses("image/png", "image/jpeg", "image/webp"),
+)
+def image(request, generation_id: uuid.UUID, download: bool = False):
+    """The image as the provider made it (usually PNG); `download=true` as an attachment."""
+    generation = _own_generation(request, generation_id)
+    return views.send_file(
+        generation.image,
+        content_type=generation.image_content_type,
+        download_name=generation.download_name if download else None,
     )
 
 
-@csrf_exempt
-def not_found(request, path=""):
-    """Any other address under /api/: a JSON 404 instead of the site's HTML page."""
-    return _error(404, "not_found", "There is no API endpoint at this address.")
+@api.get(
+    ID + "/thumb.webp",
+    response=_errors(401, 404, 429),
+    url_name="thumbnail",
+    summary="Download the thumbnail",
+    tags=["images"],
+    openapi_extra=_file_responses("image/webp"),
+)
+def thumbnail(request, generation_id: uuid.UUID):
+    generation = _own_generation(request, generation_id)
+    return views.send_file(generation.thumbnail, content_type="image/webp")
+
+
+# --- The account -------------------------------------------------------------------------------
+
+
+@api.get(
+    "/quota",
+    response={200: QuotaOut, **_errors(401, 429)},
+    url_name="quota",
+    summary="Your quota",
+    tags=["account"],
+)
+def quota(request):
+    """How many generations you have left today and this month, and when more come."""
+    status = selectors.quota_status(request.user)
+    return {
+        "daily_limit": status.daily_limit,
+        "day_left": status.day_left,
+        "monthly_limit": status.monthly_limit,
+        "month_left": status.month_left,
+        "resets_at": status.resets_at,
+    }

@@ -1,22 +1,59 @@
-"""URLs of the JSON API (/api/v1/…). Users manage their keys on /accounts/keys/."""
+"""URLs of the JSON API (/api/v1/…): ninja's operations, its schema (openapi.json) and docs
+page (docs), and a JSON 404 for any other /api/ address. Users manage their keys on
+/accounts/keys/."""
 
-from django.urls import path, re_path
+from functools import wraps
+
+from django.http import HttpResponseNotAllowed
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
 
-from . import api
+from .api import api, error_response
 
 app_name = "api"
 
+METHOD_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _json_405(view):
+    """ninja answers a method an address does not take with a plain-text 405; this gives it
+    the API's error shape, and the Allow header in a fixed order."""
+
+    @wraps(view)
+    def answer(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        if not isinstance(response, HttpResponseNotAllowed):
+            return response
+        allowed = [m for m in METHOD_ORDER if m in response["Allow"].split(", ")]
+        return error_response(
+            405,
+            "method_not_allowed",
+            f"Use {' or '.join(allowed)} at this address.",
+            headers={"Allow": ", ".join(allowed)},
+        )
+
+    return answer
+
+
+def _operations():
+    patterns, _app, _namespace = api.urls
+    for pattern in patterns:
+        pattern.callback = _json_405(pattern.callback)
+    return patterns
+
+
+@csrf_exempt
+def not_found(request, path=""):
+    """Any other address under /api/: a JSON 404 instead of the site's HTML page."""
+    return error_response(404, "not_found", "There is no API endpoint at this address.")
+
+
 urlpatterns = [
-    path("api/v1/generations", api.generations, name="generations"),
-    path("api/v1/generations/<uuid:generation_id>", api.generation, name="generation"),
-    path("api/v1/generations/<uuid:generation_id>/cancel", api.cancel, name="cancel"),
-    path("api/v1/generations/<uuid:generation_id>/image.png", api.image, name="image"),
-    path("api/v1/generations/<uuid:generation_id>/thumb.webp", api.thumbnail, name="thumbnail"),
-    path("api/v1/quota", api.quota, name="quota"),
+    path("api/v1/", include(_operations())),
     # Last of the API's: any other /api/ address answers a JSON 404, not the HTML page (and
     # is never redirected by APPEND_SLASH, which would drop a POST's body).
-    re_path(r"^api/(?P<path>.*)$", api.not_found, name="not_found"),
+    re_path(r"^api/(?P<path>.*)$", not_found, name="not_found"),
     # The API keys page moved to /accounts/keys/; old bookmarks still find it.
     path("account/api-keys/", RedirectView.as_view(pattern_name="keys", permanent=True)),
 ]

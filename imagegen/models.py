@@ -244,6 +244,22 @@ class Generation(models.Model):
         default=0,
         help_text="US dollars, from the settings' prices.",
     )
+    # Webhooks (imagegen/webhooks.py): called when it ends, signed with the key's secret.
+    callback_url = models.URLField(
+        max_length=2000,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Called with its final state when it ends (the request's, or its key's default).",
+    )
+    api_token = models.ForeignKey(
+        "ApiToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="generations",
+        help_text="The API key it was submitted with; its secret signs the webhook.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -358,6 +374,21 @@ class ApiToken(models.Model):
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    default_callback_url = models.URLField(
+        max_length=2000,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Webhook URL for generations submitted with this key that name none.",
+    )
+    # Kept in clear, unlike the key: signing needs it. Shown to its owner once, never logged,
+    # never in the admin. Empty for keys made before webhooks existed (they cannot use them).
+    webhook_secret = models.CharField(
+        max_length=100, blank=True, default="", db_default="", editable=False
+    )
+    # The per-key rate limit's fixed window (imagegen/ratelimit.py), one conditional UPDATE.
+    rate_window_start = models.DateTimeField(null=True, blank=True, editable=False)
+    rate_count = models.PositiveIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         verbose_name = "API token"
@@ -416,3 +447,83 @@ class PromptRefusal(models.Model):
 
     def __str__(self):
         return f"{self.user} refused for {self.pattern!r}"
+
+
+class WebhookOutcome(models.TextChoices):
+    PENDING = "pending", "Sending"
+    DELIVERED = "delivered", "Delivered (2xx)"
+    RETRYING = "retrying", "Failed, will retry"
+    GAVE_UP = "gave_up", "Failed, gave up"
+
+
+class WebhookDelivery(models.Model):
+    """One attempt to call a generation's callback URL (imagegen/webhooks.py).
+
+    Attempts of one event share its `event_id` (the `webhook-id` header); (event, attempt) is
+    unique, so a task the queue hands out twice sends the attempt once.
+    """
+
+    Outcome = WebhookOutcome
+
+    generation = models.ForeignKey(
+        Generation, on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    url = models.URLField(max_length=2000)
+    event_id = models.CharField(max_length=64)
+    event_type = models.CharField(max_length=40)
+    attempt = models.PositiveSmallIntegerField()
+    outcome = models.CharField(
+        max_length=16, choices=WebhookOutcome, default=WebhookOutcome.PENDING
+    )
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why no 2xx came back (redacted).")
+    response_excerpt = models.TextField(blank=True, help_text="The start of the answer (redacted).")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "webhook delivery"
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id", "attempt"], name="webhook_delivery_attempt_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=WebhookOutcome.values), name="webhook_outcome_known"
+            ),
+        ]
+        indexes = [models.Index(fields=["-started_at"], name="webhook_delivery_recent")]
+
+    def __str__(self):
+        return f"{self.event_type} #{self.attempt} to {self.url} ({self.get_outcome_display()})"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a POST sent with an `Idempotency-Key` (imagegen/idempotency.py).
+
+    One per (user, key): the unique constraint makes the first of two concurrent requests the
+    only one that runs; the other is told the key is in use. Kept until `expires_at`.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="idempotency_records"
+    )
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of method, path and body.")
+    # Null while the first request is still being answered.
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict, blank=True)
+    response_body = models.BinaryField(default=b"", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    locked_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user"),
+        ]
+
+    def __str__(self):
+        return f"{self.key} of {self.user_id} ({self.response_status or 'in progress'})"

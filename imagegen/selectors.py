@@ -4,6 +4,7 @@ import statistics
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from .models import Generation, ProviderCooldown
@@ -60,6 +61,35 @@ def quota_status(user):
     return QuotaStatus(quota.daily_limit, day_left, quota.monthly_limit, month_left, resets_at)
 
 
+def queue_positions(queued):
+    """{id: position} of these queued generations in one query, by queue_position()'s rule."""
+    if not queued:
+        return {}
+    dispatched = Q(enqueued_at__isnull=False)
+    counts = Generation.objects.filter(status=Generation.Status.QUEUED).aggregate(
+        dispatched=Count("pk", filter=dispatched),
+        **{
+            f"ahead_{i}": Count(
+                "pk",
+                filter=dispatched & Q(enqueued_at__lt=generation.enqueued_at)
+                if generation.enqueued_at is not None
+                else Q(
+                    owner_id=generation.owner_id,
+                    enqueued_at__isnull=True,
+                    created_at__lt=generation.created_at,
+                ),
+            )
+            for i, generation in enumerate(queued)
+        },
+    )
+    return {
+        generation.pk: counts[f"ahead_{i}"]
+        + (counts["dispatched"] if generation.enqueued_at is None else 0)
+        + 1
+        for i, generation in enumerate(queued)
+    }
+
+
 def queue_position(generation):
     """1 for the next queued generation to start, 2 for the one after it, …
 
@@ -100,6 +130,24 @@ def gallery_of(user, *, show="", favourites=False, query=""):
     for word in query.split()[:8]:
         generations = generations.filter(prompt__icontains=word)
     return generations
+
+
+def gallery_page(user, *, show="", favourites=False, query="", status="", before=None, limit):
+    """Up to `limit` of the user's generations for the API's list: gallery_of's filters, an
+    exact `status`, and only those after `before` (the (created_at, id) of a page's last item).
+
+    Ordered by (created_at, id), newest first, so a page boundary is one exact place in the
+    list: generations made meanwhile come before it and never shift the later pages.
+    """
+    generations = gallery_of(user, show=show, favourites=favourites, query=query)
+    if status:
+        generations = generations.filter(status=status)
+    if before is not None:
+        created_at, pk = before
+        generations = generations.filter(
+            Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=pk)
+        )
+    return list(generations.order_by("-created_at", "-id")[:limit])
 
 
 RECENT_FOR_ESTIMATES = 20

@@ -1,6 +1,7 @@
 """TravelFit's workflows: each is the one place where its writes happen.
 
-- `submit_generation` reserves a unit of quota, records the request and queues it.
+- `submit_generation` reserves a unit of quota, records the request and queues it
+  (`submit_generations` does it for a batch, all or none).
 - `run_generation` (called by the background task) asks the providers and stores the result.
 - `refund` gives a unit back, exactly once; `cancel_generation` stops a queued request.
 """
@@ -33,7 +34,7 @@ from django_q.exceptions import TimeoutException
 from django_q.signing import BadSignature, SignedPackage
 from django_q.tasks import async_task
 
-from . import translation
+from . import idempotency, translation, webhooks
 from .images import ImageRejected, check_image, stored_bytes
 from .models import (
     MAX_SEED,
@@ -89,14 +90,26 @@ def _local_midnight(day):
 
 
 class QuotaExceeded(Exception):
-    """The user has no generation left in the current day or month."""
+    """The user has fewer generations left in the current day or month than they asked for."""
 
-    def __init__(self, *, period, limit, resets_at):
+    def __init__(self, *, period, limit, resets_at, asked=1, left=0):
         self.period = period
         self.limit = limit
         self.resets_at = resets_at
+        self.asked = asked
+        self.left = left
         when = formats.date_format(timezone.localtime(resets_at), "DATETIME_FORMAT")
-        if period == "day":
+        if left and period == "day":
+            text = gettext(
+                "You asked for %(asked)s, but only %(left)s of today's generations are left. "
+                "More from %(when)s."
+            )
+        elif left:
+            text = gettext(
+                "You asked for %(asked)s, but only %(left)s of this month's generations are "
+                "left. More from %(when)s."
+            )
+        elif period == "day":
             text = gettext(
                 "You have used all %(limit)s of today's generations. More from %(when)s."
             )
@@ -104,7 +117,7 @@ class QuotaExceeded(Exception):
             text = gettext(
                 "You have used all %(limit)s of this month's generations. More from %(when)s."
             )
-        super().__init__(text % {"limit": limit, "when": when})
+        super().__init__(text % {"limit": limit, "when": when, "asked": asked, "left": left})
 
 
 def quota_for(user):
@@ -113,31 +126,40 @@ def quota_for(user):
     return quota
 
 
-def _reserve_quota(user, periods):
-    """Take one unit of the user's quota: True if it was a bonus credit; or QuotaExceeded.
+def _reserve_quota(user, periods, units=1):
+    """Take `units` of the user's quota, all or none: True if they were bonus credits; or
+    QuotaExceeded.
 
-    One conditional UPDATE: it starts a new period's counter at 1, or adds 1 to the current
-    one, only where both counters are under their limits. The database applies it atomically,
-    so concurrent submissions can never take more than the limit (QUEUE-AND-QUOTA.md). At a
-    limit, one more conditional UPDATE takes a bonus credit if the user has one.
+    One conditional UPDATE: it starts a new period's counter at `units`, or adds them to the
+    current one, only where both counters stay within their limits. The database applies it
+    atomically, so concurrent submissions can never take more than the limit
+    (QUEUE-AND-QUOTA.md). Short of the limits, one more conditional UPDATE takes that many
+    bonus credits if the user has them: a batch is paid from one or the other, never split.
     """
     quota_for(user)
     day, month = periods.day, periods.month
+    new_day = ~Q(day=day) | Q(day__isnull=True)
+    new_month = ~Q(month=month) | Q(month__isnull=True)
     taken = (
         Quota.objects.filter(user=user)
-        .filter(~Q(day=day) | Q(day__isnull=True) | Q(day_used__lt=F("daily_limit")))
-        .filter(~Q(month=month) | Q(month__isnull=True) | Q(month_used__lt=F("monthly_limit")))
-        .filter(daily_limit__gt=0, monthly_limit__gt=0)
+        .filter(
+            (new_day & Q(daily_limit__gte=units))
+            | Q(day=day, day_used__lte=F("daily_limit") - units)
+        )
+        .filter(
+            (new_month & Q(monthly_limit__gte=units))
+            | Q(month=month, month_used__lte=F("monthly_limit") - units)
+        )
         .update(
             day_used=Case(
-                When(day=day, then=F("day_used") + 1),
-                default=Value(1),
+                When(day=day, then=F("day_used") + units),
+                default=Value(units),
                 output_field=PositiveIntegerField(),
             ),
             day=day,
             month_used=Case(
-                When(month=month, then=F("month_used") + 1),
-                default=Value(1),
+                When(month=month, then=F("month_used") + units),
+                default=Value(units),
                 output_field=PositiveIntegerField(),
             ),
             month=month,
@@ -145,17 +167,26 @@ def _reserve_quota(user, periods):
     )
     if taken:
         return False
-    if Quota.objects.filter(user=user, bonus_credits__gt=0).update(
-        bonus_credits=F("bonus_credits") - 1
+    if Quota.objects.filter(user=user, bonus_credits__gte=units).update(
+        bonus_credits=F("bonus_credits") - units
     ):
         return True
     quota = Quota.objects.get(user=user)
-    if quota.used_today(day) >= quota.daily_limit:
+    day_left = max(0, quota.daily_limit - quota.used_today(day))
+    if day_left < units:
         raise QuotaExceeded(
-            period="day", limit=quota.daily_limit, resets_at=periods.day_resets_at()
+            period="day",
+            limit=quota.daily_limit,
+            resets_at=periods.day_resets_at(),
+            asked=units,
+            left=day_left,
         )
     raise QuotaExceeded(
-        period="month", limit=quota.monthly_limit, resets_at=periods.month_resets_at()
+        period="month",
+        limit=quota.monthly_limit,
+        resets_at=periods.month_resets_at(),
+        asked=units,
+        left=max(0, quota.monthly_limit - quota.used_this_month(month)),
     )
 
 
@@ -248,9 +279,15 @@ def grant_credits(*, user, credits):
     return balance
 
 
-def submit_generation(
+def submit_generation(*, user, **request):
+    """Reserve a unit of quota, record the request and queue it; see submit_generations."""
+    return submit_generations(user=user, count=1, **request)[0]
+
+
+def submit_generations(
     *,
     user,
+    count,
     prompt,
     negative_prompt="",
     width,
@@ -262,43 +299,57 @@ def submit_generation(
     preset_input="",
     only_provider="",
     translate_prompt=True,
+    callback_url="",
+    api_token=None,
 ):
-    """Reserve quota, record the request and queue it.
+    """Reserve `count` units of quota, record `count` generations of the same request and
+    queue them, in one transaction: all are charged and queued, or none.
 
-    Raises QuotaExceeded at the limit, PromptBlocked for a prompt the policy refuses and
-    BudgetExhausted when the site's monthly budget is spent and set to refuse.
+    Raises QuotaExceeded when fewer than `count` are left, PromptBlocked for a prompt the
+    policy refuses and BudgetExhausted when the site's monthly budget is spent and set to
+    refuse.
 
     `prompt` is what the provider gets (a preset's template already applied, and translated
     to English by the worker when it has Korean in it, unless `translate_prompt` is False);
     with a preset, `preset_input` keeps the user's own words so the request can be remixed.
+    `callback_url` is called when it ends, signed with `api_token`'s secret: pass what
+    webhooks.resolve_callback_url() returned (it applies the key's default and the URL policy).
     """
     periods = Periods.current()
     check_budget_allows_new_generations()
     check_prompt(user=user, prompt=prompt)
     with transaction.atomic():
-        bonus = _reserve_quota(user, periods)
-        generation = Generation.objects.create(
-            owner=user,
-            prompt=prompt,
-            negative_prompt=negative_prompt,
-            width=width,
-            height=height,
-            seed=seed,
-            steps=steps,
-            guidance=guidance,
-            preset=preset,
-            preset_input=preset_input if preset else "",
-            only_provider=only_provider,
-            translate_prompt=translate_prompt,
-            charged=True,
-            charged_day=None if bonus else periods.day,
-            charged_month=None if bonus else periods.month,
-            charged_bonus=bonus,
-        )
+        bonus = _reserve_quota(user, periods, units=count)
+        generations = [
+            Generation.objects.create(
+                owner=user,
+                prompt=prompt,
+                negative_prompt=negative_prompt,
+                width=width,
+                height=height,
+                seed=seed,
+                steps=steps,
+                guidance=guidance,
+                preset=preset,
+                preset_input=preset_input if preset else "",
+                only_provider=only_provider,
+                translate_prompt=translate_prompt,
+                callback_url=callback_url,
+                api_token=api_token,
+                charged=True,
+                charged_day=None if bonus else periods.day,
+                charged_month=None if bonus else periods.month,
+                charged_bonus=bonus,
+            )
+            for _ in range(count)
+        ]
         if dispatch_held(user_id=user.pk):
-            generation.refresh_from_db(fields=["enqueued_at"])
-    logger.info("generation %s queued for user %s", generation.pk, user.pk)
-    return generation
+            for generation in generations:
+                generation.refresh_from_db(fields=["enqueued_at"])
+    logger.info(
+        "generations %s queued for user %s", ", ".join(str(g.pk) for g in generations), user.pk
+    )
+    return generations
 
 
 def retry_generation(*, generation_id, user):
@@ -426,6 +477,7 @@ def cancel_generation(*, generation_id, user):
         if canceled:
             refund(generation_id)
             dispatch_held(user_id=user.pk)
+            webhooks.generation_ended(generation_id)
     return bool(canceled)
 
 
@@ -459,6 +511,8 @@ def fail_generation(
         )
         if failed and refund_quota:
             refund(generation_id)
+        if failed:
+            webhooks.generation_ended(generation_id)
     if failed:
         _dispatch_next_of_owner(generation_id)
     return bool(failed)
@@ -589,6 +643,7 @@ def _store(generation, *, claim, provider, request, result, image, notes, second
         )
         if stored:
             record_spending(cost, finished_at=finished_at)
+            webhooks.generation_ended(generation.pk)
     if not stored:
         # Someone else settled it (a recovery sweep, an admin) while we worked: keep theirs.
         generation.image.delete(save=False)
@@ -829,11 +884,21 @@ def revoke_share(*, generation_id, user):
     )
 
 
-def create_api_token(*, user, name):
-    """A new API key for the user: (ApiToken, key). The key is returned once, never stored."""
+def create_api_token(*, user, name, default_callback_url=""):
+    """A new API key for the user: (ApiToken, key). The key is returned once, never stored.
+
+    The token's `webhook_secret` (whsec_…) signs its webhooks: show it to the user with the
+    key. A default callback URL is checked against the webhook policy (ValidationError).
+    """
+    default_callback_url = webhooks.check_callback_url(default_callback_url)
     key = "tf_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
-        user=user, name=name, prefix=key[:10], key_hash=hash_api_key(key)
+        user=user,
+        name=name,
+        prefix=key[:10],
+        key_hash=hash_api_key(key),
+        default_callback_url=default_callback_url,
+        webhook_secret=webhooks.new_webhook_secret(),
     )
     return token, key
 
@@ -853,6 +918,12 @@ def hash_api_key(key):
 
 def user_for_api_key(key):
     """The active user an API key belongs to, or None; notes when the key was last used."""
+    token = token_for_api_key(key)
+    return token.user if token else None
+
+
+def token_for_api_key(key):
+    """The ApiToken of an active user's key (its `user` loaded), or None; notes its last use."""
     token = (
         ApiToken.objects.select_related("user")
         .filter(key_hash=hash_api_key(key), user__is_active=True)
@@ -865,7 +936,7 @@ def user_for_api_key(key):
     ApiToken.objects.filter(pk=token.pk).filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - datetime.timedelta(minutes=1))
     ).update(last_used_at=now)
-    return token.user
+    return token
 
 
 # A running generation's worker writes a heartbeat every IMAGEGEN_HEARTBEAT_SECONDS; after
@@ -900,6 +971,9 @@ def recover_stuck(*, now=None, dry_run=False):
     """
     now = now or timezone.now()
     recovery = Recovery(requeued=[], failed=[], reenqueued=[])
+    if not dry_run:
+        # Housekeeping that rides along: answers kept for Idempotency-Key past their 24 hours.
+        idempotency.purge_expired(now=now)
     silent_since = now - datetime.timedelta(
         seconds=settings.IMAGEGEN_HEARTBEAT_SECONDS * MISSED_HEARTBEATS
     )

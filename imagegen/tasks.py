@@ -1,6 +1,6 @@
 """django-q2 entry points. Thin on purpose: the work lives in `imagegen.services`."""
 
-from . import services
+from . import services, webhooks
 
 
 def run_generation(generation_id):
@@ -11,3 +11,9 @@ def run_generation(generation_id):
 def recover_stuck():
     """The scheduled sweep (see migration 0006); every qcluster also runs it on its own."""
     services.recover_stuck()
+
+
+def deliver_webhook(generation_id, attempt=1):
+    """One attempt at a generation's webhook (queued by webhooks.generation_ended, and by a
+    failed attempt's Schedule)."""
+    webhooks.deliver(generation_id, attempt)

@@ -223,7 +223,7 @@ def status_payload(generation, *, position=_LOOK_UP, typical=_LOOK_UP):
     }
 
 
-def _send_file(field, *, content_type, download_name=None):
+def send_file(field, *, content_type, download_name=None):
     """Send a stored image: a redirect to a signed bucket URL, or the file itself (by the web
     server in front when IMAGEGEN_SENDFILE says how).
 
@@ -269,7 +269,7 @@ def image(request, generation_id):
     """The original PNG, inline or (with ?download=1) as an attachment."""
     generation = _own_generation(request, generation_id)
     name = generation.download_name if request.GET.get("download") else None
-    return _send_file(
+    return send_file(
         generation.image, content_type=generation.image_content_type, download_name=name
     )
 
@@ -277,7 +277,7 @@ def image(request, generation_id):
 @login_required
 def thumbnail(request, generation_id):
     generation = _own_generation(request, generation_id)
-    return _send_file(generation.thumbnail, content_type="image/webp")
+    return send_file(generation.thumbnail, content_type="image/webp")
 
 
 @login_required
@@ -384,7 +384,7 @@ def shared(request, token):
 def shared_image(request, token):
     generation = _shared(token)
     download = generation.download_name if request.GET.get("download") else None
-    return _send_file(
+    return send_file(
         generation.image, content_type=generation.image_content_type, download_name=download
     )
 

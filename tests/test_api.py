@@ -1,4 +1,6 @@
-"""The JSON API and the API keys page, through the test client with real keys and sessions."""
+"""The JSON API and the API keys page, through the test client with real keys and sessions.
+
+The schema and the docs page: test_api_schema.py."""
 
 import datetime
 import hashlib
@@ -76,6 +78,8 @@ def test_a_bearer_key_queues_a_generation_and_answers_201_with_its_location(api,
     generation = Generation.objects.get(owner=user)
     assert response["Location"] == f"http://testserver{item_url(generation)}"
     body = response.json()
+    assert body["next"] is None
+    [body] = body["results"]
     assert body["id"] == str(generation.pk)
     assert (body["status"], body["position"], body["image_url"]) == ("queued", 1, None)
     assert (body["prompt"], body["width"], body["height"], body["seed"]) == (
@@ -93,14 +97,66 @@ def test_a_bearer_request_needs_no_csrf_token(user, key):
     assert response.status_code == 201
 
 
-def test_a_form_encoded_body_is_accepted_too(api, user):
+def test_an_aspect_gives_its_size(api, user):
+    response = post_json(api, LIST_URL, {"prompt": "Petra by candlelight", "aspect": "wide"})
+    assert response.status_code == 201
+    [item] = response.json()["results"]
+    assert (item["width"], item["height"]) == (1024, 576)
+
+
+def test_a_form_encoded_body_is_refused_as_unsupported(api, user):
+    """Form fields are all text, so a form body could only be coerced: JSON only."""
     response = api.post(
         LIST_URL,
         urlencode({"prompt": "Petra by candlelight", "aspect": "wide"}),
         content_type="application/x-www-form-urlencoded",
     )
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert not Generation.objects.exists()
+
+
+def test_four_images_in_one_request_take_four_units(api, user):
+    response = post_json(api, LIST_URL, {**VALID, "n": 4})
     assert response.status_code == 201
-    assert (response.json()["width"], response.json()["height"]) == (1024, 576)
+    items = response.json()["results"]
+    assert len(items) == 4
+    assert {item["prompt"] for item in items} == {VALID["prompt"]}
+    assert "Location" not in response  # four things were made, not one
+    assert Generation.objects.filter(owner=user).count() == 4
+    assert Quota.objects.get(user=user).day_used == 4
+
+
+def test_a_batch_larger_than_what_is_left_is_refused_whole(api, user):
+    set_limits(user, daily=5)
+    submit(user)
+    submit(user)
+    response = post_json(api, LIST_URL, {**VALID, "n": 4})
+    assert response.status_code == 429
+    error = response.json()["error"]
+    assert (error["code"], error["period"], error["left"], error["asked"]) == (
+        "over_quota",
+        "day",
+        3,
+        4,
+    )
+    assert "only 3" in error["message"]
+    assert int(response["Retry-After"]) > 0
+    assert Generation.objects.filter(owner=user).count() == 2
+    assert Quota.objects.get(user=user).day_used == 2
+    assert post_json(api, LIST_URL, {**VALID, "n": 3}).status_code == 201
+    assert Quota.objects.get(user=user).day_used == 5
+
+
+def test_a_batch_is_paid_with_bonus_credits_only_when_there_are_enough(api, user):
+    set_limits(user, daily=1)
+    submit(user)
+    services.grant_credits(user=user, credits=3)
+    assert post_json(api, LIST_URL, {**VALID, "n": 4}).status_code == 429
+    assert Quota.objects.get(user=user).bonus_credits == 3
+    assert post_json(api, LIST_URL, {**VALID, "n": 3}).status_code == 201
+    assert Quota.objects.get(user=user).bonus_credits == 0
+    assert Generation.objects.filter(owner=user, charged_bonus=True).count() == 3
 
 
 def test_the_session_can_create_with_its_csrf_token(user):
@@ -130,15 +186,66 @@ def test_the_session_without_a_csrf_token_is_refused(user):
         ({"prompt": "Seoul", "aspect": "custom", "height": 512}, "width", "custom size"),
         ({"prompt": "Seoul", "seed": -1}, "seed", "greater than or equal to 0"),
         ({"prompt": ["Seoul", "Busan"]}, "prompt", "single value"),
+        ({"prompt": 123}, "prompt", "single value here (text), not a number"),
+        ({"prompt": True}, "prompt", "single value here (text), not true or false"),
+        ({"prompt": "Seoul", "seed": "7"}, "seed", "(a whole number), not text"),
+        ({"prompt": "Seoul", "width": 512.0, "aspect": "custom"}, "width", "a whole number"),
+        ({"prompt": "Seoul", "colour": "blue"}, "colour", "Unknown field"),
+        ({"prompt": "Seoul", "n": 5}, "n", "less than or equal to 4"),
+        ({"prompt": "Seoul", "n": 0}, "n", "greater than or equal to 1"),
+        ({"prompt": "Seoul", "aspect": "round"}, "aspect", "'square'"),
+        ({"prompt": "Seoul", "steps": 20}, "steps", "does not take `steps`"),
+        ({"prompt": "Seoul", "guidance": 4.5}, "guidance", "does not take `guidance`"),
     ],
 )
 def test_invalid_fields_answer_400_naming_the_field(api, user, body, field, message):
+    # The demo provider (the tests' default) takes no steps and no guidance.
     response = post_json(api, LIST_URL, body)
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "invalid"
     assert message in " ".join(error["fields"][field])
     assert not Generation.objects.exists()
+
+
+def test_every_refused_field_is_named_in_one_answer(api, user):
+    body = {"prompt": 42, "seed": -1, "aspect": "custom", "width": 4096, "extra": 1, "n": "2"}
+    response = post_json(api, LIST_URL, body)
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert set(fields) == {"prompt", "seed", "width", "height", "extra", "n"}
+    assert not Generation.objects.exists()
+
+
+@pytest.fixture
+def steps_provider(settings):
+    """A provider that takes steps (1–50) and guidance: Hugging Face's router."""
+    settings.IMAGEGEN_PROVIDERS = ["hf_inference"]
+    settings.HUGGINGFACE_API_TOKEN = "hf_" + "x" * 30
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"steps": 9999}, "steps", "less than or equal to 50"),
+        ({"steps": 0}, "steps", "greater than or equal to 1"),
+        ({"guidance": 99.5}, "guidance", "less than or equal to 20"),
+    ],
+)
+def test_out_of_range_values_are_refused_not_nulled(
+    api, user, steps_provider, body, field, message
+):
+    response = post_json(api, LIST_URL, {"prompt": "Seoul", **body})
+    assert response.status_code == 400
+    assert message in " ".join(response.json()["error"]["fields"][field])
+    assert not Generation.objects.exists()
+
+
+def test_values_in_the_providers_range_are_kept(api, user, steps_provider):
+    response = post_json(api, LIST_URL, {"prompt": "Seoul", "steps": 30, "guidance": 4.5})
+    assert response.status_code == 201, response.content
+    generation = Generation.objects.get(owner=user)
+    assert (generation.steps, generation.guidance) == (30, 4.5)
 
 
 @pytest.mark.parametrize("body", ['{"prompt": "Rome"', '["Rome"]', "null", b"\xff\xfe{"])
@@ -171,20 +278,44 @@ def test_over_quota_answers_429_with_the_reset_and_queues_nothing(
 # --- Reading -------------------------------------------------------------------------------
 
 
-def test_the_list_is_paginated_newest_first_20_a_page(api, user):
+def test_the_list_is_paged_newest_first_20_a_page_with_a_cursor(api, user):
     set_limits(user, daily=50)
     for i in range(25):
         submit(user, f"trip {i}")
     first = api.get(LIST_URL).json()
-    assert (first["page"], first["pages"], first["count"]) == (1, 2, 25)
     assert [item["prompt"] for item in first["results"][:2]] == ["trip 24", "trip 23"]
     assert len(first["results"]) == 20
-    assert first["previous"] is None
-    assert first["next"] == f"http://testserver{LIST_URL}?page=2"
+    assert first["next"].startswith(f"http://testserver{LIST_URL}?cursor=")
     second = api.get(first["next"]).json()
     assert [item["prompt"] for item in second["results"]] == [f"trip {i}" for i in range(4, -1, -1)]
     assert second["next"] is None
-    assert second["previous"] == f"http://testserver{LIST_URL}?page=1"
+
+
+def test_pages_do_not_shift_when_generations_are_added_meanwhile(api, user):
+    set_limits(user, daily=50)
+    for i in range(5):
+        submit(user, f"old {i}")
+    first = api.get(LIST_URL, {"limit": 2}).json()
+    assert [item["prompt"] for item in first["results"]] == ["old 4", "old 3"]
+    for i in range(3):
+        submit(user, f"new {i}")
+    second = api.get(first["next"]).json()
+    assert [item["prompt"] for item in second["results"]] == ["old 2", "old 1"]
+    third = api.get(second["next"]).json()
+    assert [item["prompt"] for item in third["results"]] == ["old 0"]
+    assert third["next"] is None
+
+
+def test_generations_made_in_the_same_instant_are_each_listed_once(api, user):
+    set_limits(user, daily=50)
+    made = [submit(user, f"batch {i}") for i in range(5)]
+    Generation.objects.filter(pk__in=[g.pk for g in made]).update(created_at=made[0].created_at)
+    seen, url = [], LIST_URL + "?limit=2"
+    while url:
+        page = api.get(url).json()
+        seen += [item["id"] for item in page["results"]]
+        url = page["next"]
+    assert sorted(seen) == sorted(str(g.pk) for g in made)
 
 
 def test_the_list_filters_by_status_and_keeps_the_filter_across_pages(api, user):
@@ -195,22 +326,49 @@ def test_the_list_filters_by_status_and_keeps_the_filter_across_pages(api, user)
     succeeded = api.get(LIST_URL, {"status": "succeeded"}).json()
     assert [item["id"] for item in succeeded["results"]] == [str(done.pk)]
     queued = api.get(LIST_URL, {"status": "queued"}).json()
-    assert queued["count"] == 21
+    assert len(queued["results"]) == 20
     assert {item["status"] for item in queued["results"]} == {"queued"}
     assert "status=queued" in queued["next"]
-    assert api.get(queued["next"]).json()["results"][0]["prompt"] == "waiting 0"
+    assert [item["prompt"] for item in api.get(queued["next"]).json()["results"]] == ["waiting 0"]
+
+
+def test_the_list_has_the_gallerys_filters(api, user):
+    set_limits(user, daily=50)
+    done = make_done(user, "Jeju green tea fields")
+    failed = submit(user, "Jeju failed one")
+    services.fail_generation(failed.pk, user_message="It broke.", detail="boom")
+    waiting = submit(user, "Busan harbour")
+    services.set_favourite(generation_id=waiting.pk, user=user, favourite=True)
+
+    def ids(**query):
+        return [item["id"] for item in api.get(LIST_URL, query).json()["results"]]
+
+    assert ids(show="done") == [str(done.pk)]
+    assert ids(show="failed") == [str(failed.pk)]
+    assert ids(show="active") == [str(waiting.pk)]
+    assert ids(favourites="true") == [str(waiting.pk)]
+    assert ids(q="jeju tea") == [str(done.pk)]
+    assert ids(q="jeju", show="failed") == [str(failed.pk)]
 
 
 @pytest.mark.parametrize(
-    ("query", "status", "field"),
-    [({"status": "lost"}, 400, "status"), ({"page": "two"}, 400, "page"), ({"page": 9}, 404, None)],
+    ("query", "field"),
+    [
+        ({"status": "lost"}, "status"),
+        ({"show": "everything"}, "show"),
+        ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"limit": 0}, "limit"),
+        ({"limit": 101}, "limit"),
+        ({"q": "Jeju\x00"}, "q"),
+    ],
 )
-def test_a_bad_filter_or_page_is_refused(api, user, query, status, field):
+def test_a_bad_filter_or_cursor_is_refused_naming_it(api, user, query, field):
     submit(user)
     response = api.get(LIST_URL, query)
-    assert response.status_code == status
-    if field:
-        assert field in response.json()["error"]["fields"]
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert field in error["fields"]
 
 
 def test_the_list_query_count_does_not_grow_with_the_page(api, user, django_assert_max_num_queries):
@@ -294,6 +452,11 @@ def test_another_users_generation_is_not_found_like_a_missing_one(api, other):
     for method, url in [
         ("get", item_url(theirs)),
         ("post", reverse("api:cancel", args=[theirs.pk])),
+        ("post", reverse("api:retry", args=[theirs.pk])),
+        ("put", reverse("api:favourite", args=[theirs.pk])),
+        ("put", reverse("api:share", args=[theirs.pk])),
+        ("delete", reverse("api:share", args=[theirs.pk])),
+        ("get", reverse("api:image", args=[theirs.pk])),
         ("delete", item_url(theirs)),
         ("get", missing),
     ]:
@@ -302,7 +465,7 @@ def test_another_users_generation_is_not_found_like_a_missing_one(api, other):
         assert response.json()["error"]["code"] == "not_found"
     theirs.refresh_from_db()
     assert theirs.status == Generation.Status.QUEUED
-    assert api.get(LIST_URL).json()["count"] == 0
+    assert api.get(LIST_URL).json()["results"] == []
 
 
 def test_an_unknown_bearer_key_is_401_even_with_a_signed_in_session(user_client, user):
@@ -311,7 +474,7 @@ def test_an_unknown_bearer_key_is_401_even_with_a_signed_in_session(user_client,
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthenticated"
     assert response["WWW-Authenticate"].startswith("Bearer")
-    assert user_client.get(LIST_URL).json()["count"] == 1  # the session alone still works
+    assert len(user_client.get(LIST_URL).json()["results"]) == 1  # the session alone works
 
 
 def test_anonymous_callers_get_401_json(client):
@@ -335,7 +498,7 @@ def test_a_wrong_method_is_405_json_with_allow(api):
 
 
 def test_unknown_api_addresses_answer_json_404(api):
-    for url in ("/api/v1/nothing", "/api/v1/generations/not-a-uuid", LIST_URL + "/"):
+    for url in ("/api/v1/nothing", "/api/v1/generations/not-a-uuid", LIST_URL + "/", "/api/v1/"):
         response = api.post(url)
         assert response.status_code == 404, url
         assert response.json()["error"]["code"] == "not_found"
@@ -347,7 +510,7 @@ def test_unknown_api_addresses_answer_json_404(api):
 def test_cancel_refunds_the_quota(api, user):
     response = post_json(api, LIST_URL, VALID)
     assert Quota.objects.get(user=user).day_used == 1
-    canceled = api.post(reverse("api:cancel", args=[response.json()["id"]]))
+    canceled = api.post(reverse("api:cancel", args=[response.json()["results"][0]["id"]]))
     assert canceled.status_code == 200
     assert (canceled.json()["status"], canceled.json()["active"]) == ("canceled", False)
     assert Quota.objects.get(user=user).day_used == 0
@@ -504,3 +667,124 @@ def test_a_keys_last_use_is_written_at_most_once_a_minute(user):
     Client().get(QUOTA_URL, **bearer(key))
     token.refresh_from_db()
     assert token.last_used_at > first - datetime.timedelta(minutes=1)
+
+
+# --- Retry, favourites, sharing -------------------------------------------------------------
+
+
+def test_retry_queues_a_new_generation_with_the_same_parameters(api, user):
+    generation = make_done(user, "Sintra palace")
+    response = api.post(reverse("api:retry", args=[generation.pk]))
+    assert response.status_code == 201
+    again = response.json()
+    assert again["id"] != str(generation.pk)
+    assert (again["prompt"], again["status"]) == ("Sintra palace", "queued")
+    assert (
+        response["Location"] == f"http://testserver{reverse('api:generation', args=[again['id']])}"
+    )
+    assert Quota.objects.get(user=user).day_used == 2
+
+
+def test_retry_over_quota_is_429_and_makes_nothing(api, user):
+    set_limits(user, daily=1)
+    generation = make_done(user)
+    response = api.post(reverse("api:retry", args=[generation.pk]))
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "over_quota"
+    assert Generation.objects.filter(owner=user).count() == 1
+
+
+def test_favourite_and_unfavourite(api, user):
+    generation = make_done(user)
+    url = reverse("api:favourite", args=[generation.pk])
+    assert api.put(url).json()["favourite"] is True
+    generation.refresh_from_db()
+    assert generation.favourite
+    assert api.delete(url).json()["favourite"] is False
+    generation.refresh_from_db()
+    assert not generation.favourite
+
+
+def test_share_gives_a_working_link_and_unshare_turns_it_off(api, user, client):
+    generation = make_done(user)
+    url = reverse("api:share", args=[generation.pk])
+    share_url = api.put(url).json()["share_url"]
+    generation.refresh_from_db()
+    assert share_url == (
+        f"http://testserver{reverse('imagegen:shared', args=[generation.share_token])}"
+    )
+    assert api.put(url).json()["share_url"] == share_url  # the same link while shared
+    assert api.get(item_url(generation)).json()["share_url"] == share_url
+    assert Client().get(share_url).status_code == 200
+    assert api.delete(url).json() == {"share_url": None}
+    assert Client().get(share_url).status_code == 404
+
+
+def test_an_unfinished_image_cannot_be_shared(api, user):
+    generation = submit(user)
+    response = api.put(reverse("api:share", args=[generation.pk]))
+    assert response.status_code == 409
+    assert response.json()["error"]["status"] == "queued"
+
+
+def test_the_download_names_the_file_only_when_asked(api, user):
+    generation = make_done(user)
+    url = reverse("api:image", args=[generation.pk])
+    assert "attachment" not in api.get(url).get("Content-Disposition", "")
+    downloaded = api.get(url, {"download": "true"})
+    assert f'filename="{generation.download_name}"' in downloaded["Content-Disposition"]
+
+
+# --- Callbacks and idempotency --------------------------------------------------------------
+
+
+@pytest.fixture
+def public_urls(settings):
+    """Callback URLs may point anywhere (no DNS look-up of the public internet in tests)."""
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+
+
+def test_a_callback_url_is_kept_on_each_generation_with_the_key(api, user, public_urls):
+    hook = "http://127.0.0.1:9/hook"
+    response = post_json(api, LIST_URL, {**VALID, "n": 2, "callback_url": hook})
+    assert response.status_code == 201, response.content
+    assert {item["callback_url"] for item in response.json()["results"]} == {hook}
+    token = ApiToken.objects.get(user=user)
+    generations = Generation.objects.filter(owner=user)
+    assert {(g.callback_url, g.api_token_id) for g in generations} == {(hook, token.pk)}
+
+
+def test_without_a_callback_url_the_keys_default_applies(api, user, public_urls):
+    ApiToken.objects.filter(user=user).update(default_callback_url="http://127.0.0.1:9/default")
+    assert post_json(api, LIST_URL, VALID).status_code == 201
+    assert Generation.objects.get(owner=user).callback_url == "http://127.0.0.1:9/default"
+
+
+def test_a_callback_url_the_policy_refuses_is_named(api, user):
+    response = post_json(api, LIST_URL, {**VALID, "callback_url": "ftp://example.com/x"})
+    assert response.status_code == 400
+    assert "callback_url" in response.json()["error"]["fields"]
+    assert not Generation.objects.exists()
+
+
+def test_the_same_idempotency_key_replays_the_first_answer_and_charges_once(api, user):
+    headers = {"HTTP_IDEMPOTENCY_KEY": "order-42"}
+    first = post_json(api, LIST_URL, {**VALID, "n": 2}, **headers)
+    again = post_json(api, LIST_URL, {**VALID, "n": 2}, **headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert Generation.objects.filter(owner=user).count() == 2
+    assert Quota.objects.get(user=user).day_used == 2
+    other = post_json(api, LIST_URL, {**VALID, "n": 1}, **headers)
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+
+
+def test_a_key_over_its_rate_limit_gets_429_with_retry_after(api, user, settings):
+    settings.API_RATE_LIMIT = 2
+    assert api.get(QUOTA_URL).status_code == 200
+    assert api.get(QUOTA_URL).status_code == 200
+    response = api.get(QUOTA_URL)
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(response["Retry-After"]) <= 60

@@ -188,7 +188,7 @@ def test_the_api_takes_translate_prompt(hf, user, api, body, expected):
         content_type="application/json",
     )
     assert response.status_code == 201, response.content
-    assert response.json()["translate_prompt"] is expected
+    assert response.json()["results"][0]["translate_prompt"] is expected
     assert Generation.objects.get(owner=user).translate_prompt is expected
 
 
@@ -204,13 +204,13 @@ def test_the_api_refuses_a_translate_prompt_that_is_not_true_or_false(hf, user, 
     assert not Generation.objects.filter(owner=user).exists()
 
 
-def test_an_api_form_body_may_say_false(hf, user, api):
+def test_the_api_refuses_a_form_body_rather_than_read_false_from_text(hf, user, api):
     response = api.post(
         reverse("api:generations"),
         {"prompt": "서울 야경", "width": "512", "height": "512", "translate_prompt": "false"},
     )
-    assert response.status_code == 201, response.content
-    assert Generation.objects.get(owner=user).translate_prompt is False
+    assert response.status_code == 415
+    assert not Generation.objects.filter(owner=user).exists()
 
 
 def test_send_my_words_as_they_are_skips_translation(hf, user, user_client):

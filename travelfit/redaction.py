@@ -1,10 +1,11 @@
 """Keeping secrets out of every text that leaves the site: messages, logs and error reports.
 
 One function, `redact`, blanks out the Hugging Face token, SECRET_KEY, anything shaped like an
-HF token and whatever follows `Bearer` / `Key` in an echoed Authorization header. It runs where
-text crosses a boundary: every provider error (imagegen.providers.base.ProviderError) on the way
-in, every stored failure (services.fail_generation), every log line (RedactingFormatter, set on
-the handlers in settings.LOGGING) and every Sentry event (`scrub_event`).
+HF token or a webhook secret (whsec_…) and whatever follows `Bearer` / `Key` in an echoed
+Authorization header. It runs where text crosses a boundary: every provider error
+(imagegen.providers.base.ProviderError) on the way in, every stored failure
+(services.fail_generation), every log line (RedactingFormatter, set on the handlers in
+settings.LOGGING) and every Sentry event (`scrub_event`).
 """
 
 import logging
@@ -12,6 +13,8 @@ import re
 
 # Hugging Face tokens are hf_ followed by some 34 letters and digits.
 TOKEN_PATTERN = re.compile(r"hf_[A-Za-z0-9]{30,}")
+# Webhook signing secrets (imagegen/webhooks.py): whsec_ and base64.
+WEBHOOK_SECRET_PATTERN = re.compile(r"whsec_[A-Za-z0-9+/=]{8,}")
 # What a server echoes of an Authorization (or x-hf-authorization) header: the scheme, then the
 # credential, however short or cut off it is.
 CREDENTIAL_PATTERN = re.compile(
@@ -41,6 +44,7 @@ def redact(text):
     for secret in _secrets():
         text = text.replace(secret, REDACTED)
     text = TOKEN_PATTERN.sub("hf_" + REDACTED, text)
+    text = WEBHOOK_SECRET_PATTERN.sub("whsec_" + REDACTED, text)
     return CREDENTIAL_PATTERN.sub(lambda match: match[1] + match[2] + REDACTED, text)
 
 

@@ -123,6 +123,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "csp",
+    # django-ninja: the JSON API, its OpenAPI schema and the docs page's Swagger UI files.
+    "ninja",
     # Before django_q: imagegen's `qcluster` (django-q2's, plus the recovery watchdog) wins.
     "accounts",
     "imagegen",
@@ -575,6 +577,21 @@ HF_TRANSLATION_MODEL = (
 HF_TRANSLATION_TIMEOUT = _setting(
     "HF_TRANSLATION_TIMEOUT", _number(1), 20.0, "a number of seconds (1 or more)"
 )
+
+
+# --- The JSON API: webhooks, rate limit --------------------------------------------------------
+# The site's public address, like https://travelfit.example.com: webhook bodies link to the
+# generation and its image with it (a worker has no request to take the host from). Empty:
+# the links are paths.
+SITE_URL = env.str("SITE_URL", default="").strip().rstrip("/")
+# Callback URLs may name private, loopback and link-local addresses (and plain http), for a
+# receiver on the same network. Off, only https URLs of public addresses are called: anything
+# else would let a user make the server call inside its own network.
+WEBHOOK_ALLOW_PRIVATE_URLS = _setting(
+    "WEBHOOK_ALLOW_PRIVATE_URLS", _boolean, False, "true or false"
+)
+# Requests per minute one API key may make; more get 429 with Retry-After. 0: no limit.
+API_RATE_LIMIT = _setting("API_RATE_LIMIT", _whole_number(0), 120, "a whole number (0: no limit)")
 
 
 # --- Costs and budget (prices default to the original guide's figures) ------------------------

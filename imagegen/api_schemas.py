@@ -1,0 +1,152 @@
+"""What the JSON API takes and answers, as pydantic models: ninja builds the OpenAPI schema
+from them, and the request model refuses wrong JSON types and unknown fields.
+
+Types only: the values' ranges (sizes, steps, guidance, seed) depend on the site's image
+provider, so GenerationForm checks them, as it does for the create page.
+"""
+
+import datetime
+import uuid
+from typing import Literal
+
+from ninja import Schema
+from pydantic import BaseModel, ConfigDict, Field
+
+from .forms import CUSTOM
+from .models import Aspect, Generation
+from .selectors import GALLERY_FILTERS
+
+STATUSES = Literal[tuple(Generation.Status.values)]
+GALLERY_SHOWS = Literal[tuple(GALLERY_FILTERS)]
+ASPECTS = Literal[(*Aspect.values, CUSTOM)]
+MAX_BATCH = 4
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+class GenerationCreate(BaseModel):
+    """A request for images. Only `prompt` is required; null means "not given"."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, title="GenerationCreate")
+
+    prompt: str = Field(description="What to draw (Korean is translated when the site does).")
+    negative_prompt: str | None = Field(
+        None, description="What to leave out; only when the provider takes one."
+    )
+    preset: int | None = Field(None, description="A travel preset's id (the create page's list).")
+    aspect: ASPECTS | None = Field(
+        None,
+        description="The shape; `custom` takes width and height. Default: the preset's shape, "
+        "or custom when width or height is given, else square.",
+    )
+    width: int | None = Field(None, description="Pixels, with aspect custom (provider's range).")
+    height: int | None = Field(None, description="Pixels, with aspect custom (provider's range).")
+    seed: int | None = Field(None, description="The same seed gives the same picture again.")
+    steps: int | None = Field(None, description="Only when the provider takes steps.")
+    guidance: float | None = Field(None, description="Only when the provider takes guidance.")
+    translate_prompt: bool | None = Field(
+        None, description="false sends Korean words untranslated (default true)."
+    )
+    n: int = Field(1, ge=1, le=MAX_BATCH, description="How many images (1–4), quota for all.")
+    callback_url: str | None = Field(
+        None,
+        max_length=2000,
+        description="https URL called (signed, Standard Webhooks) when each image ends. "
+        "Default: the API key's.",
+    )
+
+
+class GenerationFilters(Schema):
+    """The list's query parameters: the gallery's filters, and the page."""
+
+    status: STATUSES | None = Field(None, description="Only those in this exact state.")
+    show: GALLERY_SHOWS | None = Field(
+        None, description="The gallery's groups: done, active (queued or running), failed."
+    )
+    favourites: bool = Field(False, description="Only favourites.")
+    q: str = Field("", max_length=200, description="Words the prompt contains (all of them).")
+    cursor: str | None = Field(None, max_length=200, description="From the `next` URL.")
+    limit: int = Field(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Items per page.")
+
+
+# The request fields GenerationForm checks the values of (the others are the API's own).
+CREATE_FIELDS = (
+    "prompt",
+    "negative_prompt",
+    "preset",
+    "aspect",
+    "width",
+    "height",
+    "seed",
+    "steps",
+    "guidance",
+)
+
+
+class GenerationOut(Schema):
+    id: uuid.UUID
+    status: STATUSES
+    status_label: str = Field(description="The status in the reader's language.")
+    active: bool = Field(description="Queued or running.")
+    position: int | None = Field(description="Place in the queue while queued (1 is next).")
+    estimated_seconds: float | None = Field(description="Until done, while queued or running.")
+    elapsed_seconds: float | None
+    duration_seconds: float | None
+    error: str = Field(description="Why it failed, for the user; empty otherwise.")
+    demo: bool = Field(description="Drawn by the offline demo provider.")
+    detail_url: str = Field(description="The generation's page on the site.")
+    image_url: str | None = Field(description="The image, once done (follows the key).")
+    thumbnail_url: str | None = Field(description="A WebP thumbnail, once done.")
+    share_url: str | None = Field(description="The public link, while shared.")
+    prompt: str
+    negative_prompt: str
+    prompt_en: str = Field(description="The English sent to the model, when translated.")
+    negative_prompt_en: str
+    translation_note: str
+    translate_prompt: bool
+    preset: int | None
+    width: int
+    height: int
+    seed: int | None = Field(description="The seed asked for; null for random.")
+    actual_seed: int | None = Field(description="The seed the image was made with.")
+    steps: int | None
+    guidance: float | None
+    provider: str
+    model: str
+    callback_url: str = Field(description="Called when it ends; empty for none.")
+    created_at: datetime.datetime
+    finished_at: datetime.datetime | None
+    favourite: bool
+
+
+class GenerationList(Schema):
+    results: list[GenerationOut]
+    next: str | None = Field(description="The next page's URL; null on the last page.")
+
+
+class ShareOut(Schema):
+    share_url: str | None = Field(description="The public link; null once unshared.")
+
+
+class QuotaOut(Schema):
+    daily_limit: int
+    day_left: int
+    monthly_limit: int
+    month_left: int
+    resets_at: datetime.datetime | None = Field(
+        description="When more come, while a limit is reached."
+    )
+
+
+class ErrorDetail(Schema):
+    model_config = ConfigDict(extra="allow")
+
+    code: str = Field(description="Stable, for programs (see the table above).")
+    message: str = Field(description="For people.")
+    fields: dict[str, list[str]] | None = Field(
+        None, description="With `invalid`: each refused field and why."
+    )
+
+
+class ErrorBody(Schema):
+    error: ErrorDetail

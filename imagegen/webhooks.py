@@ -1,0 +1,465 @@
+"""Webhooks: a generation submitted with a callback URL calls it when it ends.
+
+The call follows the Standard Webhooks specification (https://www.standardwebhooks.com): a
+POST of JSON `{"type": "generation.succeeded" | "generation.failed" | "generation.canceled",
+"timestamp": <when it ended>, "data": <the generation as the API shows it>}` with the headers
+`webhook-id` (the event's id, the same on every attempt: use it to drop repeats),
+`webhook-timestamp` (this attempt's Unix time) and `webhook-signature: v1,<base64 of
+HMAC-SHA256(secret bytes, "{id}.{timestamp}.{body}")>`. The secret belongs to the API key the
+generation was submitted with, is shown once when the key is made as `whsec_<base64 of the
+bytes>`, and the bytes are the HMAC key.
+
+What is called: `check_callback_url` at submission (also through `resolve_callback_url`) and
+again before every attempt, because DNS can change. Only https (http too while DEBUG or
+WEBHOOK_ALLOW_PRIVATE_URLS is on); no user name or password in the URL; every address the host
+name resolves to must be global (`ipaddress.is_global`: not private, loopback, link-local,
+shared, reserved or multicast) unless WEBHOOK_ALLOW_PRIVATE_URLS is on. The connection then
+goes to the address that was checked (the URL's host is replaced by it; the Host header and,
+for https, the TLS server name and certificate check keep the host name), so a resolver that
+answers differently a moment later cannot steer the call inside. No proxy from the
+environment, no redirects followed, 5 s to connect, 10 s for the answer, at most
+RESPONSE_READ_LIMIT bytes of it read.
+
+When it is called: `generation_ended` (from services, where a generation reaches an end state)
+queues `imagegen.tasks.deliver_webhook` once the transaction commits. An attempt that does not
+get a 2xx is tried again after BACKOFF (30 s, 2 min, 10 min, 1 h, 3 h, 6 h, 12 h: eight
+attempts within a day of the end) through a django-q2 Schedule of type ONCE; a 429 or 503's
+Retry-After, when longer, is waited instead. Every failure is retried (as the specification
+recommends: a receiver's 401 or 404 is often a deployment being fixed), except `410 Gone`
+(the receiver says it wants no more) and a URL the policy refuses at delivery time. Each
+attempt is a WebhookDelivery row, shown read-only in the admin.
+
+Nothing is sent for a generation deleted before its call went out, nor when its key was
+revoked (the secret that would sign it is gone: the attempt is recorded as given up).
+"""
+
+import base64
+import datetime
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import time
+from functools import partial
+from urllib.parse import urlsplit
+
+import httpx
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django_q.models import Schedule
+from django_q.tasks import async_task
+
+from travelfit.redaction import redact
+
+from .models import Generation, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+DELIVER = "imagegen.tasks.deliver_webhook"
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32  # the specification asks for 24 to 64
+MAX_URL_LENGTH = 2000
+# Seconds to wait after failed attempt 1, 2, …; the last attempt is number len(BACKOFF) + 1.
+BACKOFF = (30, 120, 600, 3600, 3 * 3600, 6 * 3600, 12 * 3600)
+# No attempt is scheduled later than this after the generation ended.
+GIVE_UP_AFTER = datetime.timedelta(hours=24)
+CONNECT_TIMEOUT = 5.0
+TOTAL_TIMEOUT = 10.0
+RESPONSE_READ_LIMIT = 64 * 1024
+EXCERPT_LENGTH = 500
+USER_AGENT = "TravelFit-Webhooks/1"
+
+
+# --- Secrets and signatures --------------------------------------------------------------------
+
+
+def new_webhook_secret() -> str:
+    """A new signing secret as the specification serialises it: whsec_ + base64 of the bytes."""
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def secret_bytes(secret: str) -> bytes:
+    """The HMAC key of a `whsec_…` secret (the prefix is optional, padding may be missing)."""
+    encoded = secret.removeprefix(SECRET_PREFIX)
+    return base64.b64decode(encoded + "=" * (-len(encoded) % 4))
+
+
+def sign(*, secret: str, event_id: str, timestamp: int, body: bytes | str) -> str:
+    """The `webhook-signature` value: "v1," + base64(HMAC-SHA256(key, id.timestamp.body))."""
+    if isinstance(body, str):
+        body = body.encode()
+    signed = f"{event_id}.{int(timestamp)}.".encode() + body
+    digest = hmac.new(secret_bytes(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def event_id_for(generation_id) -> str:
+    """The `webhook-id` of a generation's end: one per generation, as it ends once.
+
+    Letters, digits and _ only: the specification forbids "." in it."""
+    return f"msg_{getattr(generation_id, 'hex', str(generation_id).replace('-', ''))}"
+
+
+# --- Which URLs may be called ------------------------------------------------------------------
+
+
+def _schemes():
+    if settings.DEBUG or settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        return ("https", "http")
+    return ("https",)
+
+
+def _refused(message, code):
+    return ValidationError(message, code=code)
+
+
+def _parse(url):
+    """(scheme, host name, port) of a URL the policy's syntax rules accept."""
+    if len(url) > MAX_URL_LENGTH:
+        raise _refused(
+            _("The callback URL is too long (at most %(limit)d characters).")
+            % {"limit": MAX_URL_LENGTH},
+            "callback_url_too_long",
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise _refused(
+            _("Give the callback URL as a full web address, like https://example.com/hook."),
+            "callback_url_invalid",
+        )
+    scheme = parts.scheme.lower()
+    if scheme not in _schemes():
+        raise _refused(_("The callback URL must start with https://."), "callback_url_not_https")
+    if parts.username is not None or parts.password is not None:
+        raise _refused(
+            _("Leave the user name and password out of the callback URL."),
+            "callback_url_has_credentials",
+        )
+    if any(character.isspace() or ord(character) < 32 for character in url):
+        raise _refused(
+            _("Give the callback URL as a full web address, like https://example.com/hook."),
+            "callback_url_invalid",
+        )
+    return scheme, parts.hostname, port or (443 if scheme == "https" else 80)
+
+
+def _global(address):
+    if address.version == 6 and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+def _checked_addresses(host, port):
+    """Every address `host` resolves to, all allowed by the policy; ValidationError if not."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise _refused(
+            _("The callback URL's host name %(host)s could not be found.") % {"host": host},
+            "callback_url_unresolvable",
+        ) from None
+    addresses = list(dict.fromkeys(ipaddress.ip_address(info[4][0]) for info in infos))
+    if not addresses:
+        raise _refused(
+            _("The callback URL's host name %(host)s could not be found.") % {"host": host},
+            "callback_url_unresolvable",
+        )
+    if not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
+        for address in addresses:
+            if not _global(address):
+                raise _refused(
+                    _(
+                        "The callback URL must reach the public internet: %(host)s is "
+                        "%(address)s, a private, local or reserved address."
+                    )
+                    % {"host": host, "address": address},
+                    "callback_url_not_public",
+                )
+    return addresses
+
+
+def check_callback_url(url: str) -> str:
+    """The callback URL, stripped, if the policy allows calling it; raises ValidationError.
+
+    An empty URL is returned as it is (no webhook). Resolves the host name: at submission this
+    says at once when a URL can never be called; delivery checks again.
+    """
+    url = (url or "").strip()
+    if not url:
+        return ""
+    _scheme, host, port = _parse(url)
+    _checked_addresses(host, port)
+    return url
+
+
+def resolve_callback_url(*, api_token, callback_url: str = "") -> str:
+    """The callback URL a new generation gets: the request's, else the key's default; checked.
+
+    Returns "" when there is none. Raises ValidationError for a URL the policy refuses, and for
+    a callback URL without an API key (or with one made before webhooks): nothing could sign
+    the call.
+    """
+    url = (callback_url or "").strip()
+    if not url and api_token is not None:
+        url = api_token.default_callback_url
+    if not url:
+        return ""
+    if api_token is None:
+        raise _refused(
+            _("A callback URL needs an API key: the key's webhook secret signs the calls."),
+            "callback_url_needs_key",
+        )
+    if not api_token.webhook_secret:
+        raise _refused(
+            _("This API key was made before webhooks existed; make a new key to use callbacks."),
+            "callback_url_needs_key",
+        )
+    return check_callback_url(url)
+
+
+# --- Sending -----------------------------------------------------------------------------------
+
+
+def generation_ended(generation_id):
+    """Queue the webhook of a generation that just reached an end state, if it has a callback.
+
+    Call it inside the transaction that ended it: the task is queued once that commits, so it
+    reads the final row (and nothing is sent for a change rolled back).
+    """
+    if Generation.objects.filter(pk=generation_id).exclude(callback_url="").exists():
+        transaction.on_commit(partial(enqueue_delivery, generation_id, 1))
+
+
+def enqueue_delivery(generation_id, attempt):
+    """Hand one attempt to the task queue now. Only the id and number travel, never a secret."""
+    async_task(DELIVER, str(generation_id), attempt, task_name=f"webhook-{generation_id}-{attempt}")
+
+
+def _site_url(path):
+    return settings.SITE_URL.rstrip("/") + path if settings.SITE_URL else path
+
+
+def _route(names, generation_id):
+    for name in names:
+        try:
+            return reverse(name, args=[generation_id])
+        except NoReverseMatch:
+            continue
+    return None
+
+
+def generation_data(generation):
+    """The generation as the API shows one (views.status_payload plus its parameters), with
+    absolute links when SITE_URL is set."""
+    from .views import status_payload
+
+    status = status_payload(generation, position=None, typical=None)
+    done = generation.status == Generation.Status.SUCCEEDED
+    image = _route(("api:image", "imagegen:image"), generation.pk) if done else None
+    thumbnail = _route(("api:thumbnail", "imagegen:thumbnail"), generation.pk) if done else None
+    return {
+        **status,
+        "detail_url": _site_url(status["detail_url"]),
+        "image_url": _site_url(image) if image else None,
+        "thumbnail_url": _site_url(thumbnail) if thumbnail else None,
+        "prompt": generation.prompt,
+        "negative_prompt": generation.negative_prompt,
+        "translate_prompt": generation.translate_prompt,
+        "preset": generation.preset_id,
+        "width": generation.width,
+        "height": generation.height,
+        "seed": generation.seed,
+        "steps": generation.steps,
+        "guidance": generation.guidance,
+        "created_at": generation.created_at,
+        "finished_at": generation.finished_at,
+        "favourite": generation.favourite,
+    }
+
+
+def _language(user_id):
+    from accounts.models import Profile
+
+    chosen = Profile.objects.filter(user_id=user_id).values_list("language", flat=True).first()
+    return chosen or settings.LANGUAGE_CODE
+
+
+def event_body(generation) -> bytes:
+    """The JSON body of a generation's end event (minified: what is signed is what is sent).
+
+    Texts shared with the pages (the failure message) are in the owner's chosen language.
+    """
+    with translation.override(_language(generation.owner_id)):
+        data = generation_data(generation)
+    event = {
+        "type": f"generation.{generation.status}",
+        "timestamp": generation.finished_at or timezone.now(),
+        "data": data,
+    }
+    return json.dumps(event, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
+def deliver(generation_id, attempt=1):
+    """Make one attempt at a generation's webhook and schedule the next if it failed.
+
+    The body of the `deliver_webhook` task. Returns the WebhookDelivery recorded, or None when
+    there was nothing to do (the generation is gone, or this attempt was made already).
+    """
+    generation = Generation.objects.select_related("api_token").filter(pk=generation_id).first()
+    if generation is None or not generation.callback_url or generation.is_active:
+        return None
+    event_id = event_id_for(generation.pk)
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.create(
+                generation=generation,
+                url=generation.callback_url,
+                event_id=event_id,
+                event_type=f"generation.{generation.status}",
+                attempt=attempt,
+            )
+    except IntegrityError:
+        logger.info("webhook %s attempt %d was made already", event_id, attempt)
+        return None
+    token = generation.api_token
+    if token is None or not token.webhook_secret:
+        return _finish(
+            delivery,
+            outcome=WebhookDelivery.Outcome.GAVE_UP,
+            error="The API key it was submitted with was revoked: nothing can sign the call.",
+        )
+    body = event_body(generation)
+    timestamp = int(time.time())
+    headers = {
+        "webhook-id": event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(
+            secret=token.webhook_secret, event_id=event_id, timestamp=timestamp, body=body
+        ),
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+    try:
+        status, excerpt, retry_after = _post(generation.callback_url, body, headers)
+    except ValidationError as exc:
+        return _finish(
+            delivery, outcome=WebhookDelivery.Outcome.GAVE_UP, error="Refused: " + exc.messages[0]
+        )
+    except httpx.HTTPError as exc:
+        return _failed(delivery, generation, error=_describe(exc), retry_after=None)
+    delivery.status_code = status
+    delivery.response_excerpt = excerpt
+    if 200 <= status < 300:
+        return _finish(delivery, outcome=WebhookDelivery.Outcome.DELIVERED)
+    if status == 410:
+        return _finish(
+            delivery,
+            outcome=WebhookDelivery.Outcome.GAVE_UP,
+            error="410 Gone: the receiver wants no more calls.",
+        )
+    return _failed(delivery, generation, error=f"HTTP {status}", retry_after=retry_after)
+
+
+def _describe(exc):
+    kind = type(exc).__name__
+    text = str(exc)
+    return redact(f"{kind}: {text}" if text else kind)[:EXCERPT_LENGTH]
+
+
+def _post(url, body, headers):
+    """POST to the URL's checked address: (status, redacted excerpt, Retry-After seconds)."""
+    scheme, host, port = _parse(url)
+    address = _checked_addresses(host, port)[0]
+    target = httpx.URL(url).copy_with(host=str(address))
+    extensions = {"sni_hostname": host} if scheme == "https" else {}
+    headers = {**headers, "host": urlsplit(url).netloc}
+    deadline = time.monotonic() + TOTAL_TIMEOUT
+    timeout = httpx.Timeout(TOTAL_TIMEOUT, connect=CONNECT_TIMEOUT)
+    received = bytearray()
+    with httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client:
+        request = client.build_request(
+            "POST", target, content=body, headers=headers, extensions=extensions
+        )
+        response = client.send(request, stream=True)
+        try:
+            for chunk in response.iter_raw():
+                received += chunk
+                if len(received) >= RESPONSE_READ_LIMIT or time.monotonic() > deadline:
+                    break
+            status = response.status_code
+            retry_after = _retry_after(response.headers.get("retry-after"))
+        finally:
+            response.close()
+    text = bytes(received[:RESPONSE_READ_LIMIT]).decode("utf-8", errors="replace")
+    return status, redact(text)[:EXCERPT_LENGTH], retry_after
+
+
+def _retry_after(value):
+    try:
+        return max(0, int(value)) if value else None
+    except ValueError:
+        return None  # an HTTP date: the backoff decides
+
+
+def _failed(delivery, generation, *, error, retry_after):
+    """Record a failed attempt; schedule the next while the day allows one."""
+    delivery.error = error
+    attempt = delivery.attempt
+    ended = generation.finished_at or delivery.started_at
+    next_at = None
+    if attempt <= len(BACKOFF):
+        wait = max(BACKOFF[attempt - 1], min(retry_after or 0, int(GIVE_UP_AFTER.total_seconds())))
+        candidate = timezone.now() + datetime.timedelta(seconds=wait)
+        if candidate <= ended + GIVE_UP_AFTER:
+            next_at = candidate
+    if next_at is None:
+        return _finish(delivery, outcome=WebhookDelivery.Outcome.GAVE_UP)
+    with transaction.atomic():
+        Schedule.objects.create(
+            name=f"webhook {delivery.event_id} #{attempt + 1}"[:100],
+            func=DELIVER,
+            args=repr((str(generation.pk), attempt + 1)),
+            schedule_type=Schedule.ONCE,
+            repeats=-1,
+            next_run=next_at,
+        )
+        delivery.next_attempt_at = next_at
+        return _finish(delivery, outcome=WebhookDelivery.Outcome.RETRYING)
+
+
+def _finish(delivery, *, outcome, error=None):
+    delivery.outcome = outcome
+    if error is not None:
+        delivery.error = error
+    delivery.finished_at = timezone.now()
+    delivery.save(
+        update_fields=[
+            "outcome",
+            "status_code",
+            "error",
+            "response_excerpt",
+            "finished_at",
+            "next_attempt_at",
+        ]
+    )
+    logger.info(
+        "webhook %s (%s) attempt %d: %s%s",
+        delivery.event_id,
+        delivery.event_type,
+        delivery.attempt,
+        outcome,
+        f" ({delivery.status_code or delivery.error})" if outcome != "delivered" else "",
+    )
+    return delivery

@@ -1,0 +1,186 @@
+"""The API's published schema: valid OpenAPI, true to the live API (schemathesis against the
+real server), and readable on the docs page under the site's CSP."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import requests
+import schemathesis
+from django.urls import reverse
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from openapi_spec_validator import validate
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from imagegen import services
+from imagegen.api import ERROR_CODES
+from imagegen.models import Quota
+from tests.conftest import ROOT
+
+SCHEMA_URL = reverse("api:openapi-json")
+DOCS_URL = reverse("api:openapi-view")
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Each operation gets this many generated requests: enough to cross every parameter's types
+# and the error answers, few enough for the whole run to take well under a minute.
+EXAMPLES_PER_OPERATION = 12
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+]
+
+
+def test_the_schema_is_valid_openapi(client, db):
+    response = client.get(SCHEMA_URL)
+    assert response.status_code == 200
+    schema = response.json()
+    validate(schema)
+    assert schema["openapi"].startswith("3.")
+    operations = {
+        (method.upper(), path)
+        for path, methods in schema["paths"].items()
+        for method in methods
+        if method != "parameters"
+    }
+    assert {
+        ("GET", "/api/v1/generations"),
+        ("POST", "/api/v1/generations"),
+        ("GET", "/api/v1/generations/{generation_id}"),
+        ("DELETE", "/api/v1/generations/{generation_id}"),
+        ("POST", "/api/v1/generations/{generation_id}/cancel"),
+        ("POST", "/api/v1/generations/{generation_id}/retry"),
+        ("PUT", "/api/v1/generations/{generation_id}/favourite"),
+        ("DELETE", "/api/v1/generations/{generation_id}/favourite"),
+        ("PUT", "/api/v1/generations/{generation_id}/share"),
+        ("DELETE", "/api/v1/generations/{generation_id}/share"),
+        ("GET", "/api/v1/generations/{generation_id}/image.png"),
+        ("GET", "/api/v1/generations/{generation_id}/thumb.webp"),
+        ("GET", "/api/v1/quota"),
+    } == operations
+    assert set(schema["components"]["securitySchemes"]) == {"ApiKey", "Session"}
+
+
+def test_the_schema_describes_the_strict_create_body(client, db):
+    schema = client.get(SCHEMA_URL).json()
+    body = schema["paths"]["/api/v1/generations"]["post"]["requestBody"]
+    create = body["content"]["application/json"]["schema"]
+    assert create["additionalProperties"] is False
+    assert create["required"] == ["prompt"]
+    assert (create["properties"]["n"]["minimum"], create["properties"]["n"]["maximum"]) == (1, 4)
+
+
+def test_the_docs_explain_keys_webhooks_and_every_error_code(client, db):
+    description = client.get(SCHEMA_URL).json()["info"]["description"]
+    for needed in ("/accounts/keys/", "create_api_key", "webhook-signature", "whsec_", '"n": 4'):
+        assert needed in description
+    for code in ERROR_CODES:
+        assert f"`{code}`" in description
+
+
+# --- Against the live server ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def live_api(serve_site, make_user):
+    """The real server (manage.py serve) on loopback, and a real key with room to spend."""
+    site = serve_site(API_RATE_LIMIT="0", WEBHOOK_ALLOW_PRIVATE_URLS="true")
+    user = make_user("integrator")
+    services.quota_for(user)
+    Quota.objects.filter(user=user).update(daily_limit=100000, monthly_limit=100000)
+    for prompt in ("Jeju at sunrise", "Seoul at night"):
+        services.submit_generation(user=user, prompt=prompt, width=512, height=512)
+    _, key = services.create_api_token(user=user, name="schemathesis")
+    return site, key
+
+
+def test_every_operation_answers_as_its_schema_says(live_api):
+    """Generated requests (valid and not) to every operation: no 5xx, and every answer's
+    status, content type, headers and body are the ones the schema documents."""
+    site, key = live_api
+    schema = schemathesis.openapi.from_url(site + SCHEMA_URL)
+    headers = {"Authorization": f"Bearer {key}"}
+    session = requests.Session()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) == 13
+    for operation in operations:
+
+        @given(case=operation.as_strategy())
+        @hypothesis_settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def answers_as_documented(case):
+            case.call_and_validate(base_url=site, session=session, headers=headers, checks=CHECKS)
+
+        answers_as_documented()
+
+
+# --- The docs page ---------------------------------------------------------------------------
+
+
+def test_the_docs_page_is_served_under_the_sites_strict_csp(client, db):
+    response = client.get(DOCS_URL)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "swagger-ui-bundle" in page and "swagger-ui-init" in page
+    assert "cdn" not in page.lower()
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "style-src 'self'" in policy
+    assert "unsafe" not in policy
+
+
+@pytest.mark.browser
+def test_the_docs_page_renders_in_chromium_without_csp_violations(served_site):
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: apt-get install -y chromium (see README, tests).")
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
+        )
+        try:
+            page = browser.new_page()
+            violations = []
+            page.on(
+                "console",
+                lambda message: (
+                    "Content Security Policy" in message.text and violations.append(message.text)
+                ),
+            )
+            page.goto(served_site + DOCS_URL)
+            page.wait_for_selector(".opblock-summary-path", timeout=20000)
+            paths = page.locator(".opblock-summary-path").all_inner_texts()
+            assert "/api/v1/generations" in paths
+            assert page.get_by_text("Verify it with the key").count() == 1
+            # Open operations, their schemas and examples: what Swagger UI styles as it draws.
+            for path in ("/api/v1/quota", "/api/v1/generations"):
+                page.locator(".opblock-summary-path", has_text=path).first.click()
+            page.wait_for_selector(".responses-table")
+            page.get_by_role("button", name="Try it out").first.click()
+            page.locator(".models-control").first.click()
+            page.wait_for_timeout(500)
+            assert violations == []
+            shots = ROOT / "test-output" / "screenshots"
+            shots.mkdir(parents=True, exist_ok=True)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(shots / "api-docs-desktop.png"), full_page=False)
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.screenshot(path=str(shots / "api-docs-phone.png"), full_page=False)
+        finally:
+            browser.close()
