@@ -307,11 +307,7 @@ class GenerationAdmin(admin.ModelAdmin):
                 continue
             try:
                 services.retry_generation(generation_id=generation.pk, user=generation.owner)
-            except (
-                services.QuotaExceeded,
-                services.PromptBlocked,
-                services.BudgetExhausted,
-            ) as exc:
+            except services.SubmissionRefused as exc:
                 refused.append(f"{_generation_label(generation)}: {exc}")
                 continue
             retried += 1

@@ -30,7 +30,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Swagger
 from ninja.security.base import AuthBase
 
-from . import idempotency, ratelimit, selectors, services, views, webhooks
+from . import idempotency, presenters, ratelimit, selectors, services, views, webhooks
 from .api_schemas import (
     CREATE_FIELDS,
     ErrorBody,
@@ -300,6 +300,14 @@ def _json_type(value):
     return "text"
 
 
+def _refused(exc):
+    """The API's answer to a SubmissionRefused: its status and code, the field at fault."""
+    if isinstance(exc, services.QuotaExceeded):
+        return _over_quota(exc)
+    extra = {"fields": {exc.field: [str(exc)]}} if exc.field else {}
+    return ApiError(exc.http_status, exc.code, str(exc), **extra)
+
+
 def _over_quota(exc):
     seconds = max(0, math.ceil((exc.resets_at - timezone.now()).total_seconds()))
     return ApiError(
@@ -327,60 +335,12 @@ def _own_generation(request, generation_id):
     return get_object_or_404(Generation, pk=generation_id, owner=request.user)
 
 
-def _item(request, generation, status):
-    """A generation as the API shows it: its live status and the parameters it was made with.
-
-    URLs are absolute, so that a front end on another origin can follow them, and the image
-    URLs are the API's own, which accept an API key as well as the session.
-    """
-    done = status["image_url"] is not None
-    absolute = request.build_absolute_uri
-    return {
-        **status,
-        "detail_url": absolute(status["detail_url"]),
-        "image_url": absolute(reverse("api:image", args=[generation.pk])) if done else None,
-        "thumbnail_url": absolute(reverse("api:thumbnail", args=[generation.pk])) if done else None,
-        "share_url": _share_url(request, generation.share_token),
-        "prompt": generation.prompt,
-        "negative_prompt": generation.negative_prompt,
-        # English sent to the model when the words were translated; empty when sent as they are.
-        "prompt_en": generation.prompt_en,
-        "negative_prompt_en": generation.negative_prompt_en,
-        "translation_note": status["translation_note"],
-        "translate_prompt": generation.translate_prompt,
-        "preset": generation.preset_id,
-        "width": generation.width,
-        "height": generation.height,
-        "seed": generation.seed,
-        "actual_seed": generation.actual_seed,
-        "steps": generation.steps,
-        "guidance": generation.guidance,
-        "provider": generation.provider,
-        "model": generation.model_name,
-        "callback_url": generation.callback_url,
-        "created_at": generation.created_at,
-        "finished_at": generation.finished_at,
-        "favourite": generation.favourite,
-    }
-
-
-def _share_url(request, token):
-    return request.build_absolute_uri(reverse("imagegen:shared", args=[token])) if token else None
-
-
 def _one(request, generation):
-    return _item(request, generation, views.status_payload(generation))
+    return presenters.generation_item(generation, absolute=request.build_absolute_uri)
 
 
 def _items(request, generations):
-    """Items of many generations, with the queue and the typical duration read once."""
-    queued = [g for g in generations if g.status == Generation.Status.QUEUED]
-    positions = selectors.queue_positions(queued)
-    typical = selectors.typical_duration_now() if any(g.is_active for g in generations) else None
-    return [
-        _item(request, g, views.status_payload(g, position=positions.get(g.pk), typical=typical))
-        for g in generations
-    ]
+    return presenters.generation_items(generations, absolute=request.build_absolute_uri)
 
 
 # --- Listing -----------------------------------------------------------------------------------
@@ -562,12 +522,8 @@ def _create(request):
             callback_url=callback_url,
             api_token=request.api_token,
         )
-    except services.QuotaExceeded as exc:
-        raise _over_quota(exc) from None
-    except services.PromptBlocked as exc:
-        raise ApiError(400, "prompt_blocked", str(exc), fields={"prompt": [str(exc)]}) from None
-    except services.BudgetExhausted as exc:
-        raise ApiError(503, "budget_exhausted", str(exc)) from None
+    except services.SubmissionRefused as exc:
+        raise _refused(exc) from None
     headers = {}
     if len(generations) == 1:
         headers["Location"] = _location(request, generations[0])
@@ -654,12 +610,8 @@ def _retry(request, generation_id):
     generation = _own_generation(request, generation_id)
     try:
         again = services.retry_generation(generation_id=generation.pk, user=request.user)
-    except services.QuotaExceeded as exc:
-        raise _over_quota(exc) from None
-    except services.PromptBlocked as exc:
-        raise ApiError(400, "prompt_blocked", str(exc), fields={"prompt": [str(exc)]}) from None
-    except services.BudgetExhausted as exc:
-        raise ApiError(503, "budget_exhausted", str(exc)) from None
+    except services.SubmissionRefused as exc:
+        raise _refused(exc) from None
     return 201, _one(request, again), {"Location": _location(request, again)}
 
 
@@ -710,7 +662,8 @@ def share(request, generation_id: uuid.UUID):
             "Only a finished image can be shared.",
             status=generation.status,
         )
-    return {"share_url": _share_url(request, token)}
+    url = reverse("imagegen:shared", args=[token])
+    return {"share_url": request.build_absolute_uri(url)}
 
 
 @api.delete(

@@ -23,9 +23,9 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db.models import Count, Q
-from django.utils import timezone
 
 from .models import Generation, PromptRefusal
+from .periods import Periods, local_midnight
 from .providers.base import FAILURE_CLASSES
 
 # The report's failure columns: the providers' classes in their declared order, with the
@@ -63,7 +63,7 @@ def parse_month(text):
 
 def current_month():
     """The first day of this month in settings.TIME_ZONE."""
-    return timezone.localdate(timezone=timezone.get_default_timezone()).replace(day=1)
+    return Periods.current().month
 
 
 def month_label(month):
@@ -75,14 +75,7 @@ def month_bounds(month):
     """The aware datetimes [start, end) of the local month that `month` falls in."""
     first = month.replace(day=1)
     following = (first + datetime.timedelta(days=32)).replace(day=1)
-    return _local_midnight(first), _local_midnight(following)
-
-
-def _local_midnight(day):
-    # settings.TIME_ZONE's, not the zone a staff member's pages are shown in.
-    return timezone.make_aware(
-        datetime.datetime.combine(day, datetime.time.min), timezone.get_default_timezone()
-    )
+    return local_midnight(first), local_midnight(following)
 
 
 def _in_month(month):

@@ -1,17 +1,26 @@
 """Reads that pages, the API and commands share."""
 
+from __future__ import annotations
+
+import datetime
 import statistics
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from .models import Generation, ProviderCooldown
-from .services import Periods, quota_for
+from .models import Generation, ProviderCooldown, Quota
+from .periods import Periods
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 
-def generations_of(user):
+def generations_of(user: AbstractBaseUser) -> QuerySet[Generation]:
     """A user's generations, newest first (served by the gallery index)."""
     return Generation.objects.filter(owner=user).order_by("-created_at")
 
@@ -26,14 +35,14 @@ class QuotaStatus:
     day_left: int
     monthly_limit: int
     month_left: int
-    resets_at: object  # when the binding limit next gives more, or None
+    resets_at: datetime.datetime | None  # when the binding limit next gives more, or None
 
     @property
-    def exhausted(self):
+    def exhausted(self) -> bool:
         return self.day_left == 0 or self.month_left == 0
 
     @property
-    def level(self):
+    def level(self) -> Literal["empty", "low", "ok"]:
         """ "empty" at 0 left, "low" at 2 or fewer or a fifth or less of a limit, else "ok"."""
         if self.exhausted:
             return "empty"
@@ -46,9 +55,10 @@ class QuotaStatus:
         return "ok"
 
 
-def quota_status(user):
+def quota_status(user: AbstractBaseUser) -> QuotaStatus:
     """How many generations the user has left today and this month, and when more come."""
-    quota = quota_for(user)
+    # A read only: a user who never submitted has no row yet, and gets the defaults it would.
+    quota = Quota.objects.filter(user=user).first() or Quota(user=user)
     periods = Periods.current()
     day_left = max(0, quota.daily_limit - quota.used_today(periods.day))
     month_left = max(0, quota.monthly_limit - quota.used_this_month(periods.month))
@@ -61,7 +71,7 @@ def quota_status(user):
     return QuotaStatus(quota.daily_limit, day_left, quota.monthly_limit, month_left, resets_at)
 
 
-def queue_positions(queued):
+def queue_positions(queued: Sequence[Generation]) -> dict[uuid.UUID, int]:
     """{id: position} of these queued generations in one query, by queue_position()'s rule."""
     if not queued:
         return {}
@@ -90,7 +100,7 @@ def queue_positions(queued):
     }
 
 
-def queue_position(generation):
+def queue_position(generation: Generation) -> int | None:
     """1 for the next queued generation to start, 2 for the one after it, …
 
     Dispatched generations go in the order they were handed to the broker. One still held
@@ -120,7 +130,9 @@ GALLERY_FILTERS = {
 }
 
 
-def gallery_of(user, *, show="", favourites=False, query=""):
+def gallery_of(
+    user: AbstractBaseUser, *, show: str = "", favourites: bool = False, query: str = ""
+) -> QuerySet[Generation]:
     """The user's generations for the gallery: filtered by status group, favourites, words."""
     generations = generations_of(user)
     if show in GALLERY_FILTERS:
@@ -132,7 +144,16 @@ def gallery_of(user, *, show="", favourites=False, query=""):
     return generations
 
 
-def gallery_page(user, *, show="", favourites=False, query="", status="", before=None, limit):
+def gallery_page(
+    user: AbstractBaseUser,
+    *,
+    show: str = "",
+    favourites: bool = False,
+    query: str = "",
+    status: str = "",
+    before: tuple[datetime.datetime, uuid.UUID] | None = None,
+    limit: int,
+) -> list[Generation]:
     """Up to `limit` of the user's generations for the API's list: gallery_of's filters, an
     exact `status`, and only those after `before` (the (created_at, id) of a page's last item).
 
@@ -153,7 +174,7 @@ def gallery_page(user, *, show="", favourites=False, query="", status="", before
 RECENT_FOR_ESTIMATES = 20
 
 
-def typical_duration(provider_name):
+def typical_duration(provider_name: str) -> float | None:
     """Median seconds of the provider's recent successful generations, or None without any."""
     recent = (
         Generation.objects.filter(
@@ -169,7 +190,7 @@ def typical_duration(provider_name):
     return statistics.median(durations) if durations else None
 
 
-def serving_provider_name():
+def serving_provider_name() -> str:
     """The provider the next generation will go to: the first one not cooling down."""
     names = list(settings.IMAGEGEN_PROVIDERS)
     cooling = set(
@@ -180,12 +201,12 @@ def serving_provider_name():
     return next((name for name in names if name not in cooling), names[0])
 
 
-def typical_duration_now():
+def typical_duration_now() -> float | None:
     """Median duration of the provider the next generation will go to (see typical_duration)."""
     return typical_duration(serving_provider_name())
 
 
-def wait_estimate(position, typical):
+def wait_estimate(position: int | None, typical: float | None) -> float | None:
     """Seconds until a queued generation at `position` is done, given the typical duration.
 
     With `Q_WORKERS` workers, the ones ahead go through in batches of that many, then this one.

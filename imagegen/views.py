@@ -8,17 +8,14 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import media, selectors, services
+from . import media, presenters, selectors, services
 from .forms import GenerationForm, initial_from, reject_control_characters
 from .models import Generation
-from .user_messages import localize
 
 RECENT_ON_CREATE_PAGE = 6
 GALLERY_PAGE_SIZE = 24
@@ -39,15 +36,12 @@ def create(request):
         if form.is_valid():
             try:
                 queued = services.submit_generation(user=request.user, **form.generation_kwargs())
-            except services.QuotaExceeded as exc:
-                # The quota box says when more come; the form repeats it only if the box can't.
+            except services.SubmissionRefused as exc:
                 quota = selectors.quota_status(request.user)
-                if not quota.exhausted:
-                    form.add_error(None, _quota_refusal(exc))
-            except services.BudgetExhausted as exc:
-                form.add_error(None, str(exc))
-            except services.PromptBlocked as exc:
-                form.add_error("prompt", str(exc))
+                # Over quota, the quota box says when more come; the form repeats it only if
+                # the box can't (a batch asked for more than is left).
+                if not (isinstance(exc, services.QuotaExceeded) and quota.exhausted):
+                    form.add_error(exc.field, str(exc))
             else:
                 _queued_notice(request, queued, _("Queued. It will appear below when it is ready."))
                 return redirect("imagegen:create")
@@ -92,17 +86,6 @@ def _remix_initial(request):
         % {"prompt": words, "seed_note": seed_note},
     )
     return initial
-
-
-def _quota_refusal(exc):
-    """A QuotaExceeded said in the reader's language, its reset time in the locale's format."""
-    local = timezone.localtime(exc.resets_at)
-    when = f"{date_format(local, 'DATETIME_FORMAT')} {date_format(local, 'T')}"
-    if exc.period == "day":
-        text = _("You have used all %(limit)s of today's generations. More from %(when)s.")
-    else:
-        text = _("You have used all %(limit)s of this month's generations. More from %(when)s.")
-    return text % {"limit": exc.limit, "when": when}
 
 
 def _queued_notice(request, generation, text):
@@ -172,55 +155,7 @@ def detail(request, generation_id):
 def status(request, generation_id):
     """JSON for the live status poll."""
     generation = _own_generation(request, generation_id)
-    return JsonResponse(status_payload(generation))
-
-
-_LOOK_UP = object()
-
-
-def status_payload(generation, *, position=_LOOK_UP, typical=_LOOK_UP):
-    """What the live status poll (and the API) says about a generation.
-
-    `position` and `typical` (the serving provider's median duration) are looked up unless a
-    caller that lists many generations has read them once for all.
-    """
-    done = generation.status == Generation.Status.SUCCEEDED
-    if position is _LOOK_UP:
-        position = selectors.queue_position(generation)
-    if typical is _LOOK_UP:
-        typical = selectors.typical_duration_now() if generation.is_active else None
-    elapsed = estimate = None
-    if generation.started_at:
-        end = generation.finished_at or timezone.now()
-        elapsed = round((end - generation.started_at).total_seconds(), 1)
-    if generation.status == Generation.Status.QUEUED:
-        estimate = selectors.wait_estimate(position, typical)
-    elif generation.status == Generation.Status.RUNNING and typical is not None:
-        estimate = round(max(0.0, typical - (elapsed or 0.0)), 1)
-    return {
-        "id": str(generation.pk),
-        "status": generation.status,
-        "status_label": generation.get_status_display(),
-        "active": generation.is_active,
-        "position": position,
-        "estimated_seconds": estimate,
-        "elapsed_seconds": elapsed,
-        "error": localize(generation.error_message),
-        "demo": generation.is_demo,
-        # What the detail page fills in when a generation it is watching ends.
-        "actual_seed": generation.actual_seed,
-        "provider": generation.provider,
-        "model": generation.model_name,
-        "prompt_en": generation.prompt_en,
-        "negative_prompt_en": generation.negative_prompt_en,
-        "translation_note": localize(generation.translation_note),
-        "duration_seconds": (
-            round(generation.duration.total_seconds(), 1) if generation.duration else None
-        ),
-        "detail_url": reverse("imagegen:detail", args=[generation.pk]),
-        "image_url": reverse("imagegen:image", args=[generation.pk]) if done else None,
-        "thumbnail_url": reverse("imagegen:thumbnail", args=[generation.pk]) if done else None,
-    }
+    return JsonResponse(presenters.status_payload(generation))
 
 
 def send_file(field, *, content_type, download_name=None):
@@ -299,10 +234,7 @@ def retry(request, generation_id):
     generation = _own_generation(request, generation_id)
     try:
         again = services.retry_generation(generation_id=generation.pk, user=request.user)
-    except services.QuotaExceeded as exc:
-        messages.error(request, _quota_refusal(exc))
-        return redirect(_back(request, reverse("imagegen:detail", args=[generation.pk])))
-    except (services.PromptBlocked, services.BudgetExhausted) as exc:
+    except services.SubmissionRefused as exc:
         messages.error(request, str(exc))
         return redirect(_back(request, reverse("imagegen:detail", args=[generation.pk])))
     _queued_notice(request, again, _("Queued again with the same parameters."))

@@ -261,32 +261,12 @@ def _route(names, generation_id):
 
 
 def generation_data(generation):
-    """The generation as the API shows one (views.status_payload plus its parameters), with
-    absolute links when SITE_URL is set."""
-    from .views import status_payload
+    """The generation as the API shows one (presenters.generation_item), with absolute links
+    when SITE_URL is set. The queue position is left out: it is over."""
+    from .presenters import generation_item, status_payload
 
     status = status_payload(generation, position=None, typical=None)
-    done = generation.status == Generation.Status.SUCCEEDED
-    image = _route(("api:image", "imagegen:image"), generation.pk) if done else None
-    thumbnail = _route(("api:thumbnail", "imagegen:thumbnail"), generation.pk) if done else None
-    return {
-        **status,
-        "detail_url": _site_url(status["detail_url"]),
-        "image_url": _site_url(image) if image else None,
-        "thumbnail_url": _site_url(thumbnail) if thumbnail else None,
-        "prompt": generation.prompt,
-        "negative_prompt": generation.negative_prompt,
-        "translate_prompt": generation.translate_prompt,
-        "preset": generation.preset_id,
-        "width": generation.width,
-        "height": generation.height,
-        "seed": generation.seed,
-        "steps": generation.steps,
-        "guidance": generation.guidance,
-        "created_at": generation.created_at,
-        "finished_at": generation.finished_at,
-        "favourite": generation.favourite,
-    }
+    return generation_item(generation, status, absolute=_site_url)
 
 
 def _language(user_id):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.utils import timezone
+from django_q.brokers import get_broker
 
 from imagegen import services
 from imagegen.models import Generation, Quota
@@ -90,7 +91,7 @@ def test_a_task_lost_from_the_broker_is_queued_again_by_a_running_cluster(start_
     """Lost between commit and push (or taken by a dead Redis worker): no task anywhere."""
     user = make_user()
     generation = services.submit_generation(user=user, **REQUEST)
-    services.get_broker().purge_queue()
+    get_broker().purge_queue()
     Generation.objects.filter(pk=generation.pk).update(
         enqueued_at=timezone.now() - datetime.timedelta(minutes=5)
     )

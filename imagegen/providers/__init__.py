@@ -5,6 +5,7 @@ Like Django's EMAIL_BACKEND, a short name maps to a dotted path loaded with `imp
 callers use `get_providers()` and the `ImageProvider` interface, never a concrete module.
 """
 
+from collections.abc import Iterable
 from functools import cache
 
 from django.conf import settings
@@ -39,7 +40,7 @@ def _provider_class(name):
     return cls
 
 
-def configuration_errors(names):
+def configuration_errors(names: Iterable[str]) -> list[str]:
     """What is wrong with a list of provider names, as sentences (empty when all is well)."""
     problems = []
     for name in names:
@@ -56,16 +57,16 @@ def _provider(name):
     return _provider_class(name)()
 
 
-def get_provider(name):
+def get_provider(name: str) -> ImageProvider:
     """One provider by name (configured or not), as the task would use it."""
     return _provider(name)
 
 
-def get_providers():
+def get_providers() -> list[ImageProvider]:
     """The configured providers, in the order they are tried."""
     return [_provider(name) for name in settings.IMAGEGEN_PROVIDERS]
 
 
-def primary_provider():
+def primary_provider() -> ImageProvider:
     """The first configured provider: the form offers what it accepts."""
     return get_providers()[0]

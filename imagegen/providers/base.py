@@ -52,13 +52,13 @@ class Capabilities:
     default_steps: int | None = None
     default_guidance: float | None = None
 
-    def accepts_size(self, value):
+    def accepts_size(self, value: int) -> bool:
         return (
             self.min_size <= value <= self.max_size
             and (value - self.min_size) % self.size_step == 0
         )
 
-    def nearest_size(self, value):
+    def nearest_size(self, value: int) -> int:
         steps = round((value - self.min_size) / self.size_step)
         return min(self.max_size, max(self.min_size, self.min_size + steps * self.size_step))
 
@@ -83,14 +83,14 @@ class ProviderError(Exception):
 
     def __init__(
         self,
-        detail,
+        detail: str,
         *,
-        user_message=None,
-        retryable=None,
-        try_next=None,
-        retry_after=None,
-        cooldown=None,
-    ):
+        user_message: str | None = None,
+        retryable: bool | None = None,
+        try_next: bool | None = None,
+        retry_after: float | None = None,
+        cooldown: float | None = None,
+    ) -> None:
         detail = redact(detail)
         super().__init__(detail)
         self.detail = detail
@@ -178,7 +178,9 @@ FAILURE_CLASSES = {
 }
 
 
-def adapt(request, capabilities, name):
+def adapt(
+    request: GenerationRequest, capabilities: Capabilities, name: str
+) -> tuple[GenerationRequest, list[str]]:
     """Fit a request to what a provider accepts: (request, notes), or raise Misconfigured.
 
     Sizes snap to the nearest the provider allows, steps and guidance are clamped to its range
@@ -235,30 +237,30 @@ class ImageProvider:
     capabilities = Capabilities()
 
     @classmethod
-    def unavailable_reason(cls):
+    def unavailable_reason(cls) -> str | None:
         """Why this provider cannot run in this installation (a missing package), or None."""
         return None
 
     @property
-    def model(self):
+    def model(self) -> str:
         return ""
 
-    def cost(self, seconds):
+    def cost(self, seconds: float) -> Decimal:
         """Estimated US dollars for one image that took `seconds`; free unless overridden."""
         return Decimal(0)
 
     @property
-    def paid(self):
+    def paid(self) -> bool:
         return self.cost(1) > 0
 
     def generate(self, request: GenerationRequest) -> ProviderResult:
         raise NotImplementedError
 
-    def configuration_problems(self):
+    def configuration_problems(self) -> list[tuple[str, str]]:
         """What is missing from the settings, as (problem, fix); no network, cheap (/health)."""
         return []
 
-    def check(self):
+    def check(self) -> list[tuple[str, str]]:
         """Problems an operator must fix before this provider can serve, as (problem, fix).
 
         May reach the provider over the network (`manage.py imagegen_check`).

@@ -60,7 +60,9 @@ def _mentions(text, words):
     return any(word in text for word in words)
 
 
-def draw_postcard(prompt, seed, width, height, negative_prompt=""):
+def draw_postcard(
+    prompt: str, seed: int, width: int, height: int, negative_prompt: str = ""
+) -> Image.Image:
     """Draw the demo scene for (prompt, negative prompt, seed, size) as an RGB image.
 
     The negative prompt is honoured as the real models do, roughly: a mood, the sea or the

@@ -12,6 +12,7 @@ import re
 import shutil
 import tempfile
 import threading
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -52,7 +53,7 @@ class GradioSpaceProvider(ImageProvider):
         default_guidance=4.5,
     )
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.space = settings.GRADIO_SPACE
         self.api_name = settings.GRADIO_API_NAME
         self._client = None
@@ -60,10 +61,10 @@ class GradioSpaceProvider(ImageProvider):
         self._downloads = Path(tempfile.mkdtemp(prefix="travelfit-space-"))
 
     @property
-    def model(self):
+    def model(self) -> str:
         return f"{self.space}{self.api_name}"
 
-    def cost(self, seconds):
+    def cost(self, seconds: float) -> Decimal:
         # The duplicated Space's GPU is billed by the hour (T4 about $0.20, A10G about $0.60).
         return hourly_cost(settings.IMAGEGEN_SPACE_USD_PER_HOUR, seconds)
 
@@ -187,7 +188,7 @@ class GradioSpaceProvider(ImageProvider):
             )
         return Unavailable(f"{where}: the Space raised an error: {message}")
 
-    def configuration_problems(self):
+    def configuration_problems(self) -> list[tuple[str, str]]:
         if not self.space:
             return [
                 (
@@ -198,7 +199,7 @@ class GradioSpaceProvider(ImageProvider):
             ]
         return []
 
-    def check(self):
+    def check(self) -> list[tuple[str, str]]:
         problems = self.configuration_problems()
         if problems:
             return problems

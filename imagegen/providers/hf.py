@@ -91,7 +91,7 @@ def _point_router_at(base):
     PROVIDERS["hf-inference"]["text-to-image"].base_url = base + "/hf-inference"
 
 
-def retry_after_seconds(response, message=""):
+def retry_after_seconds(response: httpx2.Response | None, message: str = "") -> float | None:
     """Seconds to wait from a Retry-After header, an estimated_time field or the message."""
     if response is not None:
         header = response.headers.get("retry-after")
@@ -127,7 +127,7 @@ def _server_message(exc):
     return str(message or exc).strip()
 
 
-def translate_error(exc, *, model, where):
+def translate_error(exc: Exception, *, model: str, where: str) -> ProviderError:
     """One of our ProviderErrors for whatever the client library raised."""
     message = _server_message(exc)
     page = f"https://huggingface.co/{model}"
@@ -211,12 +211,12 @@ def _translate_status(exc, response, message, *, model, where):
     return ProviderError(said)
 
 
-def hourly_cost(usd_per_hour, seconds):
+def hourly_cost(usd_per_hour: Decimal, seconds: float) -> Decimal:
     """The share of an hourly price that `seconds` of use costs, to a millionth of a dollar."""
     return (usd_per_hour * Decimal(str(seconds)) / 3600).quantize(Decimal("0.000001"))
 
 
-def page_of(model):
+def page_of(model: str) -> str:
     return f"https://huggingface.co/{model}"
 
 
@@ -276,15 +276,15 @@ class HFInferenceProvider(ImageProvider):
         guidance=(0.0, 20.0),
     )
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.provider = settings.HF_INFERENCE_PROVIDER
         self._model = settings.HF_MODEL
 
     @property
-    def model(self):
+    def model(self) -> str:
         return self._model
 
-    def cost(self, seconds):
+    def cost(self, seconds: float) -> Decimal:
         # Inference Providers bill per image (the price of the provider serving the model).
         return settings.IMAGEGEN_INFERENCE_USD_PER_IMAGE
 
@@ -308,10 +308,10 @@ class HFInferenceProvider(ImageProvider):
             pass_model=True,
         )
 
-    def configuration_problems(self):
+    def configuration_problems(self) -> list[tuple[str, str]]:
         return _check_token()
 
-    def check(self):
+    def check(self) -> list[tuple[str, str]]:
         problems = self.configuration_problems()
         if problems:
             return problems
@@ -377,14 +377,14 @@ class HFEndpointProvider(ImageProvider):
         guidance=(0.0, 20.0),
     )
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.url = settings.HF_ENDPOINT_URL
 
     @property
-    def model(self):
+    def model(self) -> str:
         return self.url
 
-    def cost(self, seconds):
+    def cost(self, seconds: float) -> Decimal:
         # A dedicated endpoint bills its hours; an image costs the seconds it held the GPU.
         return hourly_cost(settings.IMAGEGEN_ENDPOINT_USD_PER_HOUR, seconds)
 
@@ -408,7 +408,7 @@ class HFEndpointProvider(ImageProvider):
             client, request, model=self.url, where=f"{self.name} ({self.url})", pass_model=False
         )
 
-    def configuration_problems(self):
+    def configuration_problems(self) -> list[tuple[str, str]]:
         if not self.url:
             return [
                 (
@@ -418,7 +418,7 @@ class HFEndpointProvider(ImageProvider):
             ]
         return []
 
-    def check(self):
+    def check(self) -> list[tuple[str, str]]:
         problems = self.configuration_problems()
         if problems:
             return problems

@@ -49,7 +49,7 @@ _pipeline_key = None
 _generate_lock = threading.Lock()
 
 
-def import_problem():
+def import_problem() -> str | None:
     """The message to show when PyTorch, diffusers or transformers is missing, else None.
 
     Only looks the packages up, without importing them, so a system check stays cheap.
@@ -166,16 +166,16 @@ class LocalDiffusersProvider(ImageProvider):
     )
 
     @classmethod
-    def unavailable_reason(cls):
+    def unavailable_reason(cls) -> str | None:
         return import_problem()
 
-    def __init__(self):
+    def __init__(self) -> None:
         problem = import_problem()
         if problem:
             raise ImproperlyConfigured(problem)
 
     @property
-    def model(self):
+    def model(self) -> str:
         return settings.LOCAL_MODEL
 
     def generate(self, request: GenerationRequest) -> ProviderResult:
@@ -224,7 +224,7 @@ class LocalDiffusersProvider(ImageProvider):
             )
         return ProviderResult(image=encode_png(images[0]), model=model, seed=request.seed)
 
-    def configuration_problems(self):
+    def configuration_problems(self) -> list[tuple[str, str]]:
         """Missing packages or a LOCAL_MODEL folder that is not there; imports nothing."""
         problem = import_problem()
         if problem:
@@ -234,7 +234,7 @@ class LocalDiffusersProvider(ImageProvider):
             return [(f"LOCAL_MODEL={model} is not a folder.", LOAD_FIX)]
         return []
 
-    def check(self):
+    def check(self) -> list[tuple[str, str]]:
         """Problems an operator must fix, as (problem, fix). Imports PyTorch: worker-side only."""
         if import_problem():
             return [

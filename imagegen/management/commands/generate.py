@@ -77,11 +77,7 @@ class Command(BaseCommand):
                 generation = services.submit_generation(
                     user=owner, only_provider=provider, **form.generation_kwargs()
                 )
-            except (
-                services.QuotaExceeded,
-                services.PromptBlocked,
-                services.BudgetExhausted,
-            ) as exc:
+            except services.SubmissionRefused as exc:
                 if generations:
                     done = f"{len(generations)} queued, then nothing more."
                 else:

@@ -1,0 +1,79 @@
+"""TravelFit's workflows, one module per concern; each is the one place its writes happen.
+
+- `quota`: reserving units (`_reserve_quota`, the only place), refunds, bonus credits.
+- `generations`: submit (`submit_generation(s)`), dispatch held ones, retry, cancel, fail,
+  delete, favourite.
+- `worker`: `run_generation`, the background task's body: providers, retries, storing.
+- `policy`, `budget`: why a submission may be refused (with `errors.SubmissionRefused`).
+- `cooldowns`, `sharing`, `api_keys`, `maintenance` (recovery sweep, cleanup, deletions).
+
+Everything public is re-exported here: callers write `services.submit_generation(...)`.
+"""
+
+from ..periods import Periods  # noqa: F401,E402
+from .api_keys import (  # noqa: F401
+    create_api_token,
+    hash_api_key,
+    revoke_api_token,
+    token_for_api_key,
+    user_for_api_key,
+)
+from .budget import (  # noqa: F401
+    budget_state,
+    check_budget_allows_new_generations,
+    record_spending,
+    spent_this_month,
+)
+from .cooldowns import (  # noqa: F401
+    active_cooldown,
+    clear_cooldowns,
+    start_cooldown,
+)
+from .errors import (  # noqa: F401
+    BudgetExhausted,
+    PromptBlocked,
+    QuotaExceeded,
+    SubmissionRefused,
+)
+from .generations import (  # noqa: F401
+    RUN_GENERATION,
+    GenerationBusy,
+    cancel_generation,
+    delete_generation,
+    delete_generation_with_files,
+    delete_users_with_files,
+    dispatch_held,
+    enqueue_generation,
+    fail_generation,
+    retry_generation,
+    set_favourite,
+    submit_generation,
+    submit_generations,
+)
+from .maintenance import (  # noqa: F401
+    MAX_RECOVERIES,
+    MISSED_HEARTBEATS,
+    QUEUED_GRACE_SECONDS,
+    Cleanup,
+    Recovery,
+    cleanup_generations,
+    generations_waiting_in_broker,
+    recover_stuck,
+)
+from .policy import (  # noqa: F401
+    blocking_pattern,
+    check_prompt,
+)
+from .quota import (  # noqa: F401
+    grant_credits,
+    quota_for,
+    refund,
+)
+from .sharing import (  # noqa: F401
+    revoke_share,
+    share_generation,
+)
+from .worker import (  # noqa: F401
+    parameters_text,
+    run_generation,
+)

@@ -1,0 +1,310 @@
+"""A user's generations: submit (quota, policy, budget, the row, the queue), dispatch held ones,
+retry, cancel, fail, favourite, and delete with their files (a user's own, an admin's, a
+whole account's)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext
+from django_q.tasks import async_task
+
+from .. import webhooks
+from ..models import (
+    ApiToken,
+    Generation,
+    Preset,
+    Quota,
+)
+from ..periods import Periods
+from ..providers.base import (
+    redact,
+)
+from .budget import check_budget_allows_new_generations
+from .policy import check_prompt
+from .quota import _reserve_quota, refund
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+logger = logging.getLogger(__name__)
+
+
+def submit_generation(*, user: AbstractBaseUser, **request: Any) -> Generation:
+    """Reserve a unit of quota, record the request and queue it; see submit_generations."""
+    return submit_generations(user=user, count=1, **request)[0]
+
+
+def submit_generations(
+    *,
+    user: AbstractBaseUser,
+    count: int,
+    prompt: str,
+    negative_prompt: str = "",
+    width: int,
+    height: int,
+    seed: int | None = None,
+    steps: int | None = None,
+    guidance: float | None = None,
+    preset: Preset | None = None,
+    preset_input: str = "",
+    only_provider: str = "",
+    translate_prompt: bool = True,
+    callback_url: str = "",
+    api_token: ApiToken | None = None,
+) -> list[Generation]:
+    """Reserve `count` units of quota, record `count` generations of the same request and
+    queue them, in one transaction: all are charged and queued, or none.
+
+    Raises QuotaExceeded when fewer than `count` are left, PromptBlocked for a prompt the
+    policy refuses and BudgetExhausted when the site's monthly budget is spent and set to
+    refuse.
+
+    `prompt` is what the provider gets (a preset's template already applied, and translated
+    to English by the worker when it has Korean in it, unless `translate_prompt` is False);
+    with a preset, `preset_input` keeps the user's own words so the request can be remixed.
+    `callback_url` is called when it ends, signed with `api_token`'s secret: pass what
+    webhooks.resolve_callback_url() returned (it applies the key's default and the URL policy).
+    """
+    periods = Periods.current()
+    check_budget_allows_new_generations()
+    check_prompt(user=user, prompt=prompt)
+    with transaction.atomic():
+        bonus = _reserve_quota(user, periods, units=count)
+        generations = [
+            Generation.objects.create(
+                owner=user,
+                prompt=prompt,
+                negative_prompt=negative_prompt,
+                width=width,
+                height=height,
+                seed=seed,
+                steps=steps,
+                guidance=guidance,
+                preset=preset,
+                preset_input=preset_input if preset else "",
+                only_provider=only_provider,
+                translate_prompt=translate_prompt,
+                callback_url=callback_url,
+                api_token=api_token,
+                charged=True,
+                charged_day=None if bonus else periods.day,
+                charged_month=None if bonus else periods.month,
+                charged_bonus=bonus,
+            )
+            for _ in range(count)
+        ]
+        if dispatch_held(user_id=user.pk):
+            for generation in generations:
+                generation.refresh_from_db(fields=["enqueued_at"])
+    logger.info(
+        "generations %s queued for user %s", ", ".join(str(g.pk) for g in generations), user.pk
+    )
+    return generations
+
+
+def retry_generation(*, generation_id: uuid.UUID | str, user: AbstractBaseUser) -> Generation:
+    """Submit the user's own earlier request again, with the same parameters."""
+    source = Generation.objects.get(pk=generation_id, owner=user)
+    return submit_generation(
+        user=user,
+        prompt=source.prompt,
+        negative_prompt=source.negative_prompt,
+        width=source.width,
+        height=source.height,
+        seed=source.seed,
+        steps=source.steps,
+        guidance=source.guidance,
+        preset=source.preset,
+        preset_input=source.preset_input,
+        only_provider=source.only_provider,
+        translate_prompt=source.translate_prompt,
+    )
+
+
+def _enqueue_in_transaction(generation_id):
+    """Queue a generation as part of the current transaction's outcome.
+
+    With the ORM broker the task row is written in the same transaction: it commits or rolls
+    back with the generation, nothing can be lost between them, and it saves a commit (and
+    django-q2's closing of the connection, which it does for an enqueue outside a transaction).
+    With Redis the task is pushed once the rows are committed, so a worker never looks for a
+    generation it cannot see yet; a crash in between is what recover_stuck() catches.
+    """
+    if settings.Q_BROKER == "orm":
+        enqueue_generation(generation_id)
+    else:
+        transaction.on_commit(partial(enqueue_generation, generation_id))
+
+
+RUN_GENERATION = "imagegen.tasks.run_generation"
+
+
+def dispatch_held(*, user_id: int) -> int:
+    """Hand the user's held generations to the broker while they have fewer than
+    IMAGEGEN_IN_FLIGHT_PER_USER in it or running; returns how many were handed over.
+
+    A generation is recorded at once (quota, row, position) but only dispatched (enqueued_at
+    set, task queued) when one of its owner's slots is free, so one user's batch of fifty waits
+    in the database, not in the broker's first-come queue in front of everyone else: another
+    user's request is at most a couple of tasks behind. Called on submission and whenever a
+    generation ends, and by the recovery sweep; the owner's quota row is locked meanwhile, so
+    concurrent calls never dispatch past the limit.
+    """
+    limit = settings.IMAGEGEN_IN_FLIGHT_PER_USER
+    with transaction.atomic():
+        list(Quota.objects.select_for_update().filter(user_id=user_id).values_list("pk"))
+        queued = Generation.objects.filter(owner_id=user_id, status=Generation.Status.QUEUED)
+        held = queued.filter(enqueued_at__isnull=True).order_by("created_at")
+        if limit:
+            in_flight = Generation.objects.filter(
+                owner_id=user_id, status__in=Generation.ACTIVE, enqueued_at__isnull=False
+            ).count()
+            held = held[: max(0, limit - in_flight)]
+        dispatched = 0
+        for generation_id in held.values_list("pk", flat=True):
+            if Generation.objects.filter(pk=generation_id, enqueued_at__isnull=True).update(
+                enqueued_at=timezone.now()
+            ):
+                _enqueue_in_transaction(generation_id)
+                dispatched += 1
+    return dispatched
+
+
+def _dispatch_next_of_owner(generation_id):
+    owner_id = Generation.objects.filter(pk=generation_id).values_list("owner_id", flat=True)
+    for user_id in owner_id:
+        dispatch_held(user_id=user_id)
+
+
+def enqueue_generation(generation_id: uuid.UUID | str) -> None:
+    """Hand a generation to the django-q2 broker. Only its id travels, never a secret."""
+    async_task(
+        RUN_GENERATION,
+        str(generation_id),
+        task_name=f"generation-{generation_id}",
+    )
+
+
+def cancel_generation(*, generation_id: uuid.UUID | str, user: AbstractBaseUser) -> bool:
+    """Cancel the user's own generation while it is still queued, and refund it."""
+    with transaction.atomic():
+        canceled = Generation.objects.filter(
+            pk=generation_id, owner=user, status=Generation.Status.QUEUED
+        ).update(status=Generation.Status.CANCELED, finished_at=timezone.now())
+        if canceled:
+            refund(generation_id)
+            dispatch_held(user_id=user.pk)
+            webhooks.generation_ended(generation_id)
+    return bool(canceled)
+
+
+def fail_generation(
+    generation_id: uuid.UUID | str,
+    *,
+    user_message: str,
+    detail: str,
+    failure_class: str = "unexpected",
+    provider: str = "",
+    refund_quota: bool = True,
+    claim: uuid.UUID | None = None,
+) -> bool:
+    """Move an unfinished generation to failed, keeping its parameters, and refund it.
+
+    `provider` names the last one asked, so reports can count failures per provider. A worker
+    passes its `claim`: if the generation was given to another worker meanwhile, nothing
+    changes. The messages pass `redact` once more: they are stored and shown.
+    """
+    unfinished = Generation.objects.filter(pk=generation_id, status__in=Generation.ACTIVE)
+    if claim is not None:
+        unfinished = unfinished.filter(claim=claim)
+    with transaction.atomic():
+        failed = unfinished.update(
+            status=Generation.Status.FAILED,
+            error_message=redact(user_message),
+            error_detail=redact(detail),
+            failure_class=failure_class,
+            provider=provider,
+            finished_at=timezone.now(),
+        )
+        if failed and refund_quota:
+            refund(generation_id)
+        if failed:
+            webhooks.generation_ended(generation_id)
+    if failed:
+        _dispatch_next_of_owner(generation_id)
+    return bool(failed)
+
+
+def delete_generation(*, generation_id: uuid.UUID | str, user: AbstractBaseUser) -> bool:
+    """Delete the user's own generation and its files; a queued one is canceled (refunded) first.
+
+    A running one cannot be deleted yet (GenerationBusy): its worker would write files for a
+    missing row. Returns False when there is nothing of the user's to delete.
+    """
+    if not Generation.objects.filter(pk=generation_id, owner=user).exists():
+        return False
+    return delete_generation_with_files(generation_id=generation_id)
+
+
+class GenerationBusy(Exception):
+    """The generation is running; the action must wait until it ends."""
+
+
+def set_favourite(
+    *, generation_id: uuid.UUID | str, user: AbstractBaseUser, favourite: bool
+) -> bool:
+    return bool(Generation.objects.filter(pk=generation_id, owner=user).update(favourite=favourite))
+
+
+def delete_generation_with_files(*, generation_id: uuid.UUID | str) -> bool:
+    """Delete any user's generation and its files (for admins); a queued one is canceled and
+    refunded first. Raises GenerationBusy while it runs; False if it is gone already.
+    """
+    with transaction.atomic():
+        generation = Generation.objects.select_related("owner").filter(pk=generation_id).first()
+        if generation is None:
+            return False
+        cancel_generation(generation_id=generation_id, user=generation.owner)
+        deleted, _ = (
+            Generation.objects.filter(pk=generation_id)
+            .exclude(status=Generation.Status.RUNNING)
+            .delete()
+        )
+        if not deleted:
+            raise GenerationBusy(gettext("It is being made right now; delete it when done."))
+        # Files go once the row is gone for good: a rollback must not leave a row without them.
+        names = [generation.image.name, generation.thumbnail.name]
+        transaction.on_commit(partial(_delete_generation_files, names))
+    logger.info("generation %s deleted by an admin", generation_id)
+    return True
+
+
+def delete_users_with_files(*, user_ids: Iterable[int]) -> None:
+    """Delete users with their generations, quota and keys, and their generations' files."""
+    with transaction.atomic():
+        names = [
+            name
+            for pair in Generation.objects.filter(owner_id__in=user_ids).values_list(
+                "image", "thumbnail"
+            )
+            for name in pair
+        ]
+        get_user_model().objects.filter(pk__in=user_ids).delete()
+        transaction.on_commit(partial(_delete_generation_files, names))
+    logger.info("users %s deleted by an admin", user_ids)
+
+
+def _delete_generation_files(names):
+    storage = Generation._meta.get_field("image").storage
+    for name in names:
+        if name:
+            storage.delete(name)

@@ -1,0 +1,366 @@
+"""What a worker does with a queued generation: claim it, keep a heartbeat, translate the prompt,
+ask the providers in turn (retries, fallbacks, cool-downs) and store the checked image."""
+
+import contextlib
+import dataclasses
+import json
+import logging
+import secrets
+import threading
+import time
+import traceback
+import uuid
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import DatabaseError, connections, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext_noop
+from django_q.exceptions import TimeoutException
+
+from .. import translation, webhooks
+from ..images import ImageRejected, check_image, stored_bytes
+from ..models import (
+    MAX_SEED,
+    Generation,
+)
+from ..providers import get_provider, get_providers
+from ..providers.base import (
+    BadOutput,
+    GenerationRequest,
+    OutOfQuota,
+    PromptRejected,
+    ProviderError,
+    Unavailable,
+    adapt,
+    redact,
+)
+from .budget import budget_state, record_spending
+from .cooldowns import active_cooldown, start_cooldown
+from .generations import dispatch_held, fail_generation
+
+logger = logging.getLogger(__name__)
+
+
+def _claim(generation_id):
+    """Move a queued generation to running under a new claim; None if another worker has it
+    or it is over.
+
+    The claim says whose work it is: once recover_stuck() has given a silent worker's
+    generation to another, the first worker's late result or failure is not recorded.
+    """
+    claim = uuid.uuid4()
+    now = timezone.now()
+    claimed = Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
+        status=Generation.Status.RUNNING, started_at=now, heartbeat_at=now, claim=claim
+    )
+    return claim if claimed else None
+
+
+@contextlib.contextmanager
+def _heartbeat(generation_id, claim):
+    """While the block runs, say every IMAGEGEN_HEARTBEAT_SECONDS that this worker is alive.
+
+    A thread of the worker process writes `heartbeat_at`; when the process dies (SIGKILL, out
+    of memory, the machine gone) the heartbeats stop and recover_stuck() puts the generation
+    back in the queue. Inside a transaction (tests, sync mode) another connection could not see
+    the claim, so there is nothing to beat for.
+    """
+    if transaction.get_connection().in_atomic_block:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat():
+        try:
+            while not stop.wait(settings.IMAGEGEN_HEARTBEAT_SECONDS):
+                try:
+                    Generation.objects.filter(
+                        pk=generation_id, claim=claim, status=Generation.Status.RUNNING
+                    ).update(heartbeat_at=timezone.now())
+                except DatabaseError as exc:
+                    logger.warning("generation %s: heartbeat not saved: %s", generation_id, exc)
+        finally:
+            connections.close_all()  # this thread's own connections
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{generation_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+
+
+def parameters_text(
+    request: GenerationRequest,
+    *,
+    provider: str,
+    model: str,
+    original_prompt: str = "",
+    original_negative_prompt: str = "",
+) -> str:
+    """The parameters sent, in the `parameters` chunk layout other image apps write.
+
+    The prompts are what the model got; the user's own words, when they were translated, are
+    quoted fields of the last line (A1111 readers take quoted values there), not lines of their
+    own, which those readers would take for part of the prompt.
+    """
+    lines = [request.prompt]
+    if request.negative_prompt:
+        lines.append(f"Negative prompt: {request.negative_prompt}")
+    fields = [
+        ("Steps", request.steps),
+        ("CFG scale", request.guidance),
+        ("Seed", request.seed),
+        ("Size", f"{request.width}x{request.height}"),
+        ("Model", model),
+        ("Provider", provider),
+        ("Original prompt", _quoted(original_prompt)),
+        ("Original negative prompt", _quoted(original_negative_prompt)),
+    ]
+    lines.append(", ".join(f"{name}: {value}" for name, value in fields if value is not None))
+    return "\n".join(lines)
+
+
+def _quoted(text):
+    return json.dumps(text, ensure_ascii=False) if text else None
+
+
+def _store(generation, *, claim, provider, request, result, image, notes, seconds):
+    # The user's own words too, where the model got a translation of them.
+    originals = {
+        "original_prompt": generation.prompt if generation.prompt_en else "",
+        "original_negative_prompt": (
+            generation.negative_prompt if generation.negative_prompt_en else ""
+        ),
+    }
+    text = parameters_text(request, provider=provider.name, model=result.model, **originals)
+    generation.image.save(
+        f"image.{image.extension}", ContentFile(stored_bytes(image, text)), save=False
+    )
+    generation.thumbnail.save("thumb.webp", ContentFile(image.thumbnail), save=False)
+    cost, finished_at = provider.cost(seconds), timezone.now()
+    with transaction.atomic():
+        stored = Generation.objects.filter(
+            pk=generation.pk, status=Generation.Status.RUNNING, claim=claim
+        ).update(
+            status=Generation.Status.SUCCEEDED,
+            image=generation.image.name,
+            thumbnail=generation.thumbnail.name,
+            actual_seed=request.seed,
+            provider=provider.name,
+            model_name=result.model,
+            adaptations="\n".join(notes),
+            estimated_cost=cost,
+            finished_at=finished_at,
+        )
+        if stored:
+            record_spending(cost, finished_at=finished_at)
+            webhooks.generation_ended(generation.pk)
+    if not stored:
+        # Someone else settled it (a recovery sweep, an admin) while we worked: keep theirs.
+        generation.image.delete(save=False)
+        generation.thumbnail.delete(save=False)
+    else:
+        dispatch_held(user_id=generation.owner_id)
+    return bool(stored)
+
+
+def _ask(provider, request, *, generation_id, deadline):
+    """Ask one provider, retrying with backoff while its failure says a retry can help.
+
+    Returns (ProviderResult, image, seconds the successful call took) or the last
+    ProviderError.
+    """
+    retries = settings.IMAGEGEN_RETRIES
+    for attempt in range(retries + 1):
+        Generation.objects.filter(pk=generation_id).update(attempts=F("attempts") + 1)
+        started = time.monotonic()
+        try:
+            result = provider.generate(request)
+            image = check_image(result.image, expected_size=(request.width, request.height))
+            return result, image, time.monotonic() - started
+        except ImageRejected as exc:
+            error = BadOutput(exc.detail, user_message=exc.user_message)
+        except ProviderError as exc:
+            error = exc
+        except Exception as exc:  # a bug or an unmapped library error: keep the worker going
+            error = ProviderError("Unexpected error:\n" + "".join(traceback.format_exception(exc)))
+            # With its traceback (the log formatter redacts it), and to Sentry when it is on.
+            logger.exception(
+                "generation %s: %s raised an unexpected error", generation_id, provider.name
+            )
+        logger.warning(
+            "generation %s: %s attempt %d failed (%s): %s",
+            generation_id,
+            provider.name,
+            attempt + 1,
+            error.failure_class,
+            error.detail.splitlines()[0] if error.detail else "",
+        )
+        if not error.retryable or attempt == retries:
+            return error
+        delay = error.retry_after
+        if delay is None:
+            delay = settings.IMAGEGEN_RETRY_BACKOFF * 2**attempt
+        delay = min(delay, settings.IMAGEGEN_RETRY_MAX_WAIT)
+        if time.monotonic() + delay > deadline:
+            return error
+        time.sleep(delay)
+    return error
+
+
+def run_generation(generation_id: uuid.UUID | str) -> None:
+    """Make the image for a queued generation: the body of the background task.
+
+    Idempotent: a second delivery of the same task finds the generation already claimed and
+    returns. Providers are asked in IMAGEGEN_PROVIDERS order, skipping any that is cooling
+    down; each is retried while its failure is transient; a failure that says the next one
+    may help moves on. When none serves, the generation fails with the last failure's
+    message and its unit of quota goes back.
+    """
+    claim = _claim(generation_id)
+    if claim is None:
+        logger.info("generation %s is not queued any more; nothing to do", generation_id)
+        return
+    with _heartbeat(generation_id, claim):
+        try:
+            _make(generation_id, claim)
+        except TimeoutException:
+            # django-q2 stops a task at IMAGEGEN_TASK_TIMEOUT: record it, not leave it running.
+            fail_generation(
+                generation_id,
+                user_message=gettext_noop("The image took too long to make. Please try again."),
+                detail="Stopped by the task queue's time limit (IMAGEGEN_TASK_TIMEOUT).",
+                failure_class="unavailable",
+                claim=claim,
+            )
+            raise
+
+
+def _translate(generation, claim):
+    """(prompt, negative prompt, admins' detail) to send: in English when they have Korean in
+    them and translation is on, unless the user asked for their words as they are.
+
+    What was sent, the user's note and, when a translation failed, its detail (in
+    error_detail, for admins) are recorded on the generation; a failure never stops it.
+    """
+    outcome = translation.translate_prompts(
+        generation.prompt, generation.negative_prompt, wanted=generation.translate_prompt
+    )
+    if outcome is None:
+        return generation.prompt, generation.negative_prompt, ""
+    generation.prompt_en = outcome.prompt_en
+    generation.negative_prompt_en = outcome.negative_prompt_en
+    generation.translation_note = outcome.note
+    Generation.objects.filter(pk=generation.pk, claim=claim).update(
+        prompt_en=outcome.prompt_en,
+        negative_prompt_en=outcome.negative_prompt_en,
+        translation_note=outcome.note,
+        error_detail=redact(outcome.detail),
+    )
+    return outcome.prompt, outcome.negative_prompt, outcome.detail
+
+
+def _make(generation_id, claim):
+    """Ask the providers in turn for a claimed generation, and record what came of it."""
+    # Stop early enough to record the outcome before django-q2's own limit kills the task.
+    deadline = time.monotonic() + settings.IMAGEGEN_TASK_TIMEOUT * 0.9
+    generation = Generation.objects.get(pk=generation_id)
+    asked, translation_detail = _request_for(generation, claim)
+    over_budget = settings.IMAGEGEN_BUDGET_ACTION == "fallback" and budget_state()[2] == "reached"
+    failures = []
+    for provider in _providers_for(generation):
+        skipped = _skip_reason(provider, over_budget=over_budget)
+        if skipped:
+            failures.append((provider.name, skipped))
+            continue
+        if time.monotonic() > deadline:
+            break
+        try:
+            request, notes = adapt(asked, provider.capabilities, provider.name)
+        except ProviderError as exc:
+            failures.append((provider.name, exc))
+            continue
+        outcome = _ask(provider, request, generation_id=generation_id, deadline=deadline)
+        if not isinstance(outcome, ProviderError):
+            result, image, seconds = outcome
+            _store(
+                generation,
+                claim=claim,
+                provider=provider,
+                request=dataclasses.replace(request, seed=result.seed or request.seed),
+                result=result,
+                image=image,
+                notes=notes,
+                seconds=seconds,
+            )
+            logger.info("generation %s done by %s", generation_id, provider.name)
+            return
+        failures.append((provider.name, outcome))
+        if outcome.cooldown:
+            start_cooldown(provider.name, outcome.cooldown, outcome.detail)
+        if not outcome.try_next:
+            break
+    _fail_after(generation_id, claim, failures, translation_detail)
+
+
+def _request_for(generation: Generation, claim) -> tuple[GenerationRequest, str]:
+    """What the providers are asked (the prompt translated when it should be, a random seed
+    when none was given), and the translation's admin detail ("" when nothing went wrong)."""
+    prompt, negative_prompt, translation_detail = _translate(generation, claim)
+    request = GenerationRequest(
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        width=generation.width,
+        height=generation.height,
+        seed=generation.seed if generation.seed is not None else secrets.randbelow(MAX_SEED + 1),
+        steps=generation.steps,
+        guidance=generation.guidance,
+    )
+    return request, translation_detail
+
+
+def _providers_for(generation: Generation) -> list:
+    """The providers to ask, in order: the one the generation names, or IMAGEGEN_PROVIDERS."""
+    if generation.only_provider:
+        return [get_provider(generation.only_provider)]
+    return get_providers()
+
+
+def _skip_reason(provider, *, over_budget: bool) -> ProviderError | None:
+    """Why a provider is not asked this time (the budget is spent and it is paid, or it is
+    cooling down), as the failure recorded for it; None when it may be asked."""
+    if over_budget and provider.paid:
+        return OutOfQuota(
+            "skipped: the monthly budget (IMAGEGEN_MONTHLY_BUDGET_USD) is spent",
+            user_message=gettext_noop("The site has used this month's budget for paid images."),
+        )
+    cooldown = active_cooldown(provider.name)
+    if cooldown:
+        return OutOfQuota(
+            f"skipped: cooling down until {cooldown.until:%H:%M:%S} UTC ({cooldown.reason})"
+        )
+    return None
+
+
+def _fail_after(generation_id, claim, failures, translation_detail):
+    """Fail the generation with the last failure's message and every failure in the detail;
+    its quota goes back unless the provider refused the prompt itself."""
+    if not failures:
+        failures.append(("all", Unavailable("No time was left to ask any provider.")))
+    last_name, last = failures[-1]
+    fail_generation(
+        generation_id,
+        user_message=last.user_message,
+        failure_class=last.failure_class,
+        provider=last_name if last_name != "all" else "",
+        detail="\n\n".join(
+            ([translation_detail] if translation_detail else [])
+            + [f"{name} ({exc.failure_class}): {exc.detail}" for name, exc in failures]
+        ),
+        # A prompt the provider refused is the request's own doing; anything else is ours.
+        refund_quota=not isinstance(last, PromptRejected),
+        claim=claim,
+    )
