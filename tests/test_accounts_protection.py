@@ -2,11 +2,9 @@
 limited per client address, and the password reset by e-mail through a real SMTP server."""
 
 import re
-import socket
 import threading
 
 import pytest
-from aiosmtpd.controller import Controller
 from axes.models import AccessAttempt
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import get_user_model
@@ -16,6 +14,7 @@ from django.urls import reverse
 
 from accounts import throttles
 from tests.conftest import PASSWORD
+from tests.fakes.smtp import smtp_inbox
 
 LOGIN = reverse("login")
 SIGNUP = reverse("signup")
@@ -144,31 +143,14 @@ def test_simultaneous_sign_ups_cannot_pass_the_limit(settings):
 # --- password reset by e-mail ---------------------------------------------------------------
 
 
-class Inbox:
-    """aiosmtpd handler: keeps every message it is given."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append((envelope.rcpt_tos, envelope.content.decode()))
-        return "250 OK"
-
-
 @pytest.fixture
 def smtp_server(settings):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.DEFAULT_FROM_EMAIL = "TravelFit <travel@example.org>"
-    yield inbox
-    controller.stop()
+    with smtp_inbox() as inbox:
+        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", inbox.port
+        settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+        settings.DEFAULT_FROM_EMAIL = "TravelFit <travel@example.org>"
+        yield inbox
 
 
 def test_a_forgotten_password_is_reset_by_e_mail(client, user, smtp_server):

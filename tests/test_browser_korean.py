@@ -8,16 +8,15 @@ the demo provider draws it; the password reset e-mail goes through a real SMTP s
 
 import os
 import re
-import socket
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from imagegen import services
 from imagegen.models import Generation
 from tests import test_browser as browser_tests
 from tests.conftest import run_queued_tasks, wait_until_settled
 from tests.fakes.hf_server import start_hf_server
+from tests.fakes.smtp import smtp_inbox
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -33,26 +32,10 @@ KOREAN_PROMPT = "제주도 성산일출봉의 일출, 수채화 스타일"
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(envelope.content.decode())
-        return "250 OK"
-
-
 @pytest.fixture
 def inbox():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    handler.url = f"smtp://127.0.0.1:{port}"
-    yield handler
-    controller.stop()
+    with smtp_inbox() as inbox:
+        yield inbox
 
 
 @pytest.fixture
@@ -169,7 +152,7 @@ def test_a_korean_traveller_does_everything_in_korean(korean_site, page_factory,
     page.locator("#id_email").fill("minji@example.org")
     page.locator("form.panel button[type=submit], main form button[type=submit]").first.click()
     assert_korean(page)
-    (mail,) = inbox.messages
+    ((_, mail),) = inbox.messages
     assert HANGUL.search(mail.split("\n\n", 1)[1] if "\n\n" in mail else mail)
     link = re.search(r"(http://127\.0\.0\.1:\d+/accounts/reset/\S+/)", mail)[1]
     page.goto(link)
