@@ -324,3 +324,19 @@ def test_a_new_key_has_a_copy_button(user_client, user):
     assert 'data-copy="#new-key"' in page
     again = user_client.get(reverse("keys")).content.decode()
     assert 'data-copy="#new-key"' not in again
+
+
+def test_admins_see_preferences_and_address_throttles_read_only(admin_client, user, client):
+    set_preferences(user, language="ko", time_zone="Asia/Seoul")
+    client.post(reverse("password_reset"), {"email": "nobody@example.org"})  # one throttle row
+    profiles = admin_client.get(reverse("admin:accounts_profile_changelist")).content.decode()
+    assert user.username in profiles and "Asia/Seoul" in profiles
+    assert admin_client.get(reverse("admin:accounts_profile_add")).status_code == 403
+    throttles = admin_client.get(reverse("admin:accounts_addressthrottle_changelist"))
+    assert "password_reset" in throttles.content.decode()
+    assert admin_client.get(reverse("admin:accounts_addressthrottle_add")).status_code == 403
+
+
+def test_the_keys_page_links_to_the_api_docs(user_client):
+    page = user_client.get(reverse("keys")).content.decode()
+    assert 'href="/api/v1/docs"' in page

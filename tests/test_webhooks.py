@@ -537,3 +537,25 @@ def test_the_keys_page_refuses_a_private_default_url(user_client, user, settings
     assert page.status_code == 200
     assert "public internet" in page.content.decode()
     assert not user.api_tokens.exists()
+
+
+def test_a_retry_calls_back_where_the_first_would_have(
+    private_urls, transactional_db, receiver, user, token
+):
+    first = services.submit_generation(
+        user=user,
+        prompt="Gamcheon village",
+        width=256,
+        height=256,
+        callback_url=receiver.url("/first"),
+        api_token=token,
+    )
+    services.cancel_generation(generation_id=first.pk, user=user)
+    again = services.retry_generation(generation_id=first.pk, user=user)
+    assert (again.callback_url, again.api_token) == (receiver.url("/first"), token)
+    while run_queued_tasks():
+        pass
+    calls = {json.loads(call.body)["data"]["id"]: call for call in receiver.received}
+    assert set(calls) == {str(first.pk), str(again.pk)}  # canceled, then made
+    assert json.loads(calls[str(again.pk)].body)["type"] == "generation.succeeded"
+    verified(calls[str(again.pk)], token.webhook_secret)

@@ -127,6 +127,9 @@ def retry_generation(*, generation_id: uuid.UUID | str, user: AbstractBaseUser) 
         preset_input=source.preset_input,
         only_provider=source.only_provider,
         translate_prompt=source.translate_prompt,
+        # An integrator's retry reports back where the first one would have.
+        callback_url=source.callback_url,
+        api_token=source.api_token,
     )
 
 
@@ -284,7 +287,7 @@ def delete_generation_with_files(*, generation_id: uuid.UUID | str) -> bool:
         # Files go once the row is gone for good: a rollback must not leave a row without them.
         names = [generation.image.name, generation.thumbnail.name]
         transaction.on_commit(partial(_delete_generation_files, names))
-    logger.info("generation %s deleted by an admin", generation_id)
+    logger.info("generation %s deleted with its files", generation_id)
     return True
 
 
@@ -300,7 +303,7 @@ def delete_users_with_files(*, user_ids: Iterable[int]) -> None:
         ]
         get_user_model().objects.filter(pk__in=user_ids).delete()
         transaction.on_commit(partial(_delete_generation_files, names))
-    logger.info("users %s deleted by an admin", user_ids)
+    logger.info("users %s deleted with their generations and files", user_ids)
 
 
 def _delete_generation_files(names):
