@@ -8,6 +8,7 @@ the demo provider draws it; the password reset e-mail goes through a real SMTP s
 
 import os
 import re
+import uuid
 
 import pytest
 
@@ -41,8 +42,10 @@ def inbox():
 @pytest.fixture
 def translator():
     with start_hf_server() as server:
-        model = "Helsinki-NLP/opus-mt-ko-en"
-        server.add_model(model, model, provider="hf-inference", task="translation")
+        # A model name of this run's own: a translation cached by an earlier run (the Redis
+        # cache outlives a test) must not stand in for the call this test watches for.
+        server.model = f"travelfit-test/opus-mt-ko-en-{uuid.uuid4().hex[:8]}"
+        server.add_model(server.model, server.model, provider="hf-inference", task="translation")
         yield server
 
 
@@ -51,6 +54,7 @@ def korean_site(serve_site, start_worker, presets, inbox, translator):
     """The site and a worker with prompt translation on, mail to the SMTP server."""
     env = {
         "PROMPT_TRANSLATION": "hf_inference",
+        "HF_TRANSLATION_MODEL": translator.model,
         "HF_ROUTER_URL": translator.url,
         "HF_ENDPOINT": translator.url,  # the Hub's model look-up, on this machine
         "HUGGINGFACE_API_TOKEN": "hf_korean_journey_token",

@@ -137,7 +137,7 @@ def test_web_and_workers_on_different_machines_share_only_database_queue_and_buc
         body={"prompt": "Seoul at night", "width": 512, "height": 512},
     )
     assert status == 201, body
-    made = Generation.objects.get(pk=json.loads(body)["id"])
+    made = Generation.objects.get(pk=json.loads(body)["results"][0]["id"])
     assert wait_until_settled(made, timeout=60).status == Generation.Status.SUCCEEDED
     for path, kind in (("image.png", b"\x89PNG"), ("thumb.webp", b"RIFF")):
         url = f"{web}/api/v1/generations/{made.pk}/{path}"
@@ -155,7 +155,7 @@ def test_web_and_workers_on_different_machines_share_only_database_queue_and_buc
         key=key,
         body={"prompt": "Busan harbour", "width": 512, "height": 512},
     )
-    second = Generation.objects.get(pk=json.loads(body)["id"])
+    second = Generation.objects.get(pk=json.loads(body)["results"][0]["id"])
     deadline = time.monotonic() + 30
     while second.status != Generation.Status.RUNNING and time.monotonic() < deadline:
         time.sleep(0.1)
