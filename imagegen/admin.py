@@ -676,14 +676,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         "created_at",
         "last_used_at",
     )
-    readonly_fields = (
-        "user",
-        "prefix",
-        "key_hash",
-        "default_callback_url",
-        "created_at",
-        "last_used_at",
-    )
+    readonly_fields = fields[1:]  # only the name can be changed
 
     def has_add_permission(self, request):
         return False  # a key is made by its owner, who is shown it once

@@ -10,22 +10,20 @@ the catalogue, and keep the quoted part as the provider said it.
 
 from django.utils.translation import gettext, gettext_noop
 
+REFUSED_REQUEST = gettext_noop("The image service refused this request: %(reason)s")
+REFUSED_SETTING = gettext_noop("The image service refused a setting: %(reason)s")
+# Each quoting message by the English it starts with, as it is stored.
 QUOTING = {
-    "The image service refused this request: ": gettext_noop(
-        "The image service refused this request: %(reason)s"
-    ),
-    "The image service refused a setting: ": gettext_noop(
-        "The image service refused a setting: %(reason)s"
-    ),
+    template.split("%(reason)s")[0]: template for template in (REFUSED_REQUEST, REFUSED_SETTING)
 }
 
 
 def refused_request(reason: str) -> str:
-    return f"The image service refused this request: {reason}"
+    return REFUSED_REQUEST % {"reason": reason}
 
 
 def refused_setting(reason: str) -> str:
-    return f"The image service refused a setting: {reason}"
+    return REFUSED_SETTING % {"reason": reason}
 
 
 def localize(message: str) -> str:

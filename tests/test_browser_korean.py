@@ -227,10 +227,10 @@ def test_every_page_fits_a_phone_in_both_languages(served_site, page_factory, ma
         for path in private:
             page.goto(served_site + path)
             assert page.locator("html").get_attribute("lang") == language, path
-            has_hangul = bool(HANGUL.search(page.locator("h1").first.inner_text()))
-            if path.startswith("/g/") and not path.endswith("delete"):
-                pass  # the heading is the user's own (Korean) prompt in both languages
-            else:
+            # The detail page's heading is the user's own (Korean) prompt in both languages.
+            own_words = path.startswith("/g/") and not path.endswith("delete")
+            if not own_words:
+                has_hangul = bool(HANGUL.search(page.locator("h1").first.inner_text()))
                 assert has_hangul == (language == "ko"), path
             assert_fits(page)
             shoot(page, f"walk-{language}-{shot_name(path)}")

@@ -15,6 +15,7 @@ from tests.conftest import ROOT
 
 LOCALE = ROOT / "locale" / "ko" / "LC_MESSAGES"
 DOMAINS = ("django", "djangojs")
+HANGUL_TEXT = re.compile(r"[\uac00-\ud7a3]")
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|%[sd]|\{\w*\}")
 
 
@@ -112,8 +113,34 @@ def test_the_javascript_catalogue_carries_the_korean_status_texts(client):
 
 
 def test_dates_are_formatted_for_the_language(user_client, user):
+    from django.utils import timezone
+
     from imagegen.models import Generation
 
-    Generation.objects.create(owner=user, prompt="제주 일출", width=512, height=512)
+    generation = Generation.objects.create(owner=user, prompt="제주 일출", width=512, height=512)
+    year = timezone.localtime(generation.created_at).year
     korean = user_client.get(reverse("imagegen:gallery"), HTTP_ACCEPT_LANGUAGE="ko").content
-    assert "방금" in korean.decode() or "분 전" in korean.decode()
+    assert "방금" in korean.decode()  # not "0 minutes ago", and in Korean
+    detail = reverse("imagegen:detail", args=[generation.pk])
+    korean = user_client.get(detail, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    english = user_client.get(detail, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    # The locale's own date format: "2026년 11월 26일 …" in Korean, "Nov. 26, 2026, …" in English.
+    assert f"{year}년 " in korean and f"{year}년 " not in english
+    assert f", {year}," in english
+
+
+def test_stored_failure_messages_are_shown_in_the_readers_language():
+    from django.utils import translation
+
+    from imagegen.providers.base import Unavailable
+    from imagegen.user_messages import localize, refused_request
+
+    busy = Unavailable("503 from the router").user_message  # stored in English
+    quoted = refused_request("width must be a multiple of 64")
+    with translation.override("ko"):
+        assert HANGUL_TEXT.search(localize(busy))
+        korean = localize(quoted)
+        assert HANGUL_TEXT.search(korean) and "width must be a multiple of 64" in korean
+    with translation.override("en"):
+        assert localize(busy) == busy and localize(quoted) == quoted
+    assert localize("Something no catalogue has") == "Something no catalogue has"

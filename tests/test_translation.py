@@ -9,24 +9,19 @@ this module builds with transformers and sentencepiece. The image provider is hf
 
 import io
 import json
-import os
 import re
-import subprocess
-import sys
 import uuid
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 from django.urls import reverse
 from PIL import Image
 
 from imagegen import services, translation
 from imagegen.models import Generation
 from imagegen.tasks import run_generation
-from tests.conftest import ROOT
 from tests.fakes.hf_server import huggingface_hub_pointed_at, start_hf_server
+from tests.test_command_imagegen_check import check
+from tests.test_settings import start as start_manage_py
 
 TOKEN = "hf_TranslateTokenAbcdefghijklmn123456"
 CREATE_URL = reverse("imagegen:create")
@@ -397,17 +392,7 @@ PRINT_SETTINGS = (
 
 def start(env_changes):
     """The translation settings as `manage.py shell` reads them from these variables."""
-    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
-    env.update({"DJANGO_SETTINGS_MODULE": "travelfit.settings", "SECRET_KEY": "k" * 50})
-    env.update(env_changes)
-    return subprocess.run(
-        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", PRINT_SETTINGS],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return start_manage_py(env_changes, ("shell", "--verbosity", "0", "-c", PRINT_SETTINGS))
 
 
 def test_translation_settings_default_to_off(tmp_path):
@@ -447,15 +432,6 @@ def test_a_bad_translation_setting_stops_start_up_naming_it(tmp_path, name, valu
 
 
 # --- imagegen_check --------------------------------------------------------------------------
-
-
-def check():
-    out = StringIO()
-    try:
-        call_command("imagegen_check", stdout=out)
-    except CommandError as exc:
-        return out.getvalue(), str(exc)
-    return out.getvalue(), None
 
 
 @pytest.fixture
