@@ -120,9 +120,25 @@ def test_a_size_the_space_does_not_take_is_fitted_and_recorded(gradio_space, use
 
 
 def test_not_a_gradio_app_is_a_configuration_error(settings, live_server):
-    settings.GRADIO_SPACE = live_server.url
-    with pytest.raises(Misconfigured, match="Check GRADIO_SPACE"):
+    # The digits of an address (a port such as 40169, a path) are no 401 or 403 from the Space.
+    settings.GRADIO_SPACE = f"{live_server.url}/401/403/"
+    with pytest.raises(Misconfigured, match="Check GRADIO_SPACE") as raised:
         get_provider("gradio_space").generate(REQUEST)
+    assert "HUGGINGFACE_API_TOKEN" not in raised.value.detail
+
+
+def test_a_space_behind_a_login_says_to_check_the_token(settings):
+    from tests.fakes.gradio_space import start_gradio_space
+
+    private = start_gradio_space(auth=("owner", "secret"))
+    try:
+        settings.GRADIO_SPACE = private.url
+        with pytest.raises(Misconfigured, match="Check HUGGINGFACE_API_TOKEN") as raised:
+            get_provider("gradio_space").generate(REQUEST)
+    finally:
+        private.stop()
+    assert "the Space refused us" in raised.value.detail
+    assert private.calls == []
 
 
 def test_unset_space_says_what_to_set(settings):

@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 
 ASLEEP = re.compile(r"\b(BUILDING|SLEEPING|PAUSED|STOPPED|APP_STARTING|RUNNING_BUILDING)\b")
 OUT_OF_RANGE = re.compile(r"Value .* (greater than maximum|less than minimum)", re.I)
+# A refusal of the token, as a status code on its own or in words. Matched on the library's text
+# with its addresses taken out: http://127.0.0.1:40169/ or a path with 403 in it is no refusal.
+TOKEN_REFUSED = re.compile(r"\b(401|403)\b|token|unauthori[sz]ed|forbidden", re.I)
+ADDRESS = re.compile(r"\S+://\S*")
 
 
 class GradioSpaceProvider(ImageProvider):
@@ -92,7 +96,7 @@ class GradioSpaceProvider(ImageProvider):
 
     def generate(self, request: GenerationRequest) -> ProviderResult:
         from gradio_client.exceptions import AppError
-        from gradio_client.utils import QueueError
+        from gradio_client.utils import QueueError, TooManyRequestsError
 
         where = f"{self.name} ({self.space})"
         if not self.space:
@@ -105,6 +109,8 @@ class GradioSpaceProvider(ImageProvider):
             client = self._connect()
         except (httpx.HTTPError, OSError) as exc:
             raise Unavailable(f"{where}: the Space cannot be reached ({exc!r}).") from exc
+        except TooManyRequestsError as exc:
+            raise Unavailable(f"{where}: the Space is turning requests away ({exc}).") from exc
         except ValueError as exc:
             raise self._construction_error(exc, where) from exc
         job = client.submit(
@@ -127,7 +133,7 @@ class GradioSpaceProvider(ImageProvider):
             ) from exc
         except AppError as exc:
             raise self._app_error(exc, where) from exc
-        except QueueError as exc:
+        except (QueueError, TooManyRequestsError) as exc:
             raise Unavailable(f"{where}: the Space's queue is full ({exc}).") from exc
         except (httpx.HTTPError, OSError, concurrent.futures.CancelledError, KeyError) as exc:
             # The Space went away mid-call (restarted, crashed, stopped): reconnect next time.
@@ -153,7 +159,14 @@ class GradioSpaceProvider(ImageProvider):
                 file.unlink(missing_ok=True)
 
     def _construction_error(self, exc, where):
+        from gradio_client.exceptions import AuthenticationError
+
         message = str(exc)
+        if isinstance(exc, AuthenticationError):  # 401 from the Space: its words name no token
+            return Misconfigured(
+                f"{where}: the Space refused us ({message}). {TOKEN_HELP} A private Space "
+                "needs a token of its owner or of a member of its organisation."
+            )
         if ASLEEP.search(message):
             return Unavailable(
                 f"{where}: the Space is not running yet ({message}). A Space that is building "
@@ -165,7 +178,7 @@ class GradioSpaceProvider(ImageProvider):
                 "HF_TOKEN secret is set in its Settings → Repository secrets and that the "
                 "token's owner accepted the model's licence; then Factory reboot."
             )
-        if "401" in message or "403" in message or "token" in message.lower():
+        if TOKEN_REFUSED.search(ADDRESS.sub("", message.replace(self.space, ""))):
             return Misconfigured(f"{where}: {message}. {TOKEN_HELP}")
         return Misconfigured(
             f"{where}: {message}. Check GRADIO_SPACE: it must be owner/space or the URL of a "

@@ -305,12 +305,17 @@ def _free_port() -> int:
 
 
 def start_gradio_space(
-    *, show_error: bool = False, queue_max_size: int | None = None, attempts: int = 3
+    *,
+    show_error: bool = False,
+    queue_max_size: int | None = None,
+    auth: tuple[str, str] | None = None,
+    attempts: int = 3,
 ) -> FakeSpace:
     """Launch the fake Space on a free port of 127.0.0.1 and return it, ready to call.
 
     ``queue_max_size`` bounds Gradio's queue (a call beyond it gets ``QueueError``, "Queue is
-    full"); ``show_error=True`` lets a crash's own message through to the client.
+    full"); ``show_error=True`` lets a crash's own message through to the client; ``auth`` puts
+    the app behind Gradio's log-in, so a client without it gets 401 from ``/config``.
     """
     space = FakeSpace()
     demo = build_demo(space)
@@ -328,6 +333,7 @@ def start_gradio_space(
                 show_error=show_error,
                 ssr_mode=False,
                 mcp_server=False,
+                auth=auth,
             )
             break
         except OSError:  # the port was taken between probe and launch: try another
