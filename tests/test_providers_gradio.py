@@ -4,6 +4,7 @@ import io
 import subprocess
 import sys
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from PIL import Image
@@ -19,6 +20,7 @@ from imagegen.providers.base import (
 )
 from imagegen.tasks import run_generation
 from tests.conftest import ROOT
+from tests.fakes.hf_server import error_reply
 
 REQUEST = GenerationRequest(
     prompt="Cappadocia balloons at dawn",
@@ -139,6 +141,42 @@ def test_a_space_behind_a_login_says_to_check_the_token(settings):
         private.stop()
     assert "the Space refused us" in raised.value.detail
     assert private.calls == []
+
+
+class _RateLimited(BaseHTTPRequestHandler):
+    """Hugging Face's proxy in front of a Space that is over its rate limit: 429 for all."""
+
+    def do_GET(self):
+        reply = error_reply("429", "a Space", retry_after=30)
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def rate_limited_space(settings):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RateLimited)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.GRADIO_SPACE = f"http://127.0.0.1:{server.server_address[1]}/"
+    yield
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_space_answering_429_is_unavailable_for_now_not_a_crash(rate_limited_space):
+    provider = get_provider("gradio_space")
+    with pytest.raises(Unavailable, match="the Space is turning requests away"):
+        provider.generate(REQUEST)
+    # imagegen_check's look at the same Space reports it instead of raising.
+    [(problem, fix)] = provider.check()
+    assert "turning requests away" in problem
+    assert "Check GRADIO_SPACE" in fix
 
 
 def test_unset_space_says_what_to_set(settings):

@@ -37,7 +37,8 @@ logger = logging.getLogger(__name__)
 ASLEEP = re.compile(r"\b(BUILDING|SLEEPING|PAUSED|STOPPED|APP_STARTING|RUNNING_BUILDING)\b")
 OUT_OF_RANGE = re.compile(r"Value .* (greater than maximum|less than minimum)", re.I)
 # A refusal of the token, as a status code on its own or in words. Matched on the library's text
-# with its addresses taken out: http://127.0.0.1:40169/ or a path with 403 in it is no refusal.
+# without the Space's id and addresses: a port such as 40169, a path with 403 or a Space named
+# me/token-art is no refusal.
 TOKEN_REFUSED = re.compile(r"\b(401|403)\b|token|unauthori[sz]ed|forbidden", re.I)
 ADDRESS = re.compile(r"\S+://\S*")
 
@@ -85,6 +86,19 @@ class GradioSpaceProvider(ImageProvider):
                 )
             return self._client
 
+    def _connected(self, where):
+        """The client, or the reason there is none as one of our errors (generate and check)."""
+        from gradio_client.utils import TooManyRequestsError
+
+        try:
+            return self._connect()
+        except (httpx.HTTPError, OSError) as exc:
+            raise Unavailable(f"{where}: the Space cannot be reached ({exc!r}).") from exc
+        except TooManyRequestsError as exc:
+            raise Unavailable(f"{where}: the Space is turning requests away ({exc}).") from exc
+        except ValueError as exc:
+            raise self._construction_error(exc, where) from exc
+
     def _forget_client(self):
         with self._lock:
             client, self._client = self._client, None
@@ -105,14 +119,7 @@ class GradioSpaceProvider(ImageProvider):
                 "https://huggingface.co/spaces/stabilityai/stable-diffusion-3.5-large and put "
                 "its id (your-name/space-name) or URL in GRADIO_SPACE."
             )
-        try:
-            client = self._connect()
-        except (httpx.HTTPError, OSError) as exc:
-            raise Unavailable(f"{where}: the Space cannot be reached ({exc!r}).") from exc
-        except TooManyRequestsError as exc:
-            raise Unavailable(f"{where}: the Space is turning requests away ({exc}).") from exc
-        except ValueError as exc:
-            raise self._construction_error(exc, where) from exc
+        client = self._connected(where)
         job = client.submit(
             request.prompt,
             request.negative_prompt,
@@ -133,8 +140,8 @@ class GradioSpaceProvider(ImageProvider):
             ) from exc
         except AppError as exc:
             raise self._app_error(exc, where) from exc
-        except (QueueError, TooManyRequestsError) as exc:
-            raise Unavailable(f"{where}: the Space's queue is full ({exc}).") from exc
+        except (QueueError, TooManyRequestsError) as exc:  # its queue is full, or a 429
+            raise Unavailable(f"{where}: the Space is turning requests away ({exc}).") from exc
         except (httpx.HTTPError, OSError, concurrent.futures.CancelledError, KeyError) as exc:
             # The Space went away mid-call (restarted, crashed, stopped): reconnect next time.
             self._forget_client()
@@ -217,17 +224,15 @@ class GradioSpaceProvider(ImageProvider):
         if problems:
             return problems
         try:
-            client = self._connect()
-        except (httpx.HTTPError, OSError) as exc:
+            client = self._connected(self.space)
+        except ProviderError as exc:
             return [
                 (
-                    f"The Space {self.space} cannot be reached ({type(exc).__name__}).",
-                    "Check GRADIO_SPACE, and that the Space is running (not paused) on its page.",
+                    exc.detail,
+                    "Check GRADIO_SPACE, and on the Space's page that it is running (not "
+                    "paused); its Logs and Settings tabs say why not.",
                 )
             ]
-        except ValueError as exc:
-            error = self._construction_error(exc, self.space)
-            return [(error.detail, "See the Space's Logs and Settings tabs.")]
         endpoints = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
         if self.api_name not in endpoints:
             return [
