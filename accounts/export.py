@@ -33,16 +33,33 @@ def _file_chunks(field):
             yield chunk
 
 
-def index_csv(generations):
+def file_names(generations):
+    """Each image's name in the zip: its download name ("travelfit-2026-12-04-jeju….png"),
+    numbered from -2 when an earlier one of the same day and words has it already."""
+    taken = set()
+    names = []
+    for generation in generations:
+        name = generation.download_name
+        stem, dot, extension = name.rpartition(".")
+        number = 1
+        while name in taken:
+            number += 1
+            name = f"{stem}-{number}{dot}{extension}"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def index_csv(generations, names):
     """The index: one row per image, times in the current time zone. UTF-8 with a byte order
     mark, so that spreadsheet programs read Korean prompts right."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=INDEX_FIELDS, lineterminator="\r\n")
     writer.writeheader()
-    for generation in generations:
+    for generation, name in zip(generations, names, strict=True):
         writer.writerow(
             {
-                "file": generation.download_name,
+                "file": name,
                 "prompt": generation.prompt,
                 "negative_prompt": generation.negative_prompt,
                 "created_at": timezone.localtime(generation.created_at).isoformat(),
@@ -66,6 +83,7 @@ def images_zip(user):
             "id",
             "image",
             "prompt",
+            "preset_input",
             "negative_prompt",
             "created_at",
             "actual_seed",
@@ -73,8 +91,9 @@ def images_zip(user):
             "height",
         )
     )
+    names = file_names(generations)
     archive = ZipStream(compress_type=ZIP_STORED)
-    for generation in generations:
-        archive.add(_file_chunks(generation.image), generation.download_name)
-    archive.add(index_csv(generations), INDEX_NAME)
+    for generation, name in zip(generations, names, strict=True):
+        archive.add(_file_chunks(generation.image), name)
+    archive.add(index_csv(generations, names), INDEX_NAME)
     return archive

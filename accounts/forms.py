@@ -1,19 +1,41 @@
-"""The forms of the account pages: preferences, a new API key, deleting the account."""
-
-import zoneinfo
+"""The forms of the account pages: sign-up, preferences, a new API key, deleting the account."""
 
 from django import forms
 from django.conf import settings
+from django.contrib.auth.forms import UserCreationForm
 from django.utils.translation import gettext_lazy as _
 
+from . import time_zones
 from .models import Profile
 
 
-def _time_zone_choices():
+class SignUpForm(UserCreationForm):
+    """Django's sign-up form (its username and password checks), plus a required email and the
+    browser's time zone (filled in by static/js/time-zone.js; empty without JavaScript)."""
+
+    email = forms.EmailField(
+        required=True,
+        label=_("E-mail"),
+        help_text=_("Used only if you need to reset your password."),
+    )
+    time_zone = forms.CharField(
+        required=False, widget=forms.HiddenInput(attrs={"data-browser-time-zone": ""})
+    )
+
+    class Meta(UserCreationForm.Meta):
+        fields = ("username", "email")
+
+    def clean_time_zone(self):
+        """The zone the new profile gets (time_zones.for_new_account): never an error, as the
+        person cannot see or change this field."""
+        return time_zones.for_new_account(self.cleaned_data.get("time_zone", ""))
+
+
+def _time_zone_choices(current=""):
     site = settings.TIME_ZONE
-    return [("", _("The site's time zone (%(zone)s)") % {"zone": site})] + [
-        (name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())
-    ]
+    return [("", _("The site's time zone (%(zone)s)") % {"zone": site})] + time_zones.choices(
+        current
+    )
 
 
 class PreferencesForm(forms.ModelForm):
@@ -29,9 +51,10 @@ class PreferencesForm(forms.ModelForm):
             (code, name) for code, name in settings.LANGUAGES
         ]
         self.fields["language"].help_text = ""
+        current = self.instance.time_zone if self.instance else ""
         self.fields["time_zone"] = forms.ChoiceField(
             label=_("Time zone"),
-            choices=_time_zone_choices,
+            choices=_time_zone_choices(current),
             required=False,
             help_text=_("Times on the site (quota resets, when images were made) are shown in it."),
         )
@@ -59,10 +82,16 @@ class ApiKeyForm(forms.Form):
         ),
     )
 
+    def __init__(self, *args, for_staff=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.for_staff = for_staff
+
     def clean_default_callback_url(self):
         from imagegen import webhooks
 
-        return webhooks.check_callback_url(self.cleaned_data["default_callback_url"])
+        return webhooks.check_callback_url(
+            self.cleaned_data["default_callback_url"], for_staff=self.for_staff
+        )
 
 
 class DeleteAccountForm(forms.Form):

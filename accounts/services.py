@@ -20,6 +20,14 @@ def profile_for(user):
     return profile
 
 
+def create_account(form):
+    """The user a valid SignUpForm describes, with a profile in the time zone it chose."""
+    with transaction.atomic():
+        user = form.save()
+        Profile.objects.create(user=user, time_zone=form.cleaned_data["time_zone"])
+    return user
+
+
 def save_preferences(*, user, language, time_zone):
     """Set the user's language ("" follows the browser) and time zone ("" is the site's)."""
     Profile.objects.update_or_create(

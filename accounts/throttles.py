@@ -1,14 +1,18 @@
-"""Per-address limits on actions that cost the site something: new accounts, reset e-mails.
+"""Per-address limits on actions that cost the site something or guess at passwords: new
+accounts, reset e-mails, failed log-ins across user names (password spraying).
 
-Failed log-ins are django-axes' business (settings: LOGIN_FAILURE_LIMIT); both use
-`client_address` so that they agree on who the client is behind TRUSTED_PROXY_COUNT proxies.
+Failed log-ins per user name and address are django-axes' business (LOGIN_FAILURE_LIMIT); it
+and these limits agree on who the client is behind TRUSTED_PROXY_COUNT proxies, and count an
+IPv6 client by its /64 (`client_address`, `lockout_ip`).
 """
 
 import datetime
+import hashlib
 import ipaddress
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
 from django.utils import timezone
@@ -46,8 +50,28 @@ def client_address(request) -> str:
     if ip is None:
         return "unknown"
     if ":" in ip:
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+        return str(_block(ip))
     return ip
+
+
+def lockout_ip(request) -> str | None:
+    """The address django-axes counts (AXES_CLIENT_IP_CALLABLE): the IPv4 address, or the
+    first address of the IPv6 /64, so that rotating addresses inside one block does not buy
+    fresh guesses. (axes stores an address, not a network.)"""
+    ip = client_ip(request)
+    if ip is None or ":" not in ip:
+        return ip
+    return str(_block(ip).network_address)
+
+
+def _block(ipv6):
+    return ipaddress.ip_network(f"{ipv6}/64", strict=False)
+
+
+def email_key(email: str) -> str:
+    """What a per-e-mail limit counts: a digest of the address, so the counters table holds no
+    e-mail addresses (64 characters, like the longest address key)."""
+    return hashlib.sha256(email.strip().casefold().encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -65,15 +89,19 @@ class Refused:
         return max(1, -(-self.retry_after_seconds // 60))
 
 
+def _window(window_minutes):
+    """(start, length) of the fixed window we are in."""
+    window = datetime.timedelta(minutes=window_minutes)
+    epoch = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+    return epoch + ((timezone.now() - epoch) // window) * window, window
+
+
 def take(*, action: str, address: str, limit: int, window_minutes: int) -> Refused | None:
     """Count one `action` from `address`: None if allowed, or Refused at the limit.
 
     Fixed windows of `window_minutes`; the count starts again with each window.
     """
-    now = timezone.now()
-    window = datetime.timedelta(minutes=window_minutes)
-    epoch = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
-    start = epoch + ((now - epoch) // window) * window
+    start, window = _window(window_minutes)
     if limit <= 0:
         return Refused(retry_at=start + window)
     _ensure_row(action, address, start)
@@ -90,6 +118,52 @@ def take(*, action: str, address: str, limit: int, window_minutes: int) -> Refus
         )
     )
     return None if taken else Refused(retry_at=start + window)
+
+
+def reached(*, action: str, address: str, limit: int, window_minutes: int) -> Refused | None:
+    """Refused when `address` has done `action` `limit` times in this window; counts nothing."""
+    start, window = _window(window_minutes)
+    full = AddressThrottle.objects.filter(
+        action=action, address=address, window_start=start, count__gte=limit
+    ).exists()
+    return Refused(retry_at=start + window) if full else None
+
+
+# --- Password spraying: failed log-ins from one address, whatever the user names ---------------
+
+LOGIN_FAILURE = "login_failure"
+
+
+def login_failures(request, *, count: bool) -> Refused | None:
+    """Count a failed log-in (or, with count false, only look) for the request's address."""
+    limits = {
+        "action": LOGIN_FAILURE,
+        "address": client_address(request),
+        "limit": settings.LOGIN_ADDRESS_FAILURE_LIMIT,
+        "window_minutes": settings.LOGIN_COOLOFF_MINUTES,
+    }
+    return take(**limits) if count else reached(**limits)
+
+
+class AddressLockoutBackend:
+    """First of AUTHENTICATION_BACKENDS: an address that failed LOGIN_ADDRESS_FAILURE_LIMIT
+    log-ins this window, whatever the user names, may not log in until the window ends.
+
+    It stops authentication the way django-axes' backend does (PermissionDenied, with
+    request.axes_locked_out set), so axes' middleware answers with the lockout page
+    (accounts.views.locked_out), which reads `request.address_lockout` to say why. It has no
+    get_user(): it never logs anyone in, so sessions never name it.
+    """
+
+    def authenticate(self, request, **credentials):
+        if request is None:
+            return None
+        refused = login_failures(request, count=False)
+        if refused:
+            request.axes_locked_out = True
+            request.address_lockout = refused
+            raise PermissionDenied("Too many failed log-ins from this address.")
+        return None
 
 
 def _ensure_row(action, address, start):

@@ -3,19 +3,16 @@ user's own pages: profile and preferences, API keys, download everything, delete
 
 import logging
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, logout
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import UserCreationForm
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -24,23 +21,10 @@ from imagegen import selectors as imagegen_selectors
 from imagegen import services as imagegen_services
 
 from . import export, selectors, services, throttles
-from .forms import ApiKeyForm, DeleteAccountForm, PreferencesForm
+from .forms import ApiKeyForm, DeleteAccountForm, PreferencesForm, SignUpForm
 from .middleware import remember_preferences
 
 logger = logging.getLogger("accounts")
-
-
-class SignUpForm(UserCreationForm):
-    """Django's sign-up form (its username and password checks), plus a required email."""
-
-    email = forms.EmailField(
-        required=True,
-        label=_lazy("E-mail"),
-        help_text=_lazy("Used only if you need to reset your password."),
-    )
-
-    class Meta(UserCreationForm.Meta):
-        fields = ("username", "email")
 
 
 def _too_many(request, template, context, refused, text):
@@ -59,14 +43,17 @@ def signup(request):
     """A new account, at most SIGNUP_LIMIT per client address every SIGNUP_WINDOW_MINUTES.
 
     Each account comes with its own free quota, which costs money on a paid provider, so the
-    limit is counted when an account would be made (a form with mistakes costs nothing).
+    limit is counted when an account would be made; a form with mistakes costs nothing, except
+    one that answers "that user name is taken", which tells whoever lists names something and
+    counts like a sign-up. The new profile gets the browser's time zone (SignUpForm).
     """
     if request.user.is_authenticated:
         return redirect(settings.LOGIN_REDIRECT_URL)
     context = {"daily_quota": settings.IMAGEGEN_DAILY_QUOTA}
     if request.method == "POST":
         form = SignUpForm(request.POST)
-        if form.is_valid():
+        valid = form.is_valid()
+        if valid or form.has_error("username", "unique"):
             address = throttles.client_address(request)
             refused = throttles.take(
                 action="signup",
@@ -76,10 +63,15 @@ def signup(request):
             )
             if refused:
                 logger.warning("sign-up refused: limit reached for %s", address)
+                # The form again without its errors: a refused request learns nothing about
+                # the name it asked for.
+                fresh = SignUpForm(
+                    initial={name: request.POST.get(name, "") for name in ("username", "email")}
+                )
                 return _too_many(
                     request,
                     "registration/signup.html",
-                    {**context, "form": form},
+                    {**context, "form": fresh},
                     refused,
                     ngettext(
                         "Too many new accounts from your network. Try again in %(minutes)s minute.",
@@ -88,7 +80,8 @@ def signup(request):
                         refused.minutes,
                     ),
                 )
-            user = form.save()
+        if valid:
+            user = services.create_account(form)
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect(settings.LOGIN_REDIRECT_URL)
     else:
@@ -97,10 +90,13 @@ def signup(request):
 
 
 class PasswordResetView(auth_views.PasswordResetView):
-    """Django's reset request, with at most PASSWORD_RESET_LIMIT e-mails per client address.
+    """Django's reset request, with at most PASSWORD_RESET_LIMIT e-mails per client address
+    and PASSWORD_RESET_ACCOUNT_LIMIT to one e-mail address (from however many clients, so
+    that nobody can flood someone's inbox).
 
-    The answer is the same whether or not the address has an account (Django's own rule), so
-    the form cannot be used to find out who is registered.
+    The answer is the same whether or not the address has an account (Django's own rule, and
+    the per-e-mail count is kept for any address asked for), so the form cannot be used to
+    find out who is registered.
     """
 
     def form_valid(self, form):
@@ -111,10 +107,8 @@ class PasswordResetView(auth_views.PasswordResetView):
             window_minutes=settings.SIGNUP_WINDOW_MINUTES,
         )
         if refused:
-            return _too_many(
-                self.request,
-                self.template_name,
-                self.get_context_data(form=form),
+            return self._too_many(
+                form,
                 refused,
                 ngettext(
                     "Too many password reset requests from your network. Try again in "
@@ -124,20 +118,54 @@ class PasswordResetView(auth_views.PasswordResetView):
                     refused.minutes,
                 ),
             )
+        refused = throttles.take(
+            action="password_reset_account",
+            address=throttles.email_key(form.cleaned_data["email"]),
+            limit=settings.PASSWORD_RESET_ACCOUNT_LIMIT,
+            window_minutes=settings.SIGNUP_WINDOW_MINUTES,
+        )
+        if refused:
+            return self._too_many(
+                form,
+                refused,
+                ngettext(
+                    "Several reset e-mails went to this address already. Look in that inbox "
+                    "(and its spam folder), or ask again in %(minutes)s minute.",
+                    "Several reset e-mails went to this address already. Look in that inbox "
+                    "(and its spam folder), or ask again in %(minutes)s minutes.",
+                    refused.minutes,
+                ),
+            )
         return super().form_valid(form)
+
+    def _too_many(self, form, refused, text):
+        return _too_many(
+            self.request, self.template_name, self.get_context_data(form=form), refused, text
+        )
 
 
 def locked_out(request, original_response=None, credentials=None):
     """What django-axes answers once a user name has failed LOGIN_FAILURE_LIMIT times from
-    this address: a page that says so and when to try again (429 with Retry-After)."""
-    minutes = settings.LOGIN_COOLOFF_MINUTES
+    this address, or once the address has failed LOGIN_ADDRESS_FAILURE_LIMIT times whatever
+    the names (throttles.AddressLockoutBackend): a page that says which and when to try again
+    (429 with Retry-After)."""
+    address_lockout = getattr(request, "address_lockout", None)
+    if address_lockout:
+        seconds, minutes = address_lockout.retry_after_seconds, address_lockout.minutes
+    else:
+        minutes = settings.LOGIN_COOLOFF_MINUTES
+        seconds = minutes * 60
     response = render(
         request,
         "accounts/locked_out.html",
-        {"minutes": minutes, "limit": settings.LOGIN_FAILURE_LIMIT},
+        {
+            "minutes": minutes,
+            "limit": settings.LOGIN_FAILURE_LIMIT,
+            "whole_network": address_lockout is not None,
+        },
         status=429,
     )
-    response["Retry-After"] = str(minutes * 60)
+    response["Retry-After"] = str(seconds)
     return response
 
 
@@ -215,7 +243,7 @@ def keys(request):
     new key once: it waits in the server-side session only until that next request pops it.
     """
     if request.method == "POST":
-        form = ApiKeyForm(request.POST)
+        form = ApiKeyForm(request.POST, for_staff=request.user.is_staff)
         if form.is_valid():
             token, key = imagegen_services.create_api_token(
                 user=request.user,

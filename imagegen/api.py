@@ -10,6 +10,8 @@ Django's CSRF check on every write). Every answer is JSON, errors included:
 
 import base64
 import binascii
+import codecs
+import copy
 import datetime
 import json
 import math
@@ -19,7 +21,7 @@ from pathlib import Path
 import pydantic
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -28,23 +30,36 @@ from ninja import NinjaAPI, Query
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Swagger
+from ninja.renderers import JSONRenderer
 from ninja.security.base import AuthBase
+
+from travelfit.json_errors import JSON_DUMPS_PARAMS, json_error
 
 from . import idempotency, presenters, ratelimit, selectors, services, views, webhooks
 from .api_schemas import (
     CREATE_FIELDS,
+    CapabilitiesOut,
     ErrorBody,
     GenerationCreate,
     GenerationFilters,
     GenerationList,
     GenerationOut,
+    PresetList,
     QuotaOut,
     ShareOut,
 )
-from .forms import GenerationForm, reject_control_characters
-from .models import Generation
+from .forms import (
+    MAX_BATCH,
+    GenerationForm,
+    aspect_size,
+    reject_control_characters,
+    size_choices,
+)
+from .models import MAX_SEED, Aspect, Generation, Preset
+from .providers import primary_provider
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
+UTF8_ONLY = "Send the body as UTF-8 JSON, without a byte order mark (not UTF-16 or UTF-32)."
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -88,6 +103,10 @@ ERROR_CODES = {
     "rate_limited": (429, "Too many requests with this key this minute; `Retry-After`."),
     "server_error": (500, "A bug on our side; it has been logged."),
     "budget_exhausted": (503, "The site's monthly image budget is spent."),
+    "unavailable": (
+        503,
+        "The site cannot reach its database for a moment; try again after `Retry-After`.",
+    ),
 }
 
 
@@ -101,13 +120,7 @@ class ApiError(Exception):
         self.extra = extra
 
 
-def error_response(http_status, code, message, *, headers=None, **extra):
-    response = JsonResponse(
-        {"error": {"code": code, "message": message, **extra}}, status=http_status
-    )
-    for name, value in (headers or {}).items():
-        response[name] = value
-    return response
+error_response = json_error
 
 
 def _invalid(fields):
@@ -198,6 +211,12 @@ _table = "\n".join(
 )
 
 
+class Utf8Renderer(JSONRenderer):
+    """Korean (and every other text) as UTF-8, not \\u-escaped."""
+
+    json_dumps_params = JSON_DUMPS_PARAMS
+
+
 class TravelFitApi(NinjaAPI):
     def get_content_type(self):
         # JSON is UTF-8 by definition (RFC 8259); the errors say plain application/json too.
@@ -206,12 +225,62 @@ class TravelFitApi(NinjaAPI):
     def get_openapi_operation_id(self, operation):
         return operation.view_func.__name__
 
+    def get_openapi_schema(self, **kwargs):
+        """ninja's schema, with the create body held to what this site's provider accepts."""
+        schema = super().get_openapi_schema(**kwargs)
+        create = schema["paths"]["/api/v1/generations"]["post"]
+        # A copy: the operation's openapi_extra is reused for every schema built.
+        create["requestBody"] = copy.deepcopy(create["requestBody"])
+        _fit_create_body(create["requestBody"]["content"]["application/json"]["schema"])
+        return schema
+
+
+def _fit_create_body(body):
+    """Ranges the pydantic model cannot know (they are the provider's, GenerationForm's), and
+    no property for a field the provider does not take (the API refuses it)."""
+    capabilities = primary_provider().capabilities
+    properties = body["properties"]
+    max_length = settings.IMAGEGEN_MAX_PROMPT_LENGTH
+    properties["prompt"].update(minLength=1, maxLength=max_length)
+    size = {"minimum": capabilities.min_size, "maximum": capabilities.max_size}
+    if capabilities.min_size % capabilities.size_step == 0:
+        size["multipleOf"] = capabilities.size_step
+    else:
+        size["enum"] = [value for value, _label in size_choices(capabilities)]
+    ranges = {"width": size, "height": size, "seed": {"minimum": 0, "maximum": MAX_SEED}}
+    if capabilities.steps:
+        ranges["steps"] = dict(zip(("minimum", "maximum"), capabilities.steps, strict=True))
+    if capabilities.guidance:
+        ranges["guidance"] = dict(zip(("minimum", "maximum"), capabilities.guidance, strict=True))
+    taken = {
+        "negative_prompt": capabilities.negative_prompt,
+        "seed": capabilities.seed,
+        "steps": bool(capabilities.steps),
+        "guidance": bool(capabilities.guidance),
+    }
+    for name, is_taken in taken.items():
+        if not is_taken:
+            del properties[name]
+    for name, limits in ranges.items():
+        if name in properties:
+            _constrain(properties[name], limits)
+    if "negative_prompt" in properties:
+        _constrain(properties["negative_prompt"], {"maxLength": max_length})
+
+
+def _constrain(prop, limits):
+    """Add `limits` to a property, or to the non-null branch of a nullable one."""
+    branches = [b for b in prop.get("anyOf", [prop]) if b.get("type") != "null"]
+    for branch in branches:
+        branch.update(limits)
+
 
 api = TravelFitApi(
     title="TravelFit API",
     version="1",
     description=Path(__file__).with_name("api.md").read_text().replace("{error_table}", _table),
     urls_namespace="api",
+    renderer=Utf8Renderer(),
     auth=[ApiKey(), Session()],
     # Swagger UI from ninja's static files and its separate init script: the site's strict CSP
     # holds on the docs page too (its inline styling is set through the DOM, which CSP allows).
@@ -336,11 +405,11 @@ def _own_generation(request, generation_id):
 
 
 def _one(request, generation):
-    return presenters.generation_item(generation, absolute=request.build_absolute_uri)
+    return presenters.generation_item(generation, request=request)
 
 
 def _items(request, generations):
-    return presenters.generation_items(generations, absolute=request.build_absolute_uri)
+    return presenters.generation_items(generations, request=request)
 
 
 # --- Listing -----------------------------------------------------------------------------------
@@ -406,6 +475,22 @@ def list_generations(request, filters: Query[GenerationFilters]):
 # --- Creating ----------------------------------------------------------------------------------
 
 
+# What a client can do next with what POST /generations made (OpenAPI links): the first item;
+# every item of `results` has the same operations.
+_FIRST_ID = {"generation_id": "$response.body#/results/0/id"}
+CREATED_LINKS = {
+    name: {"operationId": operation, "parameters": _FIRST_ID, "description": text}
+    for name, operation, text in (
+        ("GetGeneration", "get_generation", "Its live status (poll until `active` is false)."),
+        ("CancelGeneration", "cancel_generation", "Cancel it while it is queued."),
+        ("RetryGeneration", "retry_generation", "Ask again with the same parameters."),
+        ("DownloadImage", "image", "The image, once it has succeeded."),
+        ("ShareGeneration", "share", "A public link, once it has succeeded."),
+        ("DeleteGeneration", "delete_generation", "Delete it and its files."),
+    )
+}
+
+
 def _location(request, generation):
     return request.build_absolute_uri(reverse("api:generation", args=[generation.pk]))
 
@@ -424,15 +509,43 @@ def _idempotent(request, answer):
     return idempotency.with_idempotency(request, request.user, respond)
 
 
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _refuse_duplicates(pairs):
+    """json.loads' object hook: an object naming a key twice is ambiguous (which one wins
+    differs between parsers), so it is refused rather than read as the last one."""
+    data = {}
+    for name, value in pairs:
+        if name in data:
+            raise _DuplicateKey(name)
+        data[name] = value
+    return data
+
+
 def _json_object(request):
+    """The body as a JSON object: UTF-8 (RFC 8259), no byte order mark, no key named twice."""
     if request.content_type != "application/json":
         raise ApiError(
             415,
             "unsupported_media_type",
             "Send the body as JSON, with `Content-Type: application/json`.",
         )
+    charset = request.content_params.get("charset", "utf-8").lower()
+    body = request.body
+    if charset not in ("utf-8", "utf8") or body.startswith(codecs.BOM_UTF8):
+        raise ApiError(400, "invalid_json", UTF8_ONLY)
     try:
-        data = json.loads(request.body)
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_json", UTF8_ONLY) from None
+    try:
+        data = json.loads(text, object_pairs_hook=_refuse_duplicates)
+    except _DuplicateKey as exc:
+        raise ApiError(
+            400, "invalid_json", f"The key {exc} appears twice in one object: send it once."
+        ) from None
     except (ValueError, RecursionError):
         # RecursionError: a body nested thousands deep is not a request we can take.
         raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
@@ -477,7 +590,9 @@ def _validated_request(request, data):
     if "callback_url" not in errors:
         try:
             callback_url = webhooks.resolve_callback_url(
-                api_token=request.api_token, callback_url=data.get("callback_url") or ""
+                api_token=request.api_token,
+                callback_url=data.get("callback_url") or "",
+                for_staff=request.user.is_staff,
             )
         except DjangoValidationError as exc:
             errors["callback_url"] = exc.messages
@@ -498,6 +613,7 @@ def _validated_request(request, data):
             "content": {"application/json": {"schema": GenerationCreate.model_json_schema()}},
         },
         "parameters": [IDEMPOTENCY_KEY],
+        "responses": {201: {"links": CREATED_LINKS}},
     },
 )
 def create_generation(request):
@@ -521,6 +637,7 @@ def _create(request):
             **{**form.generation_kwargs(), "translate_prompt": body.translate_prompt is not False},
             callback_url=callback_url,
             api_token=request.api_token,
+            origin=presenters.request_origin(request),
         )
     except services.SubmissionRefused as exc:
         raise _refused(exc) from None
@@ -609,7 +726,11 @@ def retry_generation(request, generation_id: uuid.UUID):
 def _retry(request, generation_id):
     generation = _own_generation(request, generation_id)
     try:
-        again = services.retry_generation(generation_id=generation.pk, user=request.user)
+        again = services.retry_generation(
+            generation_id=generation.pk,
+            user=request.user,
+            origin=presenters.request_origin(request),
+        )
     except services.SubmissionRefused as exc:
         raise _refused(exc) from None
     return 201, _one(request, again), {"Location": _location(request, again)}
@@ -663,7 +784,7 @@ def share(request, generation_id: uuid.UUID):
             status=generation.status,
         )
     url = reverse("imagegen:shared", args=[token])
-    return {"share_url": request.build_absolute_uri(url)}
+    return {"share_url": presenters.link_base(generation, request) + url}
 
 
 @api.delete(
@@ -694,7 +815,7 @@ def _file_responses(*content_types):
 
 @api.get(
     ID + "/image.png",
-    response=_errors(401, 404, 429),
+    response=_errors(400, 401, 404, 429),
     url_name="image",
     summary="Download the image",
     tags=["images"],
@@ -742,4 +863,70 @@ def quota(request):
         "monthly_limit": status.monthly_limit,
         "month_left": status.month_left,
         "resets_at": status.resets_at,
+    }
+
+
+# --- What the site offers ----------------------------------------------------------------------
+
+
+@api.get(
+    "/presets",
+    response={200: PresetList, **_errors(401, 429)},
+    url_name="presets",
+    summary="List the travel presets",
+    tags=["site"],
+)
+def list_presets(request):
+    """The travel presets `preset` takes, in the create page's order, named in the reader's
+    language (`Accept-Language`), with the size each makes unless `aspect` says otherwise."""
+    capabilities = primary_provider().capabilities
+    return {
+        "results": [
+            {
+                "id": preset.pk,
+                "name": preset.display_name,
+                "description": preset.display_description,
+                "aspect": preset.aspect,
+                **dict(
+                    zip(("width", "height"), aspect_size(preset.aspect, capabilities), strict=True)
+                ),
+            }
+            for preset in Preset.objects.filter(active=True)
+        ]
+    }
+
+
+@api.get(
+    "/capabilities",
+    response={200: CapabilitiesOut, **_errors(401, 429)},
+    url_name="capabilities",
+    summary="What a request may ask for",
+    tags=["site"],
+)
+def capabilities(request):
+    """The ranges `POST /generations` accepts on this site (its image provider's): sizes and
+    the size of each aspect, whether it takes a negative prompt and a seed, steps and guidance,
+    the longest prompt and the most images per request."""
+    provider = primary_provider()
+    caps = provider.capabilities
+    size = {"minimum": caps.min_size, "maximum": caps.max_size, "multiple_of": caps.size_step}
+
+    def bounds(pair):
+        return dict(zip(("minimum", "maximum"), pair, strict=True)) if pair else None
+
+    return {
+        "provider": provider.name,
+        "width": size,
+        "height": size,
+        "aspects": {
+            aspect.value: dict(zip(("width", "height"), aspect_size(aspect, caps), strict=True))
+            for aspect in Aspect
+        },
+        "negative_prompt": caps.negative_prompt,
+        "seed": bounds((0, MAX_SEED)) if caps.seed else None,
+        "steps": bounds(caps.steps),
+        "guidance": bounds(caps.guidance),
+        "max_prompt_length": settings.IMAGEGEN_MAX_PROMPT_LENGTH,
+        "max_batch": MAX_BATCH,
+        "translation": settings.PROMPT_TRANSLATION != "off",
     }

@@ -12,16 +12,17 @@ from typing import Literal
 from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field
 
-from .forms import CUSTOM
+from .forms import CUSTOM, MAX_BATCH
 from .models import Aspect, Generation
 from .selectors import GALLERY_FILTERS
 
 STATUSES = Literal[tuple(Generation.Status.values)]
 GALLERY_SHOWS = Literal[tuple(GALLERY_FILTERS)]
 ASPECTS = Literal[(*Aspect.values, CUSTOM)]
-MAX_BATCH = 4
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# A cursor is unpadded URL-safe base64 (api._cursor).
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 
 class GenerationCreate(BaseModel):
@@ -65,7 +66,13 @@ class GenerationFilters(Schema):
     )
     favourites: bool = Field(False, description="Only favourites.")
     q: str = Field("", max_length=200, description="Words the prompt contains (all of them).")
-    cursor: str | None = Field(None, max_length=200, description="From the `next` URL.")
+    cursor: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        pattern=CURSOR_PATTERN,
+        description="From the `next` URL (opaque).",
+    )
     limit: int = Field(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE, description="Items per page.")
 
 
@@ -150,3 +157,53 @@ class ErrorDetail(Schema):
 
 class ErrorBody(Schema):
     error: ErrorDetail
+
+
+class PresetOut(Schema):
+    id: int = Field(description="What `preset` takes.")
+    name: str = Field(description="In the reader's language.")
+    description: str
+    aspect: ASPECTS = Field(description="The shape it makes unless `aspect` says otherwise.")
+    width: int
+    height: int
+
+
+class PresetList(Schema):
+    results: list[PresetOut]
+
+
+class SizeRange(Schema):
+    minimum: int
+    maximum: int
+    multiple_of: int = Field(description="Every size is a multiple of this.")
+
+
+class IntegerRange(Schema):
+    minimum: int
+    maximum: int
+
+
+class NumberRange(Schema):
+    minimum: float
+    maximum: float
+
+
+class AspectSize(Schema):
+    width: int
+    height: int
+
+
+class CapabilitiesOut(Schema):
+    """What `POST /generations` accepts on this site: its image provider's ranges."""
+
+    provider: str = Field(description="The first provider generations go to.")
+    width: SizeRange
+    height: SizeRange
+    aspects: dict[str, AspectSize] = Field(description="The pixel size of each `aspect`.")
+    negative_prompt: bool = Field(description="Whether `negative_prompt` is taken.")
+    seed: IntegerRange | None = Field(description="null: `seed` is not taken.")
+    steps: IntegerRange | None = Field(description="null: `steps` is not taken.")
+    guidance: NumberRange | None = Field(description="null: `guidance` is not taken.")
+    max_prompt_length: int
+    max_batch: int = Field(description="The most `n` may be.")
+    translation: bool = Field(description="Korean prompts are translated to English.")

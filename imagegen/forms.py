@@ -18,6 +18,8 @@ from .providers import primary_provider
 
 ALLOWED_CONTROL = {"\n", "\r", "\t"}
 CUSTOM = "custom"
+# Images one request may ask for, on the page and in the API (quota for all or none).
+MAX_BATCH = 4
 
 
 def reject_control_characters(value):
@@ -110,6 +112,16 @@ class GenerationForm(forms.Form):
     aspect = forms.ChoiceField(required=False, widget=forms.RadioSelect, label=_("Shape"))
     width = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label=_("Width"))
     height = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label=_("Height"))
+    n = forms.TypedChoiceField(
+        coerce=int,
+        required=False,
+        empty_value=1,
+        initial=1,
+        choices=[(count, str(count)) for count in range(1, MAX_BATCH + 1)],
+        widget=forms.RadioSelect,
+        label=_("How many"),
+        help_text=_("Each picture uses one from your quota."),
+    )
     seed = forms.IntegerField(
         required=False,
         min_value=0,
@@ -142,6 +154,9 @@ class GenerationForm(forms.Form):
                 ),
                 reject_control_characters,
             ]
+        self.fields["n"].error_messages["invalid_choice"] = _(
+            "Ask for 1 to %(max)s pictures at a time."
+        ) % {"max": MAX_BATCH}
         self.aspect_sizes = {aspect.value: aspect_size(aspect, capabilities) for aspect in Aspect}
         self.fields["aspect"].choices = [
             (aspect.value, f"{aspect.label} · {w}×{h}")

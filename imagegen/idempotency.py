@@ -33,8 +33,10 @@ import hashlib
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.utils import timezone
+
+from travelfit.json_errors import json_error
 
 from .models import IdempotencyRecord
 
@@ -46,7 +48,7 @@ REPLAYED_HEADERS = ("Content-Type", "Location", "Retry-After")
 
 
 def _error(status, code, message):
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    return json_error(status, code, message)
 
 
 def fingerprint(request) -> str:

@@ -14,10 +14,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.utils.http import content_disposition_header
 
 
 def uses_bucket() -> bool:
     return settings.MEDIA_STORAGE == "s3"
+
+
+# A private image is kept by no cache, not even the browser's: once deleted, unshared or seen on
+# a shared computer before logging out, it must not linger (its URL is not content-hashed).
+PRIVATE_IMAGE_CACHE = "private, no-store"
 
 
 def signed_url(field, *, content_type: str, download_name: str | None = None) -> str:
@@ -25,10 +31,12 @@ def signed_url(field, *, content_type: str, download_name: str | None = None) ->
     cache rule and (for a download) file name."""
     parameters = {
         "ResponseContentType": content_type,
-        "ResponseCacheControl": "private, max-age=60",
+        "ResponseCacheControl": PRIVATE_IMAGE_CACHE,
     }
     if download_name:
-        parameters["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+        parameters["ResponseContentDisposition"] = content_disposition_header(
+            as_attachment=True, filename=download_name
+        )
     return field.storage.url(
         field.name, parameters=parameters, expire=settings.IMAGEGEN_SIGNED_URL_TTL
     )

@@ -8,11 +8,14 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.text import slugify
 from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 # The largest seed every supported pipeline accepts (the SD 3.5 Space uses int32's maximum).
 MAX_SEED = 2**31 - 1
+# At most this many characters of the prompt's words in a download's file name.
+DOWNLOAD_NAME_WORDS = 40
 
 
 def default_daily_limit():
@@ -260,6 +263,15 @@ class Generation(models.Model):
         related_name="generations",
         help_text="The API key it was submitted with; its secret signs the webhook.",
     )
+    # The API's and the webhook's absolute links start here when SITE_URL is empty
+    # (presenters.link_base); empty for one made by a command.
+    origin = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="scheme://host of the request that made it.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -312,7 +324,14 @@ class Generation(models.Model):
 
     @property
     def download_name(self):
-        return f"travelfit-{self.pk}.{self.image_extension}"
+        """ "travelfit-2026-12-04-jeju-island-at-sunrise.png": the day it was made (in the
+        reader's time zone) and the first words of the user's own prompt, Hangul kept."""
+        words = slugify(self.preset_input or self.prompt, allow_unicode=True)
+        if len(words) > DOWNLOAD_NAME_WORDS:
+            words = words[:DOWNLOAD_NAME_WORDS].rsplit("-", 1)[0]
+        day = timezone.localdate(self.created_at).isoformat()
+        stem = "-".join(part for part in ("travelfit", day, words) if part)
+        return f"{stem}.{self.image_extension}"
 
     @property
     def duration(self):

@@ -3,11 +3,14 @@
 - `status_payload`: what the pages' live status poll reads (imagegen/views.py `status`).
 - `generation_item`: the API's item: the status plus the parameters it was made with and
   absolute links; the webhooks send the same shape (imagegen/webhooks.py).
+- `link_base`: where those absolute links start, one rule for the API and the webhooks.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
@@ -65,21 +68,47 @@ def status_payload(
     }
 
 
+def request_origin(request: HttpRequest) -> str:
+    """scheme://host the request came to (https behind a trusted proxy, the Host checked)."""
+    return f"{request.scheme}://{request.get_host()}"
+
+
+def site_origin(request: HttpRequest) -> str:
+    """Where the site's public links start: SITE_URL, else the request's origin."""
+    return settings.SITE_URL or request_origin(request)
+
+
+def link_base(generation: Generation, request: HttpRequest | None = None) -> str:
+    """Where a generation's absolute links start, the same in API answers and in webhooks:
+    SITE_URL when set; else the origin of the request that made the generation; else (made by
+    a command) the origin of the request asking now; "" only for a webhook of such a one."""
+    if settings.SITE_URL:
+        return settings.SITE_URL
+    if generation.origin:
+        return generation.origin
+    return request_origin(request) if request is not None else ""
+
+
 def generation_item(
     generation: Generation,
     status: dict[str, Any] | None = None,
     *,
-    absolute: Callable[[str], str],
+    request: HttpRequest | None = None,
 ) -> dict[str, Any]:
     """A generation as the API (and its webhooks) show it: its live status and the parameters it
     was made with.
 
-    `absolute` turns a path into the URL a client follows (the request's host, or SITE_URL for a
-    webhook), and the image URLs are the API's own, which accept an API key as well as the
-    session. `status` is status_payload()'s, when the caller read the queue once for many.
+    Links are absolute from link_base(), and the image URLs are the API's own, which accept an
+    API key as well as the session. `status` is status_payload()'s, when the caller read the
+    queue once for many.
     """
     if status is None:
         status = status_payload(generation)
+    base = link_base(generation, request)
+
+    def absolute(path):
+        return base + path
+
     done = status["image_url"] is not None
     token = generation.share_token
     return {
@@ -112,7 +141,7 @@ def generation_item(
 
 
 def generation_items(
-    generations: Iterable[Generation], *, absolute: Callable[[str], str]
+    generations: Iterable[Generation], *, request: HttpRequest | None = None
 ) -> list[dict[str, Any]]:
     """Items of many generations, with the queue and the typical duration read once."""
     generations = list(generations)
@@ -123,7 +152,7 @@ def generation_items(
         generation_item(
             g,
             status_payload(g, position=positions.get(g.pk), typical=typical),
-            absolute=absolute,
+            request=request,
         )
         for g in generations
     ]

@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -19,7 +19,6 @@ from .models import Generation
 
 RECENT_ON_CREATE_PAGE = 6
 GALLERY_PAGE_SIZE = 24
-PRIVATE_IMAGE_CACHE = "private, max-age=60"
 
 
 def _own_generation(request, generation_id):
@@ -27,15 +26,27 @@ def _own_generation(request, generation_id):
     return get_object_or_404(Generation, pk=generation_id, owner=request.user)
 
 
+LAST_REQUEST_SESSION = "travelfit-last-request"
+
+
 @login_required
 def create(request):
-    """The prompt page: the form, the quota, and the latest generations with live status."""
+    """The prompt page: the form, the quota, and the latest generations with live status.
+
+    After a submission the form keeps what was asked (the session holds it until the next
+    one), so a prompt can be tweaked and sent again; ?from=<id> (a remix) comes first.
+    """
     quota = selectors.quota_status(request.user)
     if request.method == "POST":
         form = GenerationForm(request.POST)
         if form.is_valid():
             try:
-                queued = services.submit_generation(user=request.user, **form.generation_kwargs())
+                queued = services.submit_generations(
+                    user=request.user,
+                    count=form.cleaned_data["n"],
+                    origin=presenters.request_origin(request),
+                    **form.generation_kwargs(),
+                )
             except services.SubmissionRefused as exc:
                 quota = selectors.quota_status(request.user)
                 # Over quota, the quota box says when more come; the form repeats it only if
@@ -43,10 +54,20 @@ def create(request):
                 if not (isinstance(exc, services.QuotaExceeded) and quota.exhausted):
                     form.add_error(exc.field, str(exc))
             else:
-                _queued_notice(request, queued, _("Queued. It will appear below when it is ready."))
+                request.session[LAST_REQUEST_SESSION] = {
+                    name: request.POST[name] for name in form.fields if name in request.POST
+                }
+                if len(queued) == 1:
+                    text = _("Queued. It will appear below when it is ready.")
+                else:
+                    text = _(
+                        "Queued %(count)d pictures. They will appear below when they are ready."
+                    ) % {"count": len(queued)}
+                _queued_notice(request, queued[-1], text)
                 return redirect("imagegen:create")
     else:
-        form = GenerationForm(initial=_remix_initial(request))
+        initial = _remix_initial(request) or request.session.get(LAST_REQUEST_SESSION, {})
+        form = GenerationForm(initial=initial)
     recent = selectors.generations_of(request.user)[:RECENT_ON_CREATE_PAGE]
     # What the page's script needs to let a preset choose its shape and describe itself.
     preset_data = {
@@ -170,7 +191,7 @@ def send_file(field, *, content_type, download_name=None):
         response = HttpResponseRedirect(
             media.signed_url(field, content_type=content_type, download_name=download_name)
         )
-        response["Cache-Control"] = PRIVATE_IMAGE_CACHE
+        response["Cache-Control"] = media.PRIVATE_IMAGE_CACHE
         return response
     mode = settings.IMAGEGEN_SENDFILE
     if mode:
@@ -181,7 +202,9 @@ def send_file(field, *, content_type, download_name=None):
         else:
             response["X-Sendfile"] = field.path
         if download_name:
-            response["Content-Disposition"] = f'attachment; filename="{download_name}"'
+            response["Content-Disposition"] = content_disposition_header(
+                as_attachment=True, filename=download_name
+            )
     else:
         try:
             handle = field.open("rb")
@@ -193,9 +216,7 @@ def send_file(field, *, content_type, download_name=None):
             as_attachment=download_name is not None,
             filename=download_name or "",
         )
-    # Only the browser may keep it, and only briefly: a deleted or unshared image, or one seen
-    # on a shared computer before logging out, must not linger (the URL is not content-hashed).
-    response["Cache-Control"] = PRIVATE_IMAGE_CACHE
+    response["Cache-Control"] = media.PRIVATE_IMAGE_CACHE
     return response
 
 
@@ -233,7 +254,11 @@ def retry(request, generation_id):
     page it came from (a card's `next`), else to the new generation's page."""
     generation = _own_generation(request, generation_id)
     try:
-        again = services.retry_generation(generation_id=generation.pk, user=request.user)
+        again = services.retry_generation(
+            generation_id=generation.pk,
+            user=request.user,
+            origin=presenters.request_origin(request),
+        )
     except services.SubmissionRefused as exc:
         messages.error(request, str(exc))
         return redirect(_back(request, reverse("imagegen:detail", args=[generation.pk])))
@@ -305,8 +330,17 @@ def shared(request, token):
     except Http404:
         response = render(request, "imagegen/shared_gone.html", status=404)
     else:
+        origin = presenters.site_origin(request)
         response = render(
-            request, "imagegen/shared.html", {"generation": generation, "token": token}
+            request,
+            "imagegen/shared.html",
+            {
+                "generation": generation,
+                "token": token,
+                # Absolute, for the link previews (Open Graph) of chat apps and social sites.
+                "page_url": origin + reverse("imagegen:shared", args=[token]),
+                "preview_url": origin + reverse("imagegen:shared_image", args=[token]),
+            },
         )
     # The link is the key: keep it out of other sites' logs.
     response["Referrer-Policy"] = "no-referrer"

@@ -51,7 +51,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
-from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django_q.models import Schedule
@@ -121,7 +120,17 @@ def _refused(message, code):
     return ValidationError(message, code=code)
 
 
-def _parse(url):
+def _private_hint(for_staff):
+    """For staff, how an operator lets callbacks reach the local network; nothing for users."""
+    if not for_staff:
+        return ""
+    return " " + _(
+        "To call receivers on your own network (plain http, private or loopback addresses), "
+        "set WEBHOOK_ALLOW_PRIVATE_URLS=true in the site's settings."
+    )
+
+
+def _parse(url, for_staff=False):
     """(scheme, host name, port) of a URL the policy's syntax rules accept."""
     if len(url) > MAX_URL_LENGTH:
         raise _refused(
@@ -141,7 +150,10 @@ def _parse(url):
         )
     scheme = parts.scheme.lower()
     if scheme not in _schemes():
-        raise _refused(_("The callback URL must start with https://."), "callback_url_not_https")
+        raise _refused(
+            _("The callback URL must start with https://.") + _private_hint(for_staff),
+            "callback_url_not_https",
+        )
     if parts.username is not None or parts.password is not None:
         raise _refused(
             _("Leave the user name and password out of the callback URL."),
@@ -155,13 +167,36 @@ def _parse(url):
     return scheme, parts.hostname, port or (443 if scheme == "https" else 80)
 
 
+# IPv6 addresses that carry an IPv4 one, which is where a packet to them ends up: NAT64
+# (RFC 6052), 6to4 (2002::/16, ipaddress' .sixtofour), IPv4-mapped (::ffff:0:0/96) and the
+# deprecated IPv4-compatible ::a.b.c.d. The IPv4 address inside decides.
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+# Never public, whatever Python's version thinks of the parts of it: local-use NAT64 (RFC 8215)
+# and the IETF protocol assignments (192.0.0.0/24, of which ipaddress knows only some).
+NEVER_PUBLIC = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("192.0.0.0/24"))
+
+
+def _embedded_ipv4(address):
+    if address.ipv4_mapped:
+        return address.ipv4_mapped
+    if address.sixtofour:
+        return address.sixtofour
+    if address in NAT64 or address in IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
+
+
 def _global(address):
-    if address.version == 6 and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    """Whether a packet to `address` would go out to the public internet."""
+    if address.version == 6:
+        address = _embedded_ipv4(address) or address
+    if any(address in network for network in NEVER_PUBLIC if network.version == address.version):
+        return False
     return address.is_global and not address.is_multicast
 
 
-def _checked_addresses(host, port):
+def _checked_addresses(host, port, for_staff=False):
     """Every address `host` resolves to, all allowed by the policy; ValidationError if not."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -184,27 +219,29 @@ def _checked_addresses(host, port):
                         "The callback URL must reach the public internet: %(host)s is "
                         "%(address)s, a private, local or reserved address."
                     )
-                    % {"host": host, "address": address},
+                    % {"host": host, "address": address}
+                    + _private_hint(for_staff),
                     "callback_url_not_public",
                 )
     return addresses
 
 
-def check_callback_url(url: str) -> str:
+def check_callback_url(url: str, *, for_staff: bool = False) -> str:
     """The callback URL, stripped, if the policy allows calling it; raises ValidationError.
 
     An empty URL is returned as it is (no webhook). Resolves the host name: at submission this
-    says at once when a URL can never be called; delivery checks again.
+    says at once when a URL can never be called; delivery checks again. `for_staff` adds to a
+    refusal the setting an operator could change (WEBHOOK_ALLOW_PRIVATE_URLS).
     """
     url = (url or "").strip()
     if not url:
         return ""
-    _scheme, host, port = _parse(url)
-    _checked_addresses(host, port)
+    _scheme, host, port = _parse(url, for_staff)
+    _checked_addresses(host, port, for_staff)
     return url
 
 
-def resolve_callback_url(*, api_token, callback_url: str = "") -> str:
+def resolve_callback_url(*, api_token, callback_url: str = "", for_staff: bool = False) -> str:
     """The callback URL a new generation gets: the request's, else the key's default; checked.
 
     Returns "" when there is none. Raises ValidationError for a URL the policy refuses, and for
@@ -226,7 +263,7 @@ def resolve_callback_url(*, api_token, callback_url: str = "") -> str:
             _("This API key was made before webhooks existed; make a new key to use callbacks."),
             "callback_url_needs_key",
         )
-    return check_callback_url(url)
+    return check_callback_url(url, for_staff=for_staff)
 
 
 # --- Sending -----------------------------------------------------------------------------------
@@ -247,26 +284,13 @@ def enqueue_delivery(generation_id, attempt):
     async_task(DELIVER, str(generation_id), attempt, task_name=f"webhook-{generation_id}-{attempt}")
 
 
-def _site_url(path):
-    return settings.SITE_URL.rstrip("/") + path if settings.SITE_URL else path
-
-
-def _route(names, generation_id):
-    for name in names:
-        try:
-            return reverse(name, args=[generation_id])
-        except NoReverseMatch:
-            continue
-    return None
-
-
 def generation_data(generation):
-    """The generation as the API shows one (presenters.generation_item), with absolute links
-    when SITE_URL is set. The queue position is left out: it is over."""
+    """The generation as the API shows one (presenters.generation_item), with the same absolute
+    links (presenters.link_base). The queue position is left out: it is over."""
     from .presenters import generation_item, status_payload
 
     status = status_payload(generation, position=None, typical=None)
-    return generation_item(generation, status, absolute=_site_url)
+    return generation_item(generation, status)
 
 
 def _language(user_id):
@@ -360,8 +384,9 @@ def _describe(exc):
 
 def _post(url, body, headers):
     """POST to the URL's checked address: (status, redacted excerpt, Retry-After seconds)."""
-    scheme, host, port = _parse(url)
-    address = _checked_addresses(host, port)[0]
+    # A refusal here is read by admins (the delivery's error), so it names the setting.
+    scheme, host, port = _parse(url, for_staff=True)
+    address = _checked_addresses(host, port, for_staff=True)[0]
     target = httpx.URL(url).copy_with(host=str(address))
     extensions = {"sni_hostname": host} if scheme == "https" else {}
     headers = {**headers, "host": urlsplit(url).netloc}

@@ -7,6 +7,7 @@ import zoneinfo
 
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
 from imagegen import services
 from imagegen.models import Generation
@@ -61,6 +62,32 @@ def test_the_zip_holds_exactly_the_users_finished_images_and_an_index(user_clien
     assert rows[1]["seed"] == str(mine[1].actual_seed)
     assert rows[0]["created_at"] == mine[0].created_at.isoformat()
     assert "Not yours" not in archive.read("index.csv").decode("utf-8-sig")
+
+
+def test_files_are_named_by_day_and_prompt_words_not_by_id(user_client, user):
+    jeju = make_done(user, "제주도 성산일출봉의 일출", seed=11)
+    again = make_done(user, "제주도 성산일출봉의 일출", seed=12)
+    long = make_done(user, "Busan beach at dusk, with the Gwangan bridge lit up behind the sand")
+    archive = download(user_client)
+    day = timezone.localdate(jeju.created_at).isoformat()
+    assert archive.namelist() == [
+        f"travelfit-{day}-제주도-성산일출봉의-일출.png",
+        f"travelfit-{day}-제주도-성산일출봉의-일출-2.png",  # same day, same words
+        f"travelfit-{day}-busan-beach-at-dusk-with-the-gwangan.png",  # whole words, ≤ 40
+        "index.csv",
+    ]
+    assert str(jeju.pk) not in "".join(archive.namelist())
+    with default_storage.open(again.image.name, "rb") as stored:
+        assert archive.read(archive.namelist()[1]) == stored.read()
+    assert [row["file"] for row in index_rows(archive)] == archive.namelist()[:3]
+    # One image downloaded on its own gets the same kind of name.
+    single = user_client.get(reverse("imagegen:image", args=[long.pk]), {"download": 1})
+    assert single["Content-Disposition"] == (
+        f'attachment; filename="travelfit-{day}-busan-beach-at-dusk-with-the-gwangan.png"'
+    )
+    korean = user_client.get(reverse("api:image", args=[jeju.pk]), {"download": "true"})
+    assert "filename*=utf-8''travelfit-" in korean["Content-Disposition"]
+    assert "%EC%A0%9C%EC%A3%BC" in korean["Content-Disposition"]  # 제주, encoded
 
 
 def test_the_index_dates_are_in_the_users_time_zone(user_client, user):

@@ -200,6 +200,55 @@ def test_unknown_languages_and_time_zones_are_refused(user_client, user, fields,
     assert not Profile.objects.filter(user=user).exclude(language="", time_zone="").exists()
 
 
+def zone_choices(page_form):
+    """{group label: [(value, label), …]} of the time zone select."""
+    return {
+        str(group): [(value, str(label)) for value, label in options]
+        for group, options in page_form.fields["time_zone"].choices[1:]
+    }
+
+
+def test_common_time_zones_come_first_with_names_people_read(user_client, user):
+    korean = zone_choices(user_client.get(PROFILE_URL, HTTP_ACCEPT_LANGUAGE="ko").context["form"])
+    common = korean["자주 쓰는 시간대"]
+    assert common[0] == ("Asia/Seoul", "서울 · UTC+9")
+    assert ("Asia/Tokyo", "도쿄, 오사카 · UTC+9") in common
+    english = zone_choices(user_client.get(PROFILE_URL, HTTP_ACCEPT_LANGUAGE="en").context["form"])
+    assert english["Common"][0] == ("Asia/Seoul", "Seoul · UTC+9")
+    everything = [value for options in english.values() for value, _label in options]
+    # Every place people live, once; none of the aliases and relics.
+    assert len(everything) == len(set(everything))
+    assert "America/Argentina/Buenos_Aires" in everything and "Pacific/Chuuk" in everything
+    for relic in ("Factory", "W-SU", "US/Pacific", "Etc/GMT+3", "ROK", "Japan"):
+        assert relic not in everything
+    assert ("Europe/Isle_of_Man", "Europe / Isle of Man") in english["All time zones"]
+
+
+def test_a_zone_saved_before_the_short_list_is_kept_when_the_form_is_saved(client, user):
+    set_preferences(user, time_zone="US/Pacific")
+    log_in(client, user)
+    form = client.get(PROFILE_URL).context["form"]
+    assert form["time_zone"].value() == "US/Pacific"
+    assert "US/Pacific" in [
+        value for options in zone_choices(form).values() for value, _ in options
+    ]
+    assert client.post(PROFILE_URL, {"language": "", "time_zone": "US/Pacific"}).status_code == 302
+
+
+def test_korean_times_put_the_half_of_the_day_first(client, user, settings):
+    """ "오후 10:16", as Koreans write it, not Django's "10:16 오후"."""
+    settings.TIME_ZONE = "UTC"
+    set_preferences(user, language="ko", time_zone="Asia/Seoul")
+    log_in(client, user)
+    made = datetime.datetime(2026, 12, 4, 13, 16, tzinfo=datetime.UTC)
+    generation = Generation.objects.create(
+        owner=user, prompt="남산 야경", width=512, height=512, created_at=made
+    )
+    page = client.get(reverse("imagegen:detail", args=[generation.pk])).content.decode()
+    assert "2026년 12월 4일 오후 10:16" in page
+    assert "10:16 오후" not in page
+
+
 @pytest.mark.parametrize(
     "preferred, cookie, accept, shown",
     [

@@ -75,6 +75,42 @@ def test_an_admin_unlocks_a_locked_out_user(client, user, admin_client, settings
     assert log_in(client, PASSWORD).status_code == 302
 
 
+def test_new_addresses_in_one_ipv6_block_do_not_buy_new_guesses(user, settings):
+    """Sign-up and reset count an IPv6 client by its /64; so does the log-in lock."""
+    for n in range(settings.LOGIN_FAILURE_LIMIT):
+        log_in(Client(REMOTE_ADDR=f"2001:db8:1:2::{n + 1:x}"), "wrong")
+    rotated = Client(REMOTE_ADDR="2001:db8:1:2:ffff:ffff:ffff:fffe")
+    assert log_in(rotated, PASSWORD).status_code == 429
+    # The next block over is another subscriber.
+    assert log_in(Client(REMOTE_ADDR="2001:db8:1:3::1"), PASSWORD).status_code == 302
+
+
+def test_spraying_one_password_over_many_names_is_stopped_per_address(make_user, settings):
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 8
+    make_user("victim")
+    sprayer = Client(REMOTE_ADDR="198.51.100.66")
+    # One guess per name stays under the per-name limit every time.
+    for n in range(settings.LOGIN_ADDRESS_FAILURE_LIMIT):
+        assert log_in(sprayer, "Summer2026!", username=f"name{n}").status_code == 200
+    refused = log_in(sprayer, PASSWORD, username="victim")
+    assert refused.status_code == 429
+    assert "for several accounts" in refused.content.decode()
+    assert 0 < int(refused["Retry-After"]) <= settings.LOGIN_COOLOFF_MINUTES * 60
+    assert "_auth_user_id" not in sprayer.session
+    # The same /64 of IPv6, or another network, is another matter.
+    assert log_in(Client(REMOTE_ADDR="203.0.113.5"), PASSWORD, username="victim").status_code == 302
+
+
+def test_spraying_the_admin_log_in_is_stopped_too(make_user, settings):
+    settings.LOGIN_ADDRESS_FAILURE_LIMIT = 3
+    make_user("ops", is_staff=True, is_superuser=True)
+    sprayer = Client(REMOTE_ADDR="198.51.100.67")
+    for n in range(3):
+        sprayer.post(reverse("admin:login"), {"username": f"admin{n}", "password": "x"})
+    answer = sprayer.post(reverse("admin:login"), {"username": "ops", "password": PASSWORD})
+    assert answer.status_code == 429
+
+
 def test_behind_proxies_the_client_is_counted_not_the_proxy(rf, settings):
     settings.TRUSTED_PROXY_COUNT = 1
     request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.7")
@@ -118,6 +154,21 @@ def test_a_form_with_mistakes_does_not_count(db, settings):
     client = Client()
     client.post(SIGNUP, {"username": "x", "email": "", "password1": "a", "password2": "b"})
     assert sign_up(client, "careful").status_code == 302
+
+
+def test_asking_whether_a_name_is_taken_counts_toward_the_limit(make_user, settings):
+    """Otherwise the form is a free way to list who has an account."""
+    settings.SIGNUP_LIMIT = 2
+    make_user("taken0")
+    make_user("taken1")
+    prober = Client(REMOTE_ADDR="198.51.100.30")
+    for n in range(2):
+        answer = sign_up(prober, f"taken{n}")
+        assert "A user with that username already exists." in answer.content.decode()
+    refused = sign_up(prober, "taken0")
+    assert refused.status_code == 429
+    assert "already exists" not in refused.content.decode()  # the answer reveals nothing
+    assert sign_up(prober, "newcomer").status_code == 429
 
 
 @pytest.mark.django_db(transaction=True)
@@ -194,6 +245,27 @@ def test_reset_e_mails_per_address_are_limited(client, user, smtp_server, settin
     assert refused.status_code == 429
     assert "Too many password reset requests" in refused.content.decode()
     assert len(smtp_server.messages) == 2
+
+
+def test_one_inbox_gets_few_reset_e_mails_however_many_networks_ask(user, smtp_server, settings):
+    settings.PASSWORD_RESET_ACCOUNT_LIMIT = 2
+    for n in range(2):
+        asker = Client(REMOTE_ADDR=f"198.51.100.{40 + n}")
+        assert (
+            asker.post(reverse("password_reset"), {"email": "alice@example.org"}).status_code == 302
+        )
+    flood = Client(REMOTE_ADDR="203.0.113.80")
+    refused = flood.post(reverse("password_reset"), {"email": "ALICE@example.org"})
+    assert refused.status_code == 429
+    assert "went to this address already" in refused.content.decode()
+    assert len(smtp_server.messages) == 2
+    # An address without an account is counted the same way: the answer tells nothing.
+    for n in range(2):
+        Client(REMOTE_ADDR=f"198.51.100.{50 + n}").post(
+            reverse("password_reset"), {"email": "nobody@example.org"}
+        )
+    nobody = flood.post(reverse("password_reset"), {"email": "nobody@example.org"})
+    assert nobody.status_code == 429
 
 
 def test_e_mail_settings_come_from_email_url(tmp_path):

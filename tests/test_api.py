@@ -6,6 +6,7 @@ import datetime
 import hashlib
 import io
 import json
+import re
 import uuid
 from urllib.parse import urlencode
 
@@ -25,6 +26,7 @@ LIST_URL = reverse("api:generations")
 QUOTA_URL = reverse("api:quota")
 KEYS_URL = reverse("keys")
 VALID = {"prompt": "Hallstatt lake in the morning mist", "width": 512, "height": 384, "seed": 7}
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
 def bearer(key):
@@ -253,6 +255,108 @@ def test_a_body_that_is_not_a_json_object_answers_invalid_json(api, body):
     response = api.post(LIST_URL, body, content_type="application/json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('{"prompt": "Rome", "prompt": "Seoul"}', "The key prompt appears twice"),
+        ('{"prompt": "Rome", "n": 1, "n": 4}', "The key n appears twice"),
+        ('{"prompt": "Rome", "extra": {"a": 1, "a": 2}}', "The key a appears twice"),
+        ('{"prompt": "Rome"}'.encode("utf-16"), "UTF-8"),
+        ('{"prompt": "Rome"}'.encode("utf-16-le"), "not valid JSON"),
+        ('{"prompt": "서울"}'.encode("utf-32"), "UTF-8"),
+        ('{"prompt": "Rome"}'.encode("utf-8-sig"), "byte order mark"),
+    ],
+    ids=["prompt-twice", "n-twice", "nested-twice", "utf-16", "utf-16-no-bom", "utf-32", "bom"],
+)
+def test_ambiguous_or_non_utf8_json_is_refused(api, user, body, message):
+    response = api.post(LIST_URL, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+    assert message in response.json()["error"]["message"]
+    assert not Generation.objects.exists()
+
+
+def test_a_charset_other_than_utf8_is_refused(api, user):
+    # The test client encodes the text in the charset the content type names.
+    body = '{"prompt": "Rome"}'
+    response = api.post(LIST_URL, body, content_type="application/json; charset=utf-16")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_json"
+    plain = api.post(
+        LIST_URL, b'{"prompt": "Rome"}', content_type="application/json; charset=UTF-8"
+    )
+    assert plain.status_code == 201
+
+
+def test_the_api_speaks_english_unless_asked_for_korean(api, user, settings):
+    """Whatever the site's default, a cookie or the owner's profile say: curl sends nothing."""
+    from accounts.models import Profile
+
+    settings.LANGUAGE_CODE = "ko"
+    Profile.objects.create(user=user, language="ko")
+    api.cookies[settings.LANGUAGE_COOKIE_NAME] = "ko"
+    body = {"prompt": "Seoul", "aspect": "custom", "width": 4000, "height": 512}
+    plain = post_json(api, LIST_URL, body)
+    assert plain["Content-Language"] == "en"
+    assert plain.json()["error"]["fields"]["width"][0].startswith("Choose a width between")
+    korean = post_json(api, LIST_URL, body, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9,en;q=0.8")
+    assert korean["Content-Language"] == "ko"
+    assert HANGUL.search(korean.json()["error"]["fields"]["width"][0])
+    other = post_json(api, LIST_URL, body, HTTP_ACCEPT_LANGUAGE="fr-FR, de;q=0.5")
+    assert other["Content-Language"] == "en"
+    # The pages themselves still default to the site's language.
+    assert api.get(reverse("login"))["Content-Language"] == "ko"
+
+
+def test_json_is_sent_as_utf8_text_not_escaped(api, user):
+    submit(user, prompt="제주 성산일출봉")
+    answer = api.get(LIST_URL)
+    assert "제주 성산일출봉".encode() in answer.content
+    assert b"\\u" not in answer.content
+    assert answer.json()["results"][0]["prompt"] == "제주 성산일출봉"
+    error = post_json(api, LIST_URL, {"prompt": "x"}, HTTP_ACCEPT_LANGUAGE="ko")
+    refused = post_json(
+        api, LIST_URL, {"prompt": "Seoul", "aspect": "custom"}, HTTP_ACCEPT_LANGUAGE="ko"
+    )
+    assert error.status_code == 201 and refused.status_code == 400
+    assert b"\\u" not in refused.content and HANGUL.search(refused.content.decode())
+
+
+def test_presets_list_what_the_preset_field_takes(api, presets):
+    from imagegen.models import Preset
+
+    results = api.get(reverse("api:presets")).json()["results"]
+    active = list(Preset.objects.filter(active=True))
+    assert [item["id"] for item in results] == [preset.pk for preset in active]
+    outfit = next(item for item in results if item["name"] == "Outfit lookbook")
+    assert (outfit["aspect"], outfit["width"], outfit["height"]) == ("portrait", 768, 1024)
+    korean = api.get(reverse("api:presets"), HTTP_ACCEPT_LANGUAGE="ko").json()["results"]
+    assert all(HANGUL.search(item["name"]) for item in korean)
+    made = post_json(api, LIST_URL, {"prompt": "Seoul", "preset": outfit["id"]}).json()
+    assert (made["results"][0]["width"], made["results"][0]["height"]) == (768, 1024)
+
+
+def test_capabilities_say_what_a_request_may_ask_for(api, user, settings, steps_provider):
+    from imagegen.providers import primary_provider
+
+    caps = api.get(reverse("api:capabilities")).json()
+    assert caps["provider"] == "hf_inference"
+    hf = primary_provider().capabilities
+    assert caps["width"] == {"minimum": hf.min_size, "maximum": hf.max_size, "multiple_of": 64}
+    assert caps["height"] == caps["width"]
+    assert caps["aspects"]["wide"] == {"width": 1024, "height": 576}
+    assert caps["steps"] == {"minimum": 1, "maximum": 50}
+    assert caps["guidance"] == {"minimum": 0.0, "maximum": 20.0}
+    assert caps["max_batch"] == 4 and caps["max_prompt_length"] == 1000
+    # Every bound it names is the one the API holds to.
+    over = {"prompt": "x", "aspect": "custom", "width": caps["width"]["maximum"] + 64}
+    assert post_json(api, LIST_URL, {**over, "height": 512}).status_code == 400
+    at = {"prompt": "x", "aspect": "custom", "width": caps["width"]["maximum"], "height": 512}
+    assert post_json(api, LIST_URL, {**at, "steps": caps["steps"]["maximum"]}).status_code == 201
+    settings.IMAGEGEN_PROVIDERS = ["demo"]
+    demo = api.get(reverse("api:capabilities")).json()
+    assert demo["steps"] is None and demo["guidance"] is None
 
 
 @pytest.mark.parametrize(

@@ -66,6 +66,8 @@ def test_the_schema_is_valid_openapi(client, db):
         ("GET", "/api/v1/generations/{generation_id}/image.png"),
         ("GET", "/api/v1/generations/{generation_id}/thumb.webp"),
         ("GET", "/api/v1/quota"),
+        ("GET", "/api/v1/presets"),
+        ("GET", "/api/v1/capabilities"),
     } == operations
     assert set(schema["components"]["securitySchemes"]) == {"ApiKey", "Session"}
 
@@ -79,10 +81,72 @@ def test_the_schema_describes_the_strict_create_body(client, db):
     assert (create["properties"]["n"]["minimum"], create["properties"]["n"]["maximum"]) == (1, 4)
 
 
+def integer_branch(prop):
+    return next(branch for branch in prop.get("anyOf", [prop]) if branch.get("type") != "null")
+
+
+def test_the_create_body_holds_the_providers_ranges(client, db, settings):
+    from imagegen.providers import primary_provider
+
+    settings.IMAGEGEN_PROVIDERS = ["hf_inference"]
+    settings.HUGGINGFACE_API_TOKEN = "hf_" + "x" * 30
+    caps = primary_provider().capabilities
+    properties = create_body(client)["properties"]
+    for name in ("width", "height"):
+        size = integer_branch(properties[name])
+        assert (size["minimum"], size["maximum"]) == (caps.min_size, caps.max_size)
+        assert size["multipleOf"] == 64
+    assert (properties["prompt"]["minLength"], properties["prompt"]["maxLength"]) == (1, 1000)
+    assert integer_branch(properties["steps"])["maximum"] == caps.steps[1]
+    assert integer_branch(properties["guidance"])["maximum"] == caps.guidance[1]
+    assert integer_branch(properties["seed"])["maximum"] == 2**31 - 1
+    # A provider without steps or guidance: the schema, like the API, has no such field.
+    settings.IMAGEGEN_PROVIDERS = ["demo"]
+    demo = create_body(client)["properties"]
+    assert "steps" not in demo and "guidance" not in demo and "width" in demo
+
+
+def create_body(client):
+    schema = client.get(SCHEMA_URL).json()
+    body = schema["paths"]["/api/v1/generations"]["post"]["requestBody"]
+    return body["content"]["application/json"]["schema"]
+
+
+def test_the_schema_links_a_new_generation_to_what_can_be_done_with_it(client, db):
+    schema = client.get(SCHEMA_URL).json()
+    links = schema["paths"]["/api/v1/generations"]["post"]["responses"]["201"]["links"]
+    operation_ids = {
+        operation["operationId"]
+        for methods in schema["paths"].values()
+        for operation in methods.values()
+    }
+    assert {"get_generation", "cancel_generation", "retry_generation", "image"} <= {
+        link["operationId"] for link in links.values()
+    }
+    for link in links.values():
+        assert link["operationId"] in operation_ids
+        assert link["parameters"] == {"generation_id": "$response.body#/results/0/id"}
+
+
+def test_cursor_and_the_image_download_are_described_as_strictly_as_checked(client, db):
+    schema = client.get(SCHEMA_URL).json()
+    listing = schema["paths"]["/api/v1/generations"]["get"]["parameters"]
+    cursor = next(p for p in listing if p["name"] == "cursor")
+    assert integer_branch(cursor["schema"])["pattern"] == "^[A-Za-z0-9_-]+$"
+    image = schema["paths"]["/api/v1/generations/{generation_id}/image.png"]["get"]
+    assert "400" in image["responses"]  # ?download=maybe
+
+
 def test_the_docs_explain_keys_webhooks_and_every_error_code(client, db):
     description = client.get(SCHEMA_URL).json()["info"]["description"]
     for needed in ("/accounts/keys/", "create_api_key", "webhook-signature", "whsec_", '"n": 4'):
         assert needed in description
+    # What an integrator tripped over: local receivers, where links start, what to ask for.
+    for needed in ("WEBHOOK_ALLOW_PRIVATE_URLS=true", "SITE_URL", "/api/v1/capabilities"):
+        assert needed in description
+    readme = (ROOT / "README.md").read_text()
+    for needed in ("WEBHOOK_ALLOW_PRIVATE_URLS=true", "GET /api/v1/capabilities", "`unavailable`"):
+        assert needed in readme
     for code in ERROR_CODES:
         assert f"`{code}`" in description
 
@@ -111,7 +175,7 @@ def test_every_operation_answers_as_its_schema_says(live_api):
     headers = {"Authorization": f"Bearer {key}"}
     session = requests.Session()
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 13
+    assert len(operations) == 15
     for operation in operations:
 
         @given(case=operation.as_strategy())

@@ -4,6 +4,7 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from PIL import Image
@@ -11,7 +12,7 @@ from PIL import Image
 from imagegen import services
 from imagegen.models import Generation
 from imagegen.selectors import quota_status
-from tests.conftest import run_queued_tasks
+from tests.conftest import run_queued_tasks, s3_environment
 
 
 def generate(*args, **options):
@@ -137,3 +138,20 @@ def test_out_writes_each_image_where_asked(start_worker, make_user, tmp_path):
     assert output.count("Status: succeeded") == 2
     for name in ("trip-1.png", "trip-2.png"):
         assert Image.open(tmp_path / name).size == (1024, 1024)
+
+
+@pytest.mark.worker
+def test_wait_and_out_work_with_images_in_a_bucket(start_worker, make_user, s3_media, tmp_path):
+    """No file path exists there: the command names the object, links it, and copies it."""
+    server, bucket = s3_media
+    make_user("alice")
+    start_worker(**s3_environment(server, bucket))
+    target = tmp_path / "busan.png"
+    output = generate("Busan at dawn", user="alice", wait=True, timeout=60, out=str(target))
+    generation = Generation.objects.get()
+    assert f"Image: {generation.image.name} in bucket {bucket}" in output
+    link = next(line for line in output.splitlines() if line.startswith("Link (valid 300 s): "))
+    assert link.removeprefix("Link (valid 300 s): ").startswith(server.url + "/")
+    assert f"Saved: {target}" in output
+    assert Image.open(target).size == (1024, 1024)
+    assert not (Path(settings.MEDIA_ROOT) / generation.image.name).exists()

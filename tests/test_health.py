@@ -1,12 +1,15 @@
 """/health: the original backend's four fields for anyone, the rest for staff or a monitor's
 token; degraded when queued work is not taken; never the token; 503 without a database."""
 
+import contextlib
 import datetime
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
+from django.urls import path, reverse
 from django.utils import timezone
 
 from imagegen import services
@@ -85,8 +88,9 @@ def test_details_read_no_finished_generations_whatever_their_number(monitor, use
         assert sql == total or '"imagegen_generation"."status" ' in sql.split("WHERE")[1], sql
 
 
-@pytest.mark.django_db(transaction=True)
-def test_is_unhealthy_with_503_when_the_database_is_unreachable(client):
+@contextlib.contextmanager
+def unreachable_database():
+    """Requests inside find the database gone: a missing file, or a port nothing listens on."""
     saved = dict(connection.settings_dict)
     connection.close()
     if connection.vendor == "sqlite":
@@ -94,10 +98,48 @@ def test_is_unhealthy_with_503_when_the_database_is_unreachable(client):
     else:
         connection.settings_dict["PORT"] = "1"  # nothing listens there
     try:
-        response = client.get("/health")
+        yield
     finally:
         connection.close()
         connection.settings_dict.clear()
         connection.settings_dict.update(saved)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_is_unhealthy_with_503_when_the_database_is_unreachable(client):
+    with unreachable_database():
+        response = client.get("/health")
     assert response.status_code == 503
     assert response.json()["status"] == "unhealthy"
+    assert int(response["Retry-After"]) > 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pages_and_the_api_answer_503_with_retry_after_without_a_database(user, key):
+    """Not 500: nothing is broken in the code, and clients should simply come back."""
+    browser = Client(raise_request_exception=False)
+    browser.force_login(user)
+    script = Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {key}")
+    with unreachable_database():
+        page = browser.get(reverse("imagegen:gallery"), HTTP_ACCEPT_LANGUAGE="en")
+        api = script.get(reverse("api:generations"))
+        write = script.post(
+            reverse("api:generations"), {"prompt": "Seoul"}, content_type="application/json"
+        )
+    for response in (page, api, write):
+        assert response.status_code == 503
+        assert int(response["Retry-After"]) > 0
+    assert "cannot reach our database" in page.content.decode()
+    assert api.json()["error"]["code"] == write.json()["error"]["code"] == "unavailable"
+    # A bug is still a 500, through the same handler.
+    with override_settings(ROOT_URLCONF="tests.test_health"):
+        bug = Client(raise_request_exception=False).get("/boom")
+    assert bug.status_code == 500 and not bug.has_header("Retry-After")
+
+
+def _boom(request):
+    raise ValueError("a bug")
+
+
+urlpatterns = [path("boom", _boom)]
+handler500 = "travelfit.views.server_error"

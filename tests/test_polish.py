@@ -347,3 +347,14 @@ def test_the_favicon_is_linked_and_served(client, db):
     assert response.status_code == 200
     assert response["Content-Type"] == "image/svg+xml"
     assert b"<svg" in b"".join(response.streaming_content)
+
+
+@pytest.mark.parametrize(
+    "name", ["imagegen:create", "imagegen:gallery", "profile", "keys", "delete_account"]
+)
+def test_signed_in_pages_are_kept_by_no_cache(user_client, name):
+    """Not by a proxy, not by the back button after logging out on a shared computer."""
+    response = user_client.get(reverse(name))
+    assert response.status_code == 200
+    directives = {part.strip() for part in response["Cache-Control"].split(",")}
+    assert {"private", "no-store"} <= directives

@@ -101,6 +101,19 @@ def test_gunicorn_serves_health_pages_and_long_cached_static_files(start_web):
     assert "Shutting down: Master" in output
 
 
+def test_two_gunicorns_under_one_user_leave_each_other_alone(start_web, tmp_path):
+    """gunicorn 27 would open $HOME/.gunicorn/gunicorn.ctl for each, the second unlinking the
+    first one's; TravelFit's config turns it off unless WEB_CONTROL_SOCKET names a path."""
+    home = tmp_path / "home"
+    home.mkdir()
+    first, _ = start_web(HOME=str(home), XDG_RUNTIME_DIR="")
+    own = tmp_path / "second.ctl"
+    second, _ = start_web(HOME=str(home), XDG_RUNTIME_DIR="", WEB_CONTROL_SOCKET=str(own))
+    assert request(first + "/health")[0] == request(second + "/health")[0] == 200
+    assert not (home / ".gunicorn").exists()
+    assert own.is_socket()
+
+
 TWO_MACHINES = pytest.mark.skipif(
     not (connection.vendor == "postgresql" and settings.Q_BROKER == "redis"),
     reason="machines share PostgreSQL and Redis (CI's second run)",

@@ -73,6 +73,14 @@ def test_http_is_redirected_to_https(client, db, https_defaults):
     assert response["Location"] == "https://testserver/accounts/login/?next=/gallery/"
 
 
+def test_health_answers_plain_http_for_a_load_balancer_inside_the_network(
+    client, db, https_defaults
+):
+    assert client.get("/health").status_code == 200
+    assert client.get("/health/").status_code == 301  # only /health itself
+    assert client.get("/healthz").status_code == 301
+
+
 def test_https_answers_carry_hsts_and_secure_cookies(client, db, https_defaults):
     response = client.get("/accounts/login/", secure=True)
     assert response.status_code == 200

@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from PIL import Image
 
 from imagegen import services
@@ -56,14 +57,18 @@ def test_the_owner_is_redirected_to_a_short_lived_signed_url(s3_media, user, use
     assert location.startswith(server.url + "/")
     query = parse_qs(urlsplit(location).query)
     assert query["X-Amz-Expires"] == ["300"]
-    assert "private" in response["Cache-Control"]
+    assert response["Cache-Control"] == "private, no-store"
     status, headers, body = fetch(location)
     assert status == 200 and headers["Content-Type"] == "image/png"
+    assert headers["Cache-Control"] == "private, no-store"
     assert Image.open(io.BytesIO(body)).size == (512, 384)
 
     download = user_client.get(reverse("imagegen:image", args=[generation.pk]), {"download": 1})
     _, headers, _ = fetch(download["Location"])
-    assert headers["Content-Disposition"] == f'attachment; filename="travelfit-{generation.pk}.png"'
+    day = timezone.localdate(generation.created_at).isoformat()
+    assert headers["Content-Disposition"] == (
+        f'attachment; filename="travelfit-{day}-jeonju-hanok-village.png"'
+    )
 
 
 def test_the_bucket_itself_is_private(s3_media, user):

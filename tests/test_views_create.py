@@ -99,3 +99,44 @@ def test_at_zero_quota_the_form_says_when_it_resets_and_queues_nothing(user_clie
     # Said once, by the quota box, not again by the form (see test_polish.py).
     assert "You have used all your generations for today." in response.content.decode()
     assert Generation.objects.filter(owner=user).count() == 1
+
+
+def test_the_page_asks_for_up_to_four_pictures_with_quota_for_all(user_client, user):
+    page = user_client.get(URL).content.decode()
+    for count in range(1, 5):
+        assert f'name="n" value="{count}"' in page
+    response = post(user_client, prompt="Jeonju hanok village", n="3")
+    assert response.status_code == 302
+    made = Generation.objects.filter(owner=user)
+    assert made.count() == 3 and {g.prompt for g in made} == {"Jeonju hanok village"}
+    assert Quota.objects.get(user=user).day_used == 3
+    notice = [str(m) for m in user_client.get(URL).context["messages"]]
+    assert notice == ["Queued 3 pictures. They will appear below when they are ready."]
+
+
+def test_more_pictures_than_are_left_queues_none(user_client, user):
+    Quota.objects.create(user=user, day_used=18, day=services.Periods.current().day)
+    response = post(user_client, n="4")
+    assert response.status_code == 200
+    assert not Generation.objects.filter(owner=user).exists()
+    assert Quota.objects.get(user=user).day_used == 18
+    assert post(user_client, n="5").context["form"].errors["n"] == [
+        "Ask for 1 to 4 pictures at a time."
+    ]
+
+
+def test_the_form_keeps_what_was_asked_after_a_submission(user_client, user, presets):
+    from imagegen.models import Preset
+
+    preset = Preset.objects.get(name="Street photo")
+    post(user_client, prompt="Gwangjang market at noon", preset=str(preset.pk), n="2")
+    form = user_client.get(URL).context["form"]
+    assert form["prompt"].value() == "Gwangjang market at noon"  # the words, not the template
+    assert str(form["preset"].value()) == str(preset.pk)
+    assert str(form["n"].value()) == "2"
+    # A remix link still wins over the last request.
+    first = Generation.objects.filter(owner=user).first()
+    first.prompt, first.preset, first.preset_input = "Seoul forest", None, ""
+    first.save()
+    remix = user_client.get(URL, {"from": str(first.pk)}).context["form"]
+    assert remix["prompt"].value() == "Seoul forest"

@@ -1,6 +1,7 @@
 """Detail actions (favourite, delete, share, remix, vary), presets and shapes, file sending."""
 
 import datetime
+import html
 import re
 from pathlib import Path
 
@@ -118,18 +119,50 @@ def test_a_share_link_shows_that_image_and_prompt_to_anyone_until_revoked(user_c
     assert client.get(reverse("imagegen:shared_image", args=[token])).status_code == 404
 
 
-def test_images_are_kept_by_the_browser_only_and_only_briefly(user_client, user):
+def test_images_are_kept_by_no_cache_not_even_the_browsers(user_client, user):
+    """A deleted or unshared image, or one seen on a shared computer, must not linger."""
     generation = make_done(user)
     token = services.share_generation(generation_id=generation.pk, user=user)
     for url in (
         reverse("imagegen:image", args=[generation.pk]),
         reverse("imagegen:thumbnail", args=[generation.pk]),
         reverse("imagegen:shared_image", args=[token]),
+        reverse("api:image", args=[generation.pk]),
+        reverse("api:thumbnail", args=[generation.pk]),
     ):
-        cache = user_client.get(url)["Cache-Control"]
-        assert "private" in cache
-        max_age = int(cache.split("max-age=")[1].split(",")[0])
-        assert max_age <= 300  # a deleted or unshared image must not linger a day
+        assert user_client.get(url)["Cache-Control"] == "private, no-store", url
+
+
+def meta(page, attribute, name):
+    found = re.search(rf'<meta {attribute}="{re.escape(name)}" content="([^"]*)"', page)
+    return html.unescape(found[1]) if found else None
+
+
+def test_a_share_link_previews_its_picture_in_chat_apps(client, user, settings):
+    """KakaoTalk, Slack and the rest read Open Graph / Twitter card tags: absolute URLs."""
+    generation = make_done(user, prompt="Gyeongbokgung palace in autumn & hanbok")
+    token = services.share_generation(generation_id=generation.pk, user=user)
+    page = client.get(reverse("imagegen:shared", args=[token])).content.decode()
+    page_url = "http://testserver" + reverse("imagegen:shared", args=[token])
+    image_url = "http://testserver" + reverse("imagegen:shared_image", args=[token])
+    assert meta(page, "property", "og:title") == "Gyeongbokgung palace in autumn & hanbok"
+    assert meta(page, "property", "og:url") == page_url
+    assert meta(page, "property", "og:image") == image_url
+    assert meta(page, "name", "twitter:card") == "summary_large_image"
+    assert meta(page, "name", "twitter:image") == image_url
+    assert meta(page, "property", "og:image:width") == str(generation.width)
+    assert meta(page, "property", "og:image:type") == "image/png"
+    # A crawler with no session gets the picture from that URL.
+    picture = Client().get(image_url.removeprefix("http://testserver"))
+    assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
+    # With SITE_URL, previews name the public address, whatever host the crawler used.
+    settings.SITE_URL = "https://travelfit.example"
+    page = client.get(reverse("imagegen:shared", args=[token])).content.decode()
+    assert meta(page, "property", "og:image").startswith("https://travelfit.example/s/")
+    # Unshared, the link previews nothing.
+    services.revoke_share(generation_id=generation.pk, user=user)
+    gone = client.get(reverse("imagegen:shared", args=[token])).content.decode()
+    assert meta(gone, "property", "og:image") is None
 
 
 def test_sharing_twice_keeps_one_link_and_unfinished_images_cannot_be_shared(user):

@@ -153,6 +153,64 @@ def test_private_loopback_and_link_local_addresses_are_refused(settings, url):
     assert "public internet" in refused.value.messages[0]
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://[64:ff9b::7f00:1]/hook",  # NAT64 of 127.0.0.1
+        "https://[64:ff9b::a00:1]/hook",  # NAT64 of 10.0.0.1
+        "https://[64:ff9b:1::a9fe:a9fe]/hook",  # local-use NAT64 (169.254.169.254)
+        "https://[2002:7f00:1::1]/hook",  # 6to4 of 127.0.0.1
+        "https://[2002:a9fe:a9fe::1]/hook",  # 6to4 of the cloud metadata address
+        "https://[::127.0.0.1]/hook",  # IPv4-compatible
+        "https://[::a9fe:a9fe]/hook",
+        "https://192.0.0.8/hook",  # IETF protocol assignments
+        "https://192.0.0.171/hook",
+    ],
+)
+def test_ipv4_addresses_inside_ipv6_ones_are_checked_too(settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    with pytest.raises(ValidationError) as refused:
+        webhooks.check_callback_url(url)
+    assert refused.value.code == "callback_url_not_public"
+
+
+@pytest.mark.parametrize(
+    "url", ["https://[64:ff9b::5db8:d70e]/hook", "https://[2002:5db8:d70e::1]/hook"]
+)
+def test_a_public_ipv4_address_inside_nat64_or_6to4_is_public(settings, url):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    assert webhooks.check_callback_url(url) == url  # 93.184.215.14 inside
+
+
+def test_staff_are_told_which_setting_allows_local_receivers(settings, make_user):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    settings.DEBUG = False
+    for url in ("https://127.0.0.1/hook", "http://example.com/hook"):
+        with pytest.raises(ValidationError) as for_staff:
+            webhooks.check_callback_url(url, for_staff=True)
+        assert "WEBHOOK_ALLOW_PRIVATE_URLS=true" in for_staff.value.messages[0]
+        with pytest.raises(ValidationError) as for_users:
+            webhooks.check_callback_url(url)
+        assert "WEBHOOK_" not in for_users.value.messages[0]
+    staff = services.create_api_token(user=make_user("ops", is_staff=True), name="ops")[1]
+    from django.test import Client
+
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {staff}")
+    body = {"prompt": "x", "callback_url": "https://127.0.0.1:8443/hook"}
+    answer = api.post(reverse("api:generations"), json.dumps(body), content_type="application/json")
+    assert "WEBHOOK_ALLOW_PRIVATE_URLS" in answer.json()["error"]["fields"]["callback_url"][0]
+
+
+def test_the_korean_refusal_reads_right_after_an_address(settings):
+    from django.utils import translation
+
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
+    with translation.override("ko"), pytest.raises(ValidationError) as refused:
+        webhooks.check_callback_url("https://127.0.0.1/hook")
+    message = refused.value.messages[0]
+    assert "(127.0.0.1)는" in message and "127.0.0.1예요" not in message
+
+
 def test_a_public_address_is_accepted(settings):
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = False
     url = "https://93.184.215.14/travelfit?x=1"
@@ -268,6 +326,38 @@ def test_links_in_the_body_are_absolute_with_site_url(private_urls, receiver, us
     event = json.loads(receiver.received[0].body)
     assert event["data"]["detail_url"] == "https://travelfit.example.com" + reverse(
         "imagegen:detail", args=[generation.pk]
+    )
+
+
+def test_without_site_url_links_start_where_the_generation_was_asked_for(
+    private_urls, transactional_db, receiver, user, token, client
+):
+    """One rule for the API's answers and the webhook: absolute, from the creating request."""
+    from django.test import Client
+
+    private_urls.SITE_URL = ""
+    private_urls.ALLOWED_HOSTS = ["api.travelfit.example", "internal.example"]
+    key = services.create_api_token(user=user, name="links")[1]
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_HOST="api.travelfit.example")
+    made = api.post(
+        reverse("api:generations"),
+        json.dumps({"prompt": "Busan harbour", "callback_url": receiver.url()}),
+        content_type="application/json",
+        secure=True,
+    )
+    assert made.status_code == 201
+    run_queued_tasks()
+    run_queued_tasks()
+    event = json.loads(receiver.received[0].body)
+    item = api.get(reverse("api:generation", args=[event["data"]["id"]]), secure=True).json()
+    image_url = f"https://api.travelfit.example/api/v1/generations/{item['id']}/image.png"
+    assert event["data"]["image_url"] == item["image_url"] == image_url
+    assert event["data"]["detail_url"] == item["detail_url"]
+    assert item["detail_url"].startswith("https://api.travelfit.example/g/")
+    # Asked about through another host name, the links stay the creating request's.
+    elsewhere = Client(HTTP_AUTHORIZATION=f"Bearer {key}", HTTP_HOST="internal.example")
+    assert elsewhere.get(reverse("api:generation", args=[item["id"]])).json()["image_url"] == (
+        image_url
     )
 
 

@@ -31,3 +31,10 @@ access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 # Replace a worker after this many requests (with jitter), so slow leaks cannot grow forever.
 max_requests = 2000
 max_requests_jitter = 200
+# gunicorn's control socket (for gunicornc) defaults to one path per user, $HOME/.gunicorn/
+# gunicorn.ctl, so a second instance under the same user would unlink the first one's. It is
+# off unless WEB_CONTROL_SOCKET names this instance's own path.
+if settings.WEB_CONTROL_SOCKET:
+    control_socket = settings.WEB_CONTROL_SOCKET
+else:
+    control_socket_disable = True

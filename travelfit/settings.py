@@ -108,6 +108,8 @@ WEB_WORKERS = _setting("WEB_WORKERS", _whole_number(1, 64), 2, "a whole number (
 WEB_THREADS = _setting("WEB_THREADS", _whole_number(1, 64), 8, "a whole number (1–64)")
 WEB_TIMEOUT = _setting("WEB_TIMEOUT", _whole_number(5), 60, "a number of seconds (5 or more)")
 PORT = _setting("PORT", _whole_number(1, 65535), 8000, "a port number (1–65535)")
+# gunicorn's control socket (gunicornc): a path of this instance's own; empty turns it off.
+WEB_CONTROL_SOCKET = env.str("WEB_CONTROL_SOCKET", default="").strip()
 
 DATA_DIR = Path(env.str("DATA_DIR", default=str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -143,6 +145,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After LocaleMiddleware and the user: their language beats the cookie; their time zone.
     "accounts.middleware.UserPreferencesMiddleware",
+    # The JSON API speaks English unless Accept-Language asks for Korean.
+    "travelfit.middleware.ApiLanguageMiddleware",
+    # Signed-in pages: Cache-Control: private, no-store.
+    "travelfit.middleware.SignedInNoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -216,6 +222,8 @@ LOGOUT_REDIRECT_URL = "login"
 LANGUAGES = [("ko", "한국어"), ("en", "English")]
 LANGUAGE_CODE = _setting("LANGUAGE_CODE", _one_of("ko", "en"), "ko", "ko or en")
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Our corrections to Django's locale formats (Korean: 오전/오후 before the time).
+FORMAT_MODULE_PATH = ["travelfit.formats"]
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -260,7 +268,7 @@ def s3_storage(*, bucket, endpoint_url, region, access_key, secret_key, addressi
             # Never overwrite: a second worker's copy of an image gets its own name and is
             # deleted when its result is not the one recorded.
             "file_overwrite": False,
-            "object_parameters": {"CacheControl": "private, max-age=60"},
+            "object_parameters": {"CacheControl": "private, no-store"},
         },
     }
 
@@ -309,6 +317,8 @@ CONTENT_SECURITY_POLICY = {
 # Secure by default when DEBUG is off: HTTPS only, HSTS, cookies over HTTPS only. An operator
 # trying the site over plain http turns these off on purpose (`make run`'s .env does).
 SECURE_SSL_REDIRECT = _setting("SECURE_SSL_REDIRECT", _boolean, not DEBUG, "true or false")
+# A load balancer probes /health over plain http inside the network: answer it, don't redirect.
+SECURE_REDIRECT_EXEMPT = [r"^health$"]
 SECURE_HSTS_SECONDS = _setting(
     "SECURE_HSTS_SECONDS",
     _whole_number(0),
@@ -357,6 +367,11 @@ LOGIN_FAILURE_LIMIT = _setting(
 LOGIN_COOLOFF_MINUTES = _setting(
     "LOGIN_COOLOFF_MINUTES", _whole_number(1), 15, "a whole number of minutes (1 or more)"
 )
+# Failed log-ins from one address across every user name (password spraying) per
+# LOGIN_COOLOFF_MINUTES window; past it, log-ins from that address wait for the next window.
+LOGIN_ADDRESS_FAILURE_LIMIT = _setting(
+    "LOGIN_ADDRESS_FAILURE_LIMIT", _whole_number(1), 30, "a whole number of attempts (1 or more)"
+)
 # New accounts and password-reset e-mails per client address and window.
 SIGNUP_LIMIT = _setting("SIGNUP_LIMIT", _whole_number(0), 5, "a whole number (0 stops sign-up)")
 SIGNUP_WINDOW_MINUTES = _setting(
@@ -365,7 +380,16 @@ SIGNUP_WINDOW_MINUTES = _setting(
 PASSWORD_RESET_LIMIT = _setting(
     "PASSWORD_RESET_LIMIT", _whole_number(0), 5, "a whole number (per SIGNUP_WINDOW_MINUTES)"
 )
+# Reset e-mails to one e-mail address per window, from any number of client addresses.
+PASSWORD_RESET_ACCOUNT_LIMIT = _setting(
+    "PASSWORD_RESET_ACCOUNT_LIMIT",
+    _whole_number(0),
+    3,
+    "a whole number (per SIGNUP_WINDOW_MINUTES)",
+)
 AUTHENTICATION_BACKENDS = [
+    # Log-ins from an address past LOGIN_ADDRESS_FAILURE_LIMIT stop here, then django-axes'.
+    "accounts.throttles.AddressLockoutBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -376,7 +400,8 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=LOGIN_COOLOFF_MINUTES)
 # else's typos, and nobody can lock another user out from elsewhere.
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "accounts.throttles.client_ip"
+# IPv6 counts by its /64, as sign-up and reset do: new addresses from one block are one client.
+AXES_CLIENT_IP_CALLABLE = "accounts.throttles.lockout_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_VERBOSE = False
 

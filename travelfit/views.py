@@ -1,15 +1,17 @@
 """Site-wide views: the operators' health endpoint and the JSON error pages of the API."""
 
 import logging
+import sys
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.db.models import Count
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.shortcuts import render
+from django.template import loader
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -25,6 +27,7 @@ from imagegen.models import Generation, ProviderCooldown
 from imagegen.paginators import table_count
 from imagegen.providers import get_provider
 from imagegen.providers.base import redact
+from travelfit.json_errors import json_error
 
 logger = logging.getLogger("imagegen.health")
 
@@ -65,7 +68,9 @@ def health(request):
         spent, budget, budget_state = services.budget_state()
     except DatabaseError as exc:
         logger.error("health: database unreachable: %s", type(exc).__name__)
-        return JsonResponse({"status": "unhealthy", "database": "unreachable"}, status=503)
+        response = JsonResponse({"status": "unhealthy", "database": "unreachable"}, status=503)
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     broker_ok = _broker_reachable()
     providers = [_provider_state(name, cooling.get(name)) for name in settings.IMAGEGEN_PROVIDERS]
@@ -177,7 +182,7 @@ def _provider_state(name, cooldown):
 # DATA_UPLOAD_MAX_MEMORY_SIZE, a multipart body without a boundary) or a bug.
 def _api_error(request, status, code, message):
     if request.path.startswith("/api/"):
-        return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+        return json_error(status, code, message)
     return None
 
 
@@ -205,11 +210,37 @@ def page_not_found(request, exception):
     ) or defaults.page_not_found(request, exception)
 
 
+# A request that failed because the database cannot be reached is not a bug: the answer is 503
+# with Retry-After (as /health gives), so clients and load balancers try again.
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
+RETRY_AFTER_SECONDS = 30
+
+
 @requires_csrf_token
 def server_error(request):
+    """handler500: the error page (JSON under /api/); 503 when the database is unreachable.
+
+    Django calls it while handling the exception, so sys.exc_info() says what went wrong.
+    """
+    if isinstance(sys.exc_info()[1], DATABASE_UNREACHABLE):
+        return _service_unavailable(request)
     return _api_error(
         request, 500, "server_error", "Something went wrong on our side; it has been logged."
     ) or defaults.server_error(request)
+
+
+def _service_unavailable(request):
+    response = _api_error(
+        request,
+        503,
+        "unavailable",
+        "The site cannot reach its database right now; try again after Retry-After seconds.",
+    )
+    if response is None:
+        # No request context: a context processor would ask the database for the user.
+        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def csrf_failure(request, reason=""):

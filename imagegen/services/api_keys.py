@@ -27,7 +27,9 @@ def create_api_token(
     The token's `webhook_secret` (whsec_…) signs its webhooks: show it to the user with the
     key. A default callback URL is checked against the webhook policy (ValidationError).
     """
-    default_callback_url = webhooks.check_callback_url(default_callback_url)
+    default_callback_url = webhooks.check_callback_url(
+        default_callback_url, for_staff=user.is_staff
+    )
     key = "tf_" + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         user=user,

@@ -60,6 +60,7 @@ def submit_generations(
     translate_prompt: bool = True,
     callback_url: str = "",
     api_token: ApiToken | None = None,
+    origin: str = "",
 ) -> list[Generation]:
     """Reserve `count` units of quota, record `count` generations of the same request and
     queue them, in one transaction: all are charged and queued, or none.
@@ -73,6 +74,7 @@ def submit_generations(
     with a preset, `preset_input` keeps the user's own words so the request can be remixed.
     `callback_url` is called when it ends, signed with `api_token`'s secret: pass what
     webhooks.resolve_callback_url() returned (it applies the key's default and the URL policy).
+    `origin` is the scheme://host the request came to: its links start there (presenters).
     """
     periods = Periods.current()
     check_budget_allows_new_generations()
@@ -95,6 +97,7 @@ def submit_generations(
                 translate_prompt=translate_prompt,
                 callback_url=callback_url,
                 api_token=api_token,
+                origin=origin,
                 charged=True,
                 charged_day=None if bonus else periods.day,
                 charged_month=None if bonus else periods.month,
@@ -111,8 +114,11 @@ def submit_generations(
     return generations
 
 
-def retry_generation(*, generation_id: uuid.UUID | str, user: AbstractBaseUser) -> Generation:
-    """Submit the user's own earlier request again, with the same parameters."""
+def retry_generation(
+    *, generation_id: uuid.UUID | str, user: AbstractBaseUser, origin: str = ""
+) -> Generation:
+    """Submit the user's own earlier request again, with the same parameters; `origin` is
+    where the retry was asked (else where the first was)."""
     source = Generation.objects.get(pk=generation_id, owner=user)
     return submit_generation(
         user=user,
@@ -130,6 +136,7 @@ def retry_generation(*, generation_id: uuid.UUID | str, user: AbstractBaseUser) 
         # An integrator's retry reports back where the first one would have.
         callback_url=source.callback_url,
         api_token=source.api_token,
+        origin=origin or source.origin,
     )
 
 

@@ -4,11 +4,12 @@ import shutil
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
-from imagegen import services
+from imagegen import media, services
 from imagegen.forms import GenerationForm
 from imagegen.models import Generation, Preset
 from imagegen.providers import get_provider
@@ -115,6 +116,17 @@ class Command(BaseCommand):
             "seed": options["seed"] or "",
         }
 
+    def _say_where(self, generation):
+        """The image's file on this machine, or its name in the bucket and a signed link."""
+        if not media.uses_bucket():
+            self.stdout.write(f"Image: {generation.image.path}")
+            return
+        self.stdout.write(
+            f"Image: {generation.image.name} in bucket {settings.AWS_STORAGE_BUCKET_NAME}"
+        )
+        link = media.signed_url(generation.image, content_type=generation.image_content_type)
+        self.stdout.write(f"Link (valid {settings.IMAGEGEN_SIGNED_URL_TTL} s): {link}")
+
     def _wait(self, generations, *, timeout, out):
         deadline = time.monotonic() + timeout
         pending = {generation.pk for generation in generations}
@@ -138,13 +150,15 @@ class Command(BaseCommand):
             if generation.status != Generation.Status.SUCCEEDED:
                 failed.append(generation)
                 continue
-            self.stdout.write(f"Image: {generation.image.path}")
+            self._say_where(generation)
             if out:
                 target = Path(out)
                 if len(generations) > 1:
                     target = target.with_name(f"{target.stem}-{number}{target.suffix or '.png'}")
                 try:
-                    shutil.copyfile(generation.image.path, target)
+                    # Through the storage API: the file may be on this disk or in the bucket.
+                    with generation.image.open("rb") as source, target.open("wb") as copy:
+                        shutil.copyfileobj(source, copy)
                 except OSError as exc:
                     raise CommandError(f"Could not write {target}: {exc}") from exc
                 self.stdout.write(f"Saved: {target}")
