@@ -15,7 +15,19 @@ from zipstream import ZIP_STORED, ZipStream
 from . import selectors
 
 INDEX_NAME = "index.csv"
-INDEX_FIELDS = ["file", "prompt", "negative_prompt", "created_at", "seed", "width", "height"]
+INDEX_FIELDS = [
+    "file",
+    "task",
+    "prompt",
+    "negative_prompt",
+    "created_at",
+    "seed",
+    "width",
+    "height",
+    "source_photo",
+    "garment_photo",
+]
+PHOTOS_FOLDER = "photos"
 CHUNK_BYTES = 256 * 1024
 
 logger = logging.getLogger("accounts")
@@ -50,9 +62,20 @@ def file_names(generations):
     return names
 
 
-def index_csv(generations, names):
-    """The index: one row per image, times in the current time zone. UTF-8 with a byte order
-    mark, so that spreadsheet programs read Korean prompts right."""
+def photo_names(uploads):
+    """{upload id: its name in the zip}: photos/photo-<day>-<id's first 8>.jpg (or .png)."""
+    return {
+        upload.pk: f"{PHOTOS_FOLDER}/photo-{timezone.localdate(upload.created_at).isoformat()}"
+        f"-{upload.pk.hex[:8]}.{upload.image.name.rsplit('.', 1)[-1]}"
+        for upload in uploads
+    }
+
+
+def index_csv(generations, names, photos=None):
+    """The index: one row per image, times in the current time zone, and for an edit or a
+    try-on the photos it was made from (in photos/, while they are kept). UTF-8 with a byte
+    order mark, so that spreadsheet programs read Korean prompts right."""
+    photos = photos or {}
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=INDEX_FIELDS, lineterminator="\r\n")
     writer.writeheader()
@@ -60,6 +83,9 @@ def index_csv(generations, names):
         writer.writerow(
             {
                 "file": name,
+                "task": generation.task,
+                "source_photo": photos.get(generation.source_image_id, ""),
+                "garment_photo": photos.get(generation.garment_image_id, ""),
                 "prompt": generation.prompt,
                 "negative_prompt": generation.negative_prompt,
                 "created_at": timezone.localtime(generation.created_at).isoformat(),
@@ -72,7 +98,8 @@ def index_csv(generations, names):
 
 
 def images_zip(user):
-    """A ZipStream (iterate it for the bytes) of the user's finished images and index.csv.
+    """A ZipStream (iterate it for the bytes) of the user's finished images, index.csv, and the
+    photos they uploaded (photos/, the clean copies: no metadata).
 
     The rows are read now, so the index is written in the time zone of the request; the files
     are read as the stream is consumed. Images are stored, not compressed: PNG, JPEG and WebP
@@ -82,6 +109,9 @@ def images_zip(user):
         selectors.images_of(user).only(
             "id",
             "image",
+            "task",
+            "source_image",
+            "garment_image",
             "prompt",
             "preset_input",
             "negative_prompt",
@@ -92,8 +122,12 @@ def images_zip(user):
         )
     )
     names = file_names(generations)
+    uploads = list(selectors.uploads_of(user))
+    photos = photo_names(uploads)
     archive = ZipStream(compress_type=ZIP_STORED)
     for generation, name in zip(generations, names, strict=True):
         archive.add(_file_chunks(generation.image), name)
-    archive.add(index_csv(generations, names), INDEX_NAME)
+    for upload in uploads:
+        archive.add(_file_chunks(upload.image), photos[upload.pk])
+    archive.add(index_csv(generations, names, photos), INDEX_NAME)
     return archive

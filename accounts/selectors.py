@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from imagegen.models import Generation
+from imagegen.models import Generation, Upload
 from imagegen.selectors import generations_of
 
 from .models import Profile
@@ -50,3 +50,8 @@ def images_of(user):
         .exclude(image="")
         .order_by("created_at")
     )
+
+
+def uploads_of(user):
+    """The photos the user uploaded and still has, oldest first (in the download too)."""
+    return Upload.objects.filter(owner=user).order_by("created_at")

@@ -45,6 +45,7 @@ from .models import (
     PromptRefusal,
     ProviderCooldown,
     Quota,
+    Upload,
     WebhookDelivery,
 )
 from .paginators import EstimatedCountPaginator
@@ -113,7 +114,7 @@ class GenerationAdmin(admin.ModelAdmin):
     list_display_links = ("thumb", "created")
     # Filters with fixed choices: Django's own for a field would SELECT DISTINCT over every row
     # (and date_hierarchy truncates every row's date), which grows with the table.
-    list_filter = ("status", ProviderFilter, FailureClassFilter, "created_at")
+    list_filter = ("status", "task", ProviderFilter, FailureClassFilter, "created_at")
     search_fields = ("prompt", "owner__username")
     list_select_related = ("owner",)
     list_per_page = 50
@@ -160,6 +161,9 @@ class GenerationAdmin(admin.ModelAdmin):
         "share_token",
         "callback_url",
         "api_token",
+        "task",
+        "source_image",
+        "garment_image",
     )
     fieldsets = (
         (
@@ -170,6 +174,7 @@ class GenerationAdmin(admin.ModelAdmin):
             "Request",
             {
                 "fields": (
+                    ("task", "source_image", "garment_image"),
                     "prompt",
                     "negative_prompt",
                     "preset",
@@ -651,6 +656,33 @@ class PromptRefusalAdmin(admin.ModelAdmin):
     list_select_related = ("user",)
     date_hierarchy = "created_at"
     actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Upload)
+class UploadAdmin(admin.ModelAdmin):
+    """Uploaded photos, read-only: who, how large, when they go. The photos themselves are
+    not shown here: they are people's faces, seen by their owners only."""
+
+    list_display = ("created_at", "owner", "width", "height", "used_at", "expires_at")
+    list_select_related = ("owner",)
+    search_fields = ("owner__username",)
+    readonly_fields = (
+        "id",
+        "owner",
+        "width",
+        "height",
+        "content_type",
+        "created_at",
+        "used_at",
+        "expires_at",
+    )
+    fields = readonly_fields
 
     def has_add_permission(self, request):
         return False

@@ -22,6 +22,7 @@ import pydantic
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -47,16 +48,19 @@ from .api_schemas import (
     PresetList,
     QuotaOut,
     ShareOut,
+    UploadOut,
 )
 from .forms import (
     MAX_BATCH,
+    TEXT_ONLY_FIELDS,
     GenerationForm,
     aspect_size,
     reject_control_characters,
     size_choices,
 )
-from .models import MAX_SEED, Aspect, Generation, Preset
-from .providers import primary_provider
+from .models import MAX_SEED, Aspect, Generation, Preset, Upload
+from .providers import available_tasks, primary_provider
+from .uploads import UploadRefused, too_large
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
 UTF8_ONLY = "Send the body as UTF-8 JSON, without a byte order mark (not UTF-16 or UTF-32)."
@@ -101,6 +105,10 @@ ERROR_CODES = {
         "`Retry-After` and `resets_at` say when more come.",
     ),
     "rate_limited": (429, "Too many requests with this key this minute; `Retry-After`."),
+    "too_many_uploads": (
+        429,
+        "The day's uploads (`IMAGEGEN_UPLOADS_PER_DAY`) are used; `Retry-After` says when more.",
+    ),
     "server_error": (500, "A bug on our side; it has been logged."),
     "budget_exhausted": (503, "The site's monthly image budget is spent."),
     "unavailable": (
@@ -241,7 +249,7 @@ def _fit_create_body(body):
     capabilities = primary_provider().capabilities
     properties = body["properties"]
     max_length = settings.IMAGEGEN_MAX_PROMPT_LENGTH
-    properties["prompt"].update(minLength=1, maxLength=max_length)
+    _constrain(properties["prompt"], {"minLength": 1, "maxLength": max_length})
     size = {"minimum": capabilities.min_size, "maximum": capabilities.max_size}
     if capabilities.min_size % capabilities.size_step == 0:
         size["multipleOf"] = capabilities.size_step
@@ -579,10 +587,18 @@ def _validated_request(request, data):
         for name, value in data.items()
         if name in CREATE_FIELDS and name not in errors and value is not None
     }
-    form = GenerationForm(form_data)
+    form = GenerationForm(form_data, user=request.user)
     for name in sorted(set(form_data) - set(form.fields)):
         errors[name] = [f"The site's image provider does not take `{name}`; leave it out."]
         del form.data[name]
+    task = data.get("task") or Generation.Task.TEXT
+    if task != Generation.Task.TEXT:
+        for name in TEXT_ONLY_FIELDS:
+            if data.get(name) is not None:
+                errors.setdefault(name, []).append(
+                    f"`{name}` is for pictures from words: a photo task is its photo's size."
+                )
+                form.data.pop(name, None)
     if not form.is_valid():
         for name, messages in form.errors.items():
             errors.setdefault(name, list(messages))
@@ -866,6 +882,148 @@ def quota(request):
     }
 
 
+# --- Uploads: photos for edit and try_on ------------------------------------------------------
+
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A photo: JPEG, PNG, WebP or HEIC/HEIF.",
+                        }
+                    },
+                    "required": ["file"],
+                }
+            }
+        },
+    }
+}
+
+
+def _upload_item(upload):
+    return {
+        "id": upload.pk,
+        "width": upload.width,
+        "height": upload.height,
+        "content_type": upload.content_type,
+        "created_at": upload.created_at,
+        "expires_at": upload.expires_at,
+    }
+
+
+def _refused_file(message):
+    return _invalid({"file": [message]})
+
+
+@api.post(
+    "/uploads",
+    response={201: UploadOut, **_errors(400, 401, 403, 415, 429)},
+    url_name="uploads",
+    summary="Upload a photo",
+    tags=["uploads"],
+    openapi_extra=UPLOAD_BODY,
+)
+def create_upload(request):
+    """A photo to edit or to try an outfit on, as `multipart/form-data` with one field, `file`.
+
+    It is checked by its bytes (JPEG, PNG, WebP, HEIC/HEIF; one frame; within the size
+    limits), turned upright and kept as a copy with no metadata at all (no EXIF, no GPS). Use
+    its `id` as `source_image` or `garment_image` before `expires_at`: a photo no generation
+    uses is deleted after a day.
+    """
+    if request.content_type != "multipart/form-data":
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "Send the photo as multipart/form-data, in a field named `file`.",
+        )
+    try:
+        chosen = request.FILES.get("file")
+    except MultiPartParserError:
+        raise _refused_file(
+            "The multipart body could not be read (a boundary is missing or wrong)."
+        ) from None
+    if "file" in getattr(request, "oversized_uploads", set()):
+        raise _refused_file(too_large().localized())
+    if chosen is None:
+        raise _refused_file("Send the photo in a multipart field named `file`.")
+    try:
+        upload = services.store_upload(user=request.user, data=chosen.read())
+    except UploadRefused as exc:
+        raise _refused_file(exc.localized()) from None
+    except services.UploadsExhausted as exc:
+        raise ApiError(
+            429,
+            exc.code,
+            str(exc),
+            headers={"Retry-After": str(exc.retry_after_seconds)},
+            retry_after=exc.retry_after_seconds,
+        ) from None
+    location = request.build_absolute_uri(reverse("api:upload", args=[upload.pk]))
+    response = api.create_response(request, _upload_item(upload), status=201)
+    response["Location"] = location
+    return response
+
+
+UPLOAD_ID = "/uploads/{uuid:upload_id}"
+
+
+def _own_upload(request, upload_id):
+    return get_object_or_404(Upload, pk=upload_id, owner=request.user)
+
+
+@api.get(
+    UPLOAD_ID,
+    response={200: UploadOut, **_errors(401, 404, 429)},
+    url_name="upload",
+    summary="Get an uploaded photo's details",
+    tags=["uploads"],
+)
+def get_upload(request, upload_id: uuid.UUID):
+    return _upload_item(_own_upload(request, upload_id))
+
+
+@api.get(
+    UPLOAD_ID + "/image",
+    response=_errors(401, 404, 429),
+    url_name="upload_image",
+    summary="Download an uploaded photo",
+    tags=["uploads"],
+    openapi_extra=_file_responses("image/jpeg", "image/png"),
+)
+def upload_image(request, upload_id: uuid.UUID):
+    """The stored copy: upright, without metadata (not the bytes you sent)."""
+    upload = _own_upload(request, upload_id)
+    return views.send_file(upload.image, content_type=upload.content_type)
+
+
+@api.delete(
+    UPLOAD_ID,
+    response={204: None, **_errors(401, 403, 404, 409, 429)},
+    url_name="delete_upload",
+    summary="Delete an uploaded photo",
+    tags=["uploads"],
+)
+def delete_upload(request, upload_id: uuid.UUID):
+    """Delete it now; 409 while a queued or running generation still needs it. Generations
+    made from it keep their images."""
+    try:
+        deleted = services.delete_upload(upload_id=upload_id, user=request.user)
+    except services.UploadInUse:
+        raise ApiError(
+            409, "conflict", "A generation that is not finished yet uses this photo."
+        ) from None
+    if not deleted:
+        raise Http404
+    return HttpResponse(status=204)
+
+
 # --- What the site offers ----------------------------------------------------------------------
 
 
@@ -904,9 +1062,9 @@ def list_presets(request):
     tags=["site"],
 )
 def capabilities(request):
-    """The ranges `POST /generations` accepts on this site (its image provider's): sizes and
-    the size of each aspect, whether it takes a negative prompt and a seed, steps and guidance,
-    the longest prompt and the most images per request."""
+    """The tasks `POST /generations` can do on this site, and the ranges it accepts (its first
+    image provider's): sizes and the size of each aspect, whether it takes a negative prompt
+    and a seed, steps and guidance, the longest prompt and the most images per request."""
     provider = primary_provider()
     caps = provider.capabilities
     size = {"minimum": caps.min_size, "maximum": caps.max_size, "multiple_of": caps.size_step}
@@ -916,6 +1074,7 @@ def capabilities(request):
 
     return {
         "provider": provider.name,
+        "tasks": [task for task in Generation.Task.values if task in available_tasks()],
         "width": size,
         "height": size,
         "aspects": {

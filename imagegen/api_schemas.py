@@ -17,6 +17,8 @@ from .models import Aspect, Generation
 from .selectors import GALLERY_FILTERS
 
 STATUSES = Literal[tuple(Generation.Status.values)]
+TASKS = Literal[tuple(Generation.Task.values)]
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$"
 GALLERY_SHOWS = Literal[tuple(GALLERY_FILTERS)]
 ASPECTS = Literal[(*Aspect.values, CUSTOM)]
 PAGE_SIZE = 20
@@ -26,11 +28,28 @@ CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
 
 
 class GenerationCreate(BaseModel):
-    """A request for images. Only `prompt` is required; null means "not given"."""
+    """A request for images; null means "not given"."""
 
     model_config = ConfigDict(extra="forbid", strict=True, title="GenerationCreate")
 
-    prompt: str = Field(description="What to draw (Korean is translated when the site does).")
+    task: TASKS | None = Field(
+        None,
+        description="text (default): a picture from words; edit: `source_image` changed as the "
+        "prompt says; try_on: the person in `source_image` wearing `garment_image`.",
+    )
+    source_image: str | None = Field(
+        None,
+        pattern=UUID_PATTERN,
+        description="An upload's id (POST /uploads): the photo to edit, or the person to dress.",
+    )
+    garment_image: str | None = Field(
+        None, pattern=UUID_PATTERN, description="An upload's id: the garment (try_on only)."
+    )
+    prompt: str | None = Field(
+        None,
+        description="What to draw (Korean is translated when the site does); for edit, how to "
+        "change the photo; for try_on, optional, the garment. Required but for try_on.",
+    )
     negative_prompt: str | None = Field(
         None, description="What to leave out; only when the provider takes one."
     )
@@ -78,6 +97,9 @@ class GenerationFilters(Schema):
 
 # The request fields GenerationForm checks the values of (the others are the API's own).
 CREATE_FIELDS = (
+    "task",
+    "source_image",
+    "garment_image",
     "prompt",
     "negative_prompt",
     "preset",
@@ -92,6 +114,11 @@ CREATE_FIELDS = (
 
 class GenerationOut(Schema):
     id: uuid.UUID
+    task: TASKS
+    source_image: uuid.UUID | None = Field(
+        description="The upload edited or dressed; null for text, or once the photo was deleted."
+    )
+    garment_image: uuid.UUID | None = Field(description="The garment's upload (try_on).")
     status: STATUSES
     status_label: str = Field(description="The status in the reader's language.")
     active: bool = Field(description="Queued or running.")
@@ -197,6 +224,7 @@ class CapabilitiesOut(Schema):
     """What `POST /generations` accepts on this site: its image provider's ranges."""
 
     provider: str = Field(description="The first provider generations go to.")
+    tasks: list[TASKS] = Field(description="What `task` may be: what some provider here can do.")
     width: SizeRange
     height: SizeRange
     aspects: dict[str, AspectSize] = Field(description="The pixel size of each `aspect`.")
@@ -207,3 +235,17 @@ class CapabilitiesOut(Schema):
     max_prompt_length: int
     max_batch: int = Field(description="The most `n` may be.")
     translation: bool = Field(description="Korean prompts are translated to English.")
+
+
+class UploadOut(Schema):
+    """A photo you uploaded: what `source_image` and `garment_image` take."""
+
+    id: uuid.UUID
+    width: int = Field(description="Pixels, upright.")
+    height: int
+    content_type: str = Field(description="The stored copy's: image/jpeg, or image/png.")
+    created_at: datetime.datetime
+    expires_at: datetime.datetime = Field(
+        description="When it is deleted: a day after the upload while no generation uses it, "
+        "the site's retention after the last that did."
+    )

@@ -13,8 +13,8 @@ from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from .models import ASPECT_RATIOS, MAX_SEED, Aspect, Preset
-from .providers import primary_provider
+from .models import ASPECT_RATIOS, MAX_SEED, PHOTOS_OF_TASK, Aspect, Generation, Preset
+from .providers import available_tasks, primary_provider
 
 ALLOWED_CONTROL = {"\n", "\r", "\t"}
 CUSTOM = "custom"
@@ -72,12 +72,32 @@ class PresetChoice(forms.ModelChoiceField):
         return preset.display_name
 
 
+PROMPT_NEEDED = {
+    Generation.Task.TEXT: _("Write what you want to see: the prompt cannot be empty."),
+    Generation.Task.EDIT: _("Say how to change the photo: “me on a beach in Jeju at sunset”."),
+}
+# Fields that only a picture from words takes: a photo task is the size of its photo.
+TEXT_ONLY_FIELDS = ("preset", "aspect", "width", "height")
+
+
 class GenerationForm(forms.Form):
-    """A preset, the prompt, a negative prompt, a shape; seed, steps and guidance if taken.
+    """The task; a preset, the prompt, a negative prompt, a shape; seed, steps and guidance if
+    taken; for an edit or a try-on, the user's uploaded photos (by id).
 
     Sizes come from the aspect (square, portrait, landscape, wide) or, with "custom", from
-    width and height; without an aspect a preset's own shape is used.
+    width and height; without an aspect a preset's own shape is used. An edit or a try-on is
+    the size of its (first) photo. Photos are resolved for `user`: someone else's id is
+    "no such photo". The prompt is optional for a try-on (a garment description).
     """
+
+    task = forms.ChoiceField(
+        required=False,
+        widget=forms.RadioSelect,
+        label=_("What to make"),
+        choices=Generation.Task.choices,
+    )
+    source_image = forms.CharField(required=False, widget=forms.HiddenInput)
+    garment_image = forms.CharField(required=False, widget=forms.HiddenInput)
 
     preset = PresetChoice(
         queryset=Preset.objects.filter(active=True),
@@ -91,7 +111,7 @@ class GenerationForm(forms.Form):
         ),
         label=_("Prompt"),
         strip=True,
-        error_messages={"required": _("Write what you want to see: the prompt cannot be empty.")},
+        required=False,
     )
     negative_prompt = forms.CharField(
         required=False,
@@ -139,8 +159,14 @@ class GenerationForm(forms.Form):
         "height": _("Choose a height between %(min)s and %(max)s pixels, in steps of %(step)s."),
     }
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
+        self.tasks = available_tasks()
+        self.fields["task"].choices = [
+            (value, label) for value, label in Generation.Task.choices if value in self.tasks
+        ]
+        self.fields["task"].initial = Generation.Task.TEXT
         self.capabilities = capabilities = primary_provider().capabilities
         max_length = settings.IMAGEGEN_MAX_PROMPT_LENGTH
         for name in ("prompt", "negative_prompt"):
@@ -200,6 +226,16 @@ class GenerationForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        task = data.get("task") or Generation.Task.TEXT
+        data["task"] = task
+        if task in PROMPT_NEEDED and not data.get("prompt") and "prompt" not in self.errors:
+            self.add_error("prompt", PROMPT_NEEDED[task])
+        for field in ("source_image", "garment_image"):
+            if data.get(field) and field not in PHOTOS_OF_TASK[task]:
+                self.add_error(field, _("This photo has no place in this task: leave it out."))
+            data[field] = self._photo(field, data.get(field)) if data.get(field) else None
+        if task != Generation.Task.TEXT:
+            return self._clean_photo_task(data, task)
         aspect = data.get("aspect") or ""
         preset = data.get("preset")
         if not aspect:
@@ -219,9 +255,49 @@ class GenerationForm(forms.Form):
         data["aspect"] = aspect
         return data
 
+    def _photo(self, field, upload_id):
+        from .services import SubmissionRefused, upload_of
+
+        if self.user is None:
+            self.add_error(field, _("Photos need a signed-in user."))
+            return None
+        try:
+            return upload_of(user=self.user, upload_id=upload_id, field=field)
+        except SubmissionRefused as exc:
+            self.add_error(field, str(exc))
+            return None
+
+    def _clean_photo_task(self, data, task):
+        """An edit or a try-on: its photos are there, and nothing of the text task's shape."""
+        from .services.generations import PHOTO_NEEDED
+
+        for field in ("source_image", "garment_image"):
+            if field in PHOTOS_OF_TASK[task] and not data[field] and field not in self.errors:
+                self.add_error(field, PHOTO_NEEDED[field])
+        source = data.get("source_image")
+        if source is not None:
+            data["width"], data["height"] = source.width, source.height
+        data["preset"] = None
+        return data
+
     def generation_kwargs(self):
         """The cleaned values as keyword arguments for services.submit_generation."""
         data = self.cleaned_data
+        task = data["task"]
+        if task != Generation.Task.TEXT:
+            return {
+                "task": task,
+                "source_image": data["source_image"],
+                "garment_image": data["garment_image"],
+                "prompt": data.get("prompt") or "",
+                "negative_prompt": data.get("negative_prompt") or "",
+                "width": data["width"],
+                "height": data["height"],
+                "seed": data.get("seed"),
+                "steps": data.get("steps"),
+                "guidance": data.get("guidance"),
+                "translate_prompt": not data.get("send_as_is"),
+            }
         preset = data.get("preset")
         text = data["prompt"]
         negative = data.get("negative_prompt") or ""
@@ -238,6 +314,7 @@ class GenerationForm(forms.Form):
             "preset": preset,
             "preset_input": text if preset else "",
             "translate_prompt": not data.get("send_as_is"),
+            "task": task,
         }
 
 
@@ -245,6 +322,9 @@ def initial_from(generation, *, vary=False):
     """Form values that ask for `generation` again: a remix, or with vary a new seed."""
     capabilities = primary_provider().capabilities
     initial = {
+        "task": generation.task,
+        "source_image": generation.source_image_id or "",
+        "garment_image": generation.garment_image_id or "",
         "preset": generation.preset_id,
         "prompt": generation.preset_input if generation.preset_id else generation.prompt,
         "negative_prompt": _own_negative(generation),
@@ -272,3 +352,38 @@ def _own_negative(generation):
         if negative.startswith(preset_part + ", "):
             return negative[len(preset_part) + 2 :]
     return negative
+
+
+class CreateForm(GenerationForm):
+    """The create page's form: GenerationForm, plus the photo pickers and the consent tick.
+
+    The view stores chosen photos first (services.store_upload) and puts their ids in
+    `source_image` / `garment_image`, so a form sent back with a mistake keeps its photos.
+    """
+
+    source_photo = forms.FileField(
+        required=False,
+        label=_("Your photo"),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+        help_text=_("JPEG, PNG, WebP or HEIC. It is kept privately, without its location data."),
+    )
+    garment_photo = forms.FileField(
+        required=False,
+        label=_("The outfit"),
+        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+        help_text=_("A photo of the garment on its own, flat or on a hanger."),
+    )
+    consent = forms.BooleanField(
+        required=False, label=_("This is me, or I have this person's permission.")
+    )
+
+    PHOTO_FIELDS = {"source_image": "source_photo", "garment_image": "garment_photo"}
+
+    def clean(self):
+        data = super().clean()
+        if data["task"] != Generation.Task.TEXT and not data.get("consent"):
+            self.add_error(
+                "consent",
+                _("Tick this to confirm the photo is of you, or that you have permission."),
+            )
+        return data

@@ -149,6 +149,62 @@ def thumbnail_path(generation, filename):
     return f"generations/{generation.owner_id}/{generation.pk}.thumb.webp"
 
 
+def upload_path(upload, filename):
+    """Where a photo's clean copy is kept: .jpg or .png, from the name it is saved under."""
+    extension = filename.rsplit(".", 1)[-1] if "." in filename else "jpg"
+    return f"uploads/{upload.owner_id}/{upload.pk}.{extension}"
+
+
+class Upload(models.Model):
+    """A photo a user uploaded to edit, or to try an outfit on: the re-encoded copy with no
+    metadata (imagegen.uploads), kept privately like generated images (no URL maps onto it).
+
+    Kept until `expires_at`: a day after the upload while no generation uses it,
+    IMAGEGEN_UPLOAD_RETENTION_DAYS after the last one that did (services.uploads). The
+    generations made from it keep their results and lose the link.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="uploads"
+    )
+    image = models.FileField(upload_to=upload_path, max_length=255)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    content_type = models.CharField(max_length=32)
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a generation last used it."
+    )
+    expires_at = models.DateTimeField(db_index=True, help_text="It is deleted then.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="upload_owner_recent")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(width__gt=0) & Q(height__gt=0), name="upload_size_positive"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Photo {self.width}×{self.height} of {self.owner}"
+
+
+class GenerationTask(models.TextChoices):
+    TEXT = "text", _("From words")
+    EDIT = "edit", _("Edit my photo")
+    TRY_ON = "try_on", _("Try an outfit on")
+
+
+# The photos each task takes: the one to edit, or the person and the garment for a try-on.
+PHOTOS_OF_TASK = {
+    GenerationTask.TEXT: (),
+    GenerationTask.EDIT: ("source_image",),
+    GenerationTask.TRY_ON: ("source_image", "garment_image"),
+}
+
+
 class GenerationStatus(models.TextChoices):
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")
@@ -161,6 +217,7 @@ class Generation(models.Model):
     """One request for an image: its parameters, its progress, and its result or failure."""
 
     Status = GenerationStatus
+    Task = GenerationTask
     ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -263,6 +320,27 @@ class Generation(models.Model):
         related_name="generations",
         help_text="The API key it was submitted with; its secret signs the webhook.",
     )
+    # What it asks for: a picture from words, the user's photo edited, or an outfit tried on;
+    # the photos are the user's uploads (gone after their retention: the result stays).
+    task = models.CharField(
+        max_length=16, choices=GenerationTask, default=GenerationTask.TEXT, db_default="text"
+    )
+    source_image = models.ForeignKey(
+        Upload,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The photo edited, or the person for a try-on.",
+    )
+    garment_image = models.ForeignKey(
+        Upload,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The garment, for a try-on.",
+    )
     # The API's and the webhook's absolute links start here when SITE_URL is empty
     # (presenters.link_base); empty for one made by a command.
     origin = models.CharField(
@@ -299,6 +377,9 @@ class Generation(models.Model):
                 condition=~Q(status="succeeded") | ~Q(image=""),
                 name="generation_succeeded_has_image",
             ),
+            models.CheckConstraint(
+                condition=Q(task__in=GenerationTask.values), name="generation_task_known"
+            ),
         ]
 
     def __str__(self):
@@ -311,6 +392,10 @@ class Generation(models.Model):
     @property
     def is_demo(self):
         return self.provider == "demo"
+
+    @property
+    def uses_photos(self):
+        return self.task != GenerationTask.TEXT
 
     @property
     def image_extension(self):

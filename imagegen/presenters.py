@@ -44,6 +44,9 @@ def status_payload(
         estimate = round(max(0.0, typical - (elapsed or 0.0)), 1)
     return {
         "id": str(generation.pk),
+        "task": generation.task,
+        "source_image": _id_or_none(generation.source_image_id),
+        "garment_image": _id_or_none(generation.garment_image_id),
         "status": generation.status,
         "status_label": generation.get_status_display(),
         "active": generation.is_active,
@@ -66,6 +69,10 @@ def status_payload(
         "image_url": reverse("imagegen:image", args=[generation.pk]) if done else None,
         "thumbnail_url": reverse("imagegen:thumbnail", args=[generation.pk]) if done else None,
     }
+
+
+def _id_or_none(value):
+    return str(value) if value else None
 
 
 def request_origin(request: HttpRequest) -> str:

@@ -17,3 +17,8 @@ def deliver_webhook(generation_id, attempt=1):
     """One attempt at a generation's webhook (queued by webhooks.generation_ended, and by a
     failed attempt's Schedule)."""
     webhooks.deliver(generation_id, attempt)
+
+
+def cleanup_uploads():
+    """The hourly deletion of photos past their retention (see migration 0014)."""
+    services.delete_expired_uploads()

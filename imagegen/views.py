@@ -1,5 +1,7 @@
 """Pages and endpoints for signed-in users: create, watch, browse, open and download."""
 
+import uuid
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -14,8 +16,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from . import media, presenters, selectors, services
-from .forms import GenerationForm, initial_from, reject_control_characters
-from .models import Generation
+from .forms import CreateForm, initial_from, reject_control_characters
+from .models import PHOTOS_OF_TASK, Generation, Upload
+from .uploads import UploadRefused, too_large
 
 RECENT_ON_CREATE_PAGE = 6
 GALLERY_PAGE_SIZE = 24
@@ -38,8 +41,13 @@ def create(request):
     """
     quota = selectors.quota_status(request.user)
     if request.method == "POST":
-        form = GenerationForm(request.POST)
-        if form.is_valid():
+        data = request.POST.copy()
+        photo_errors = _store_photos(request, data)
+        form = CreateForm(data, user=request.user)
+        valid = form.is_valid()
+        for field, message in photo_errors.items():
+            form.add_error(field, message)
+        if valid and not photo_errors:
             try:
                 queued = services.submit_generations(
                     user=request.user,
@@ -55,7 +63,7 @@ def create(request):
                     form.add_error(exc.field, str(exc))
             else:
                 request.session[LAST_REQUEST_SESSION] = {
-                    name: request.POST[name] for name in form.fields if name in request.POST
+                    name: data[name] for name in form.fields if name in data
                 }
                 if len(queued) == 1:
                     text = _("Queued. It will appear below when it is ready.")
@@ -67,7 +75,7 @@ def create(request):
                 return redirect("imagegen:create")
     else:
         initial = _remix_initial(request) or request.session.get(LAST_REQUEST_SESSION, {})
-        form = GenerationForm(initial=initial)
+        form = CreateForm(initial=initial, user=request.user)
     recent = selectors.generations_of(request.user)[:RECENT_ON_CREATE_PAGE]
     # What the page's script needs to let a preset choose its shape and describe itself.
     preset_data = {
@@ -77,8 +85,68 @@ def create(request):
     return render(
         request,
         "imagegen/create.html",
-        {"form": form, "quota": quota, "recent": recent, "preset_data": preset_data},
+        {
+            "form": form,
+            "quota": quota,
+            "recent": recent,
+            "preset_data": preset_data,
+            "photo_pickers": _photo_pickers(form),
+        },
     )
+
+
+def _store_photos(request, data):
+    """Keep the photos chosen on the page (services.store_upload) and put their ids in
+    `data`; {field: message} for each refused one. A refused photo stores nothing."""
+    errors = {}
+    oversized = getattr(request, "oversized_uploads", set())
+    for field, file_field in CreateForm.PHOTO_FIELDS.items():
+        chosen = request.FILES.get(file_field)
+        if file_field in oversized:
+            errors[field] = too_large().localized()
+            continue
+        if chosen is None:
+            continue
+        try:
+            upload = services.store_upload(user=request.user, data=chosen.read())
+        except UploadRefused as exc:
+            errors[field] = exc.localized()
+        except services.UploadsExhausted as exc:
+            errors[field] = str(exc)
+        else:
+            data[field] = str(upload.pk)
+    return errors
+
+
+def _photo_pickers(form):
+    """What the page shows for each photo an available task takes: the file input, the id of
+    a photo already chosen (a form sent back, or a remix) and that photo, to show it."""
+    pickers = []
+    for field, file_field in CreateForm.PHOTO_FIELDS.items():
+        tasks = [task for task, fields in PHOTOS_OF_TASK.items() if field in fields]
+        tasks = [task for task in tasks if task in form.tasks]
+        if not tasks:
+            continue
+        value = form[field].value()
+        upload = None
+        if value and _uuid_or_none(value):
+            upload = Upload.objects.filter(pk=_uuid_or_none(value), owner=form.user).first()
+        pickers.append(
+            {
+                "file": form[file_field],
+                "id": form[field],
+                "upload": upload,
+                "tasks": " ".join(tasks),
+            }
+        )
+    return pickers
+
+
+def _uuid_or_none(value):
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 def _remix_initial(request):
@@ -153,7 +221,11 @@ def gallery(request):
 
 @login_required
 def detail(request, generation_id):
-    generation = _own_generation(request, generation_id)
+    generation = get_object_or_404(
+        Generation.objects.select_related("source_image", "garment_image", "preset"),
+        pk=generation_id,
+        owner=request.user,
+    )
     position = selectors.queue_position(generation)
     share_url = None
     if generation.share_token:
@@ -165,11 +237,23 @@ def detail(request, generation_id):
         "imagegen/detail.html",
         {
             "generation": generation,
+            "photos": _photos_of(generation),
+            "retention_days": settings.IMAGEGEN_UPLOAD_RETENTION_DAYS,
             "position": position,
             "estimate": selectors.wait_estimate(position, selectors.typical_duration_now()),
             "share_url": share_url,
         },
     )
+
+
+def _photos_of(generation):
+    """[(upload or None once deleted, label)] of the photos an edit or a try-on was made from."""
+    labels = {"source_image": _("Your photo"), "garment_image": _("The outfit")}
+    if generation.task == Generation.Task.EDIT:
+        labels["source_image"] = _("The photo edited")
+    return [
+        (getattr(generation, field), labels[field]) for field in PHOTOS_OF_TASK[generation.task]
+    ]
 
 
 @login_required
@@ -228,6 +312,14 @@ def image(request, generation_id):
     return send_file(
         generation.image, content_type=generation.image_content_type, download_name=name
     )
+
+
+@login_required
+def upload_image(request, upload_id):
+    """One of the user's own uploaded photos (the clean copy): the create and detail pages
+    show it. Anyone else's is not found."""
+    upload = get_object_or_404(Upload, pk=upload_id, owner=request.user)
+    return send_file(upload.image, content_type=upload.content_type)
 
 
 @login_required

@@ -105,6 +105,22 @@ def run_queued_tasks():
     return ran
 
 
+def run_queued_generations():
+    """Make every queued generation in this process, as a worker would, whatever the broker:
+    with Redis a task is pushed only once its transaction commits, which a test's never does
+    (run_queued_tasks proves what reached the broker; this, what the worker makes)."""
+    from imagegen.tasks import run_generation
+
+    ran = 0
+    while queued := list(
+        Generation.objects.filter(status=Generation.Status.QUEUED).values_list("pk", flat=True)
+    ):
+        for generation_id in queued:
+            run_generation(str(generation_id))
+            ran += 1
+    return ran
+
+
 @pytest.fixture
 def worker_env():
     """Environment for a subprocess that must use this test run's database and queue."""
@@ -218,11 +234,23 @@ def gradio_space_server():
     space.stop()
 
 
+@pytest.fixture(scope="session")
+def gradio_tryon_server():
+    """A real Gradio app with IDM-VTON's /tryon (tests/fakes/gradio_tryon.py), started once."""
+    from tests.fakes.gradio_tryon import start_gradio_tryon
+
+    space = start_gradio_tryon()
+    yield space
+    space.stop()
+
+
 @pytest.fixture
-def gradio_space(gradio_space_server, settings):
-    """The fake Space, reset, with GRADIO_SPACE pointing at it."""
+def gradio_space(gradio_space_server, gradio_tryon_server, settings):
+    """The fake Spaces, reset, with GRADIO_SPACE and GRADIO_TRYON_SPACE pointing at them."""
     gradio_space_server.reset()
+    gradio_tryon_server.reset()
     settings.GRADIO_SPACE = gradio_space_server.url
+    settings.GRADIO_TRYON_SPACE = gradio_tryon_server.url
     settings.GRADIO_TIMEOUT = 5.0
     settings.IMAGEGEN_PROVIDERS = ["gradio_space"]
     return gradio_space_server

@@ -12,6 +12,9 @@ os.environ.setdefault("TRAVELFIT_ENV_FILE", os.devnull)
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
 os.environ["IMAGEGEN_PROVIDERS"] = os.environ.get("TEST_IMAGEGEN_PROVIDERS", "demo")
 os.environ.setdefault("IMAGEGEN_DEMO_DELAY", "0")
+# Never the real try-on Space (its default, yisol/IDM-VTON, is on huggingface.co): a test that
+# wants one points this at the fake (conftest's gradio_tryon_server).
+os.environ.setdefault("GRADIO_TRYON_SPACE", "http://127.0.0.1:9/")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="travelfit-test-"))
 # The test client, the served site and Chromium talk plain http on 127.0.0.1; the HTTPS
 # defaults themselves are tested in test_settings.py and test_security_https.py.

@@ -473,3 +473,19 @@ def test_no_budget_means_no_warning(admin_client, user, settings):
     settings.IMAGEGEN_MONTHLY_BUDGET_USD = None
     spend(user, "100")
     assert messages_of(admin_client.get(reverse("admin:index"))) == []
+
+
+def test_uploaded_photos_are_listed_for_admins_without_the_photos(admin_client, user):
+    from imagegen import services
+    from imagegen.models import Upload
+    from tests import photos
+
+    photo = services.store_upload(user=user, data=photos.jpeg_with_gps(320, 240))
+    listing = admin_client.get(reverse("admin:imagegen_upload_changelist")).content.decode()
+    assert "alice" in listing and "320" in listing
+    page = admin_client.get(reverse("admin:imagegen_upload_change", args=[photo.pk]))
+    assert page.status_code == 200
+    assert photo.image.name not in page.content.decode()  # no link to the face itself
+    assert "<img" not in page.content.decode().split('id="content"')[1]
+    assert admin_client.get(reverse("admin:imagegen_upload_add")).status_code == 403
+    assert Upload.objects.count() == 1

@@ -68,6 +68,10 @@ def test_the_schema_is_valid_openapi(client, db):
         ("GET", "/api/v1/quota"),
         ("GET", "/api/v1/presets"),
         ("GET", "/api/v1/capabilities"),
+        ("POST", "/api/v1/uploads"),
+        ("GET", "/api/v1/uploads/{upload_id}"),
+        ("GET", "/api/v1/uploads/{upload_id}/image"),
+        ("DELETE", "/api/v1/uploads/{upload_id}"),
     } == operations
     assert set(schema["components"]["securitySchemes"]) == {"ApiKey", "Session"}
 
@@ -77,11 +81,14 @@ def test_the_schema_describes_the_strict_create_body(client, db):
     body = schema["paths"]["/api/v1/generations"]["post"]["requestBody"]
     create = body["content"]["application/json"]["schema"]
     assert create["additionalProperties"] is False
-    assert create["required"] == ["prompt"]
+    assert "required" not in create  # prompt is, but for a try-on: the API says so by task
+    task = create["properties"]["task"]["anyOf"][0]
+    assert task["enum"] == ["text", "edit", "try_on"]
     assert (create["properties"]["n"]["minimum"], create["properties"]["n"]["maximum"]) == (1, 4)
 
 
-def integer_branch(prop):
+def non_null_branch(prop):
+    """The non-null branch of a nullable property (`anyOf: [{type: …}, {type: null}]`)."""
     return next(branch for branch in prop.get("anyOf", [prop]) if branch.get("type") != "null")
 
 
@@ -93,13 +100,14 @@ def test_the_create_body_holds_the_providers_ranges(client, db, settings):
     caps = primary_provider().capabilities
     properties = create_body(client)["properties"]
     for name in ("width", "height"):
-        size = integer_branch(properties[name])
+        size = non_null_branch(properties[name])
         assert (size["minimum"], size["maximum"]) == (caps.min_size, caps.max_size)
         assert size["multipleOf"] == 64
-    assert (properties["prompt"]["minLength"], properties["prompt"]["maxLength"]) == (1, 1000)
-    assert integer_branch(properties["steps"])["maximum"] == caps.steps[1]
-    assert integer_branch(properties["guidance"])["maximum"] == caps.guidance[1]
-    assert integer_branch(properties["seed"])["maximum"] == 2**31 - 1
+    prompt = non_null_branch(properties["prompt"])  # the non-null branch
+    assert (prompt["minLength"], prompt["maxLength"]) == (1, 1000)
+    assert non_null_branch(properties["steps"])["maximum"] == caps.steps[1]
+    assert non_null_branch(properties["guidance"])["maximum"] == caps.guidance[1]
+    assert non_null_branch(properties["seed"])["maximum"] == 2**31 - 1
     # A provider without steps or guidance: the schema, like the API, has no such field.
     settings.IMAGEGEN_PROVIDERS = ["demo"]
     demo = create_body(client)["properties"]
@@ -132,7 +140,7 @@ def test_cursor_and_the_image_download_are_described_as_strictly_as_checked(clie
     schema = client.get(SCHEMA_URL).json()
     listing = schema["paths"]["/api/v1/generations"]["get"]["parameters"]
     cursor = next(p for p in listing if p["name"] == "cursor")
-    assert integer_branch(cursor["schema"])["pattern"] == "^[A-Za-z0-9_-]+$"
+    assert non_null_branch(cursor["schema"])["pattern"] == "^[A-Za-z0-9_-]+$"
     image = schema["paths"]["/api/v1/generations/{generation_id}/image.png"]["get"]
     assert "400" in image["responses"]  # ?download=maybe
 
@@ -175,7 +183,7 @@ def test_every_operation_answers_as_its_schema_says(live_api):
     headers = {"Authorization": f"Bearer {key}"}
     session = requests.Session()
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 15
+    assert len(operations) == 19
     for operation in operations:
 
         @given(case=operation.as_strategy())

@@ -202,3 +202,54 @@ def test_the_spraying_lock_and_the_database_outage_pages_fit_a_phone(
     assert page.locator("h1").is_visible()
     shoot(page, f"newcomer-outage-{language}-phone")
     assert_fits(page)
+
+
+def test_a_korean_traveller_tries_an_outfit_on_from_a_phone(
+    served_site, start_worker, page_factory, make_user, tmp_path
+):
+    """Choose "try on", pick two photos, tick, submit, and see the result with both photos."""
+    from tests import photos
+
+    make_user("jisoo")
+    person = tmp_path / "me.jpg"
+    person.write_bytes(photos.jpeg_with_gps(480, 640))
+    garment = tmp_path / "coat.png"
+    garment.write_bytes(photos.png_with_alpha(300, 300))
+    start_worker(IMAGEGEN_DEMO_DELAY="0")
+    page = phone_page(page_factory, "ko")
+    log_in(page, served_site, "jisoo")
+    tab = page.locator("label.task-tab", has_text="옷 입어 보기")
+    tab.click()
+    # Only what a try-on takes is shown: two photo pickers, the tick, no shape or preset.
+    assert page.locator('input[name="garment_photo"]').is_visible()
+    assert not page.locator("#id_preset").is_visible()
+    assert page.locator('[data-role="prompt-field"] label').inner_text() == "옷 설명(선택):"
+    page.locator('input[name="source_photo"]').set_input_files(str(person))
+    page.locator('input[name="garment_photo"]').set_input_files(str(garment))
+    previews = page.locator('[data-role="preview"]')
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-role=preview]')]"
+        ".every(img => !img.hidden && img.complete && img.naturalWidth > 0)"
+    )
+    assert previews.count() == 2
+    shoot(page, "newcomer-try-on-chosen-ko-phone")
+    assert_fits(page)
+    page.locator("#id_prompt").fill("베이지색 린넨 코트")
+    page.locator("#id_consent").check()
+    page.locator(".generate-form button[type=submit]").click()
+    page.wait_for_load_state()
+    card = page.locator("article.card").first
+    card.locator("img").wait_for(timeout=30_000)
+    assert card.locator(".badge.task-try_on").inner_text() == "옷 입어 보기"
+    card.locator("a.card-media").click()
+    page.wait_for_selector(".detail-media img")
+    sources = page.locator(".sources img")
+    assert sources.count() == 2
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.sources img, .detail-media img')]"
+        ".every(img => img.complete && img.naturalWidth > 0)"
+    )
+    generation = Generation.objects.get(owner__username="jisoo")
+    assert generation.task == "try_on" and generation.status == "succeeded"
+    shoot(page, "newcomer-try-on-result-ko-phone")
+    assert_fits(page)

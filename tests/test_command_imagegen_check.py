@@ -108,7 +108,7 @@ def test_a_cooling_provider_is_shown(hf):
 
 def test_the_space_running_and_its_endpoint(gradio_space, settings, db):
     output, error = check()
-    assert "1. gradio_space" in output and ": OK" in output
+    assert f"1. gradio_space ({gradio_space.url}/infer): OK" in output
     settings.GRADIO_API_NAME = "/generate"  # a setting change rebuilds the providers
     output, error = check()
     assert "The Space has no endpoint /generate." in output
@@ -118,6 +118,7 @@ def test_the_space_running_and_its_endpoint(gradio_space, settings, db):
 def test_a_space_that_is_down(settings, db):
     settings.IMAGEGEN_PROVIDERS = ["gradio_space"]
     settings.GRADIO_SPACE = "http://127.0.0.1:9/"
+    settings.GRADIO_TRYON_SPACE = "http://127.0.0.1:9/"
     output, error = check()
     assert "cannot be reached" in output
     assert error
@@ -131,3 +132,17 @@ def test_an_endpoint_that_is_down_or_refuses_the_token(hf, settings):
     settings.HF_ENDPOINT_URL = ""
     output, error = check()
     assert "HF_ENDPOINT_URL is not set." in output
+
+
+def test_it_says_which_provider_does_each_task_and_the_upload_limits(db, settings):
+    settings.IMAGEGEN_PROVIDERS = ["hf_endpoint", "demo"]
+    settings.HF_ENDPOINT_URL = "http://127.0.0.1:9/endpoint"
+    settings.IMAGEGEN_UPLOADS_PER_DAY = 7
+    output, _failed = check()
+    assert "Task text: hf_endpoint, demo" in output
+    assert "Task edit: demo" in output
+    assert "Task try_on: demo" in output
+    assert "7 a day per user (IMAGEGEN_UPLOADS_PER_DAY)" in output
+    settings.IMAGEGEN_PROVIDERS = ["hf_endpoint"]
+    output, _failed = check()
+    assert "Task edit: no provider: not offered" in output

@@ -172,6 +172,7 @@ def test_json_has_a_column_for_every_failure_class_and_canceled(november):
         "unavailable",
         "bad_output",
         "prompt_rejected",
+        "task_unsupported",
         "unexpected",
     ]
     assert "canceled" in alice

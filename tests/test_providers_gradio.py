@@ -160,10 +160,11 @@ class _RateLimited(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def rate_limited_space(settings):
+def rate_limited_space(settings, gradio_tryon_server):
     server = ThreadingHTTPServer(("127.0.0.1", 0), _RateLimited)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     settings.GRADIO_SPACE = f"http://127.0.0.1:{server.server_address[1]}/"
+    settings.GRADIO_TRYON_SPACE = gradio_tryon_server.url  # answering: only the text Space 429s
     yield
     server.shutdown()
     server.server_close()

@@ -5,6 +5,7 @@ folder, so every test goes through `DiffusionPipeline.from_pretrained` and a rea
 without downloading anything. CI installs requirements-local.txt, so none of this is skipped.
 """
 
+import gc
 import io
 import json
 import os
@@ -12,30 +13,41 @@ import socket
 import subprocess
 import sys
 import threading
+import weakref
 from pathlib import Path
 
 import pytest
 import torch
 from diffusers import (
     AutoencoderKL,
+    AutoPipelineForImage2Image,
     DDIMScheduler,
     DiffusionPipeline,
+    StableDiffusionImg2ImgPipeline,
     StableDiffusionPipeline,
     UNet2DConditionModel,
 )
 from django.core.exceptions import ImproperlyConfigured
-from PIL import Image, ImageChops, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageStat
 from tokenizers.pre_tokenizers import ByteLevel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from imagegen.providers import local_diffusers
 from imagegen.providers.base import (
+    EDIT,
+    TEXT,
+    TRY_ON,
     GenerationRequest,
     Misconfigured,
     ProviderError,
+    TaskUnsupported,
     Unavailable,
 )
-from imagegen.providers.local_diffusers import LocalDiffusersProvider, import_problem
+from imagegen.providers.local_diffusers import (
+    LocalDiffusersProvider,
+    fit_photo_size,
+    import_problem,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -342,3 +354,243 @@ def test_building_it_imports_neither_torch_nor_diffusers():
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+# --- The `edit` task: the image-to-image pipeline made from the loaded one ---------------------
+
+
+def photo(width, height, *, image_format="PNG", turned=False):
+    """A photo's bytes with something to keep: a vertical gradient and a yellow disc."""
+    image = Image.new("RGB", (width, height))
+    pen = ImageDraw.Draw(image)
+    for y in range(height):
+        shade = y * 255 // height
+        pen.line([(0, y), (width, y)], fill=(shade, 120, 255 - shade))
+    pen.ellipse([width // 5, height // 5, width // 2, height * 3 // 4], fill=(250, 220, 30))
+    if turned:
+        image = image.transpose(Image.Transpose.ROTATE_180)
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+def edit(provider, source, **changes):
+    size = Image.open(io.BytesIO(source)).size
+    return draw(provider, task=EDIT, source=source, width=size[0], height=size[1], **changes)
+
+
+def mean_difference(a, b):
+    return sum(ImageStat.Stat(ImageChops.difference(a.convert("RGB"), b.convert("RGB"))).mean) / 3
+
+
+@pytest.mark.parametrize(
+    "width, height",
+    [
+        (1200, 800),
+        (800, 1200),
+        (4032, 3024),
+        (3024, 4032),
+        (1024, 1024),
+        (1000, 700),
+        (640, 480),
+        (300, 200),
+        (257, 255),
+        (6000, 1000),
+        (1000, 6000),
+        (100, 40),
+    ],
+)
+def test_a_photo_is_fitted_to_accepted_sides_keeping_its_shape(provider, width, height):
+    capabilities = provider.capabilities
+    fitted_width, fitted_height = fit_photo_size(width, height, capabilities)
+    assert capabilities.accepts_size(fitted_width) and capabilities.accepts_size(fitted_height)
+    assert fitted_width % 64 == 0 and fitted_height % 64 == 0
+    # Landscape stays landscape, portrait portrait.
+    assert (fitted_width >= fitted_height) == (width >= height)
+    longer, shorter = max(width, height), min(width, height)
+    fitted_longer, fitted_shorter = (
+        max(fitted_width, fitted_height),
+        min(fitted_width, fitted_height),
+    )
+    half_step = capabilities.size_step / 2
+    if longer >= capabilities.max_size:
+        assert fitted_longer == capabilities.max_size
+    elif shorter >= capabilities.min_size:
+        # A photo that already fits is not enlarged, only snapped to a step.
+        assert abs(fitted_longer - longer) <= half_step
+    if fitted_shorter > capabilities.min_size:
+        # The shape is kept to within half a step on the shorter side.
+        assert abs(fitted_shorter - fitted_longer * shorter / longer) <= half_step
+    else:
+        # Too narrow to keep: the shorter side is the least accepted, the longer the most
+        # that keeps the shape (or the most accepted).
+        assert fitted_shorter == capabilities.min_size
+        ideal_longer = min(capabilities.max_size, capabilities.min_size * longer / shorter)
+        assert abs(fitted_longer - ideal_longer) <= half_step
+
+
+@pytest.mark.parametrize(
+    "width, height, image_format", [(1200, 800, "JPEG"), (400, 600, "PNG"), (200, 120, "JPEG")]
+)
+def test_edit_returns_a_png_of_the_photo_fitted_size(
+    provider, tiny_pipeline, width, height, image_format
+):
+    result, image = edit(provider, photo(width, height, image_format=image_format))
+    assert image.format == "PNG"
+    assert image.size == fit_photo_size(width, height, provider.capabilities)
+    assert (result.model, result.seed) == (str(tiny_pipeline), 1)
+    if max(width, height) >= provider.capabilities.max_size:
+        assert max(image.size) == provider.capabilities.max_size
+
+
+def test_edit_same_seed_same_bytes_other_seed_other_pixels(provider):
+    source = photo(320, 256)
+    (first, a), (second, _) = edit(provider, source), edit(provider, source)
+    assert first.image == second.image
+    assert not same(a, edit(provider, source, seed=2)[1])
+
+
+def test_low_strength_keeps_more_of_the_photo_than_high_strength(provider, settings):
+    """Two photos edited with the same seed: what differs between the results came from the
+    photos. (The tiny model's VAE is random, so not even an untouched photo comes back as it
+    was: how much of a photo survives shows here, not in a comparison with the photo itself.)"""
+    first, second = photo(320, 256), photo(320, 256, turned=True)
+
+    def surviving(strength):
+        settings.LOCAL_EDIT_STRENGTH = strength
+        return mean_difference(
+            edit(provider, first, steps=4)[1], edit(provider, second, steps=4)[1]
+        )
+
+    low, high = surviving(0.25), surviving(1.0)
+    assert low > 5
+    assert high < low / 5
+
+
+def test_edit_runs_at_least_one_step_at_any_strength(provider, settings):
+    # 2 steps × 0.1 would be no step at all, on which diffusers fails.
+    settings.LOCAL_EDIT_STRENGTH = 0.1
+    _, image = edit(provider, photo(320, 256), steps=2)
+    assert image.size == (320, 256)
+
+
+def test_edit_pipeline_is_made_once_per_loaded_pipeline(provider, settings, monkeypatch):
+    for name in ("_pipeline", "_pipeline_key", "_edit_pipeline", "_edit_source"):
+        monkeypatch.setattr(local_diffusers, name, None)
+    loads, made = [], []
+    real_from_pretrained = DiffusionPipeline.from_pretrained
+    real_from_pipe = AutoPipelineForImage2Image.from_pipe
+
+    def counted_load(cls, *args, **kwargs):
+        loads.append(args)
+        return real_from_pretrained(*args, **kwargs)
+
+    def counted_from_pipe(cls, pipeline, **kwargs):
+        made.append(pipeline)
+        return real_from_pipe(pipeline, **kwargs)
+
+    monkeypatch.setattr(DiffusionPipeline, "from_pretrained", classmethod(counted_load))
+    monkeypatch.setattr(AutoPipelineForImage2Image, "from_pipe", classmethod(counted_from_pipe))
+    source = photo(320, 256)
+    first = edit(provider, source)[0]
+    draw(provider)
+    assert edit(provider, source)[0].image == first.image
+    # The weights are loaded once; the edit pipeline is made from that pipeline, once.
+    assert len(loads) == 1
+    assert made == [local_diffusers._pipeline]
+
+    # Other settings load another pipeline; the edit pipeline is made again, from that one.
+    old = local_diffusers._pipeline
+    settings.LOCAL_DTYPE = "float32"
+    assert edit(provider, source)[0].image == first.image
+    assert len(loads) == 2
+    assert len(made) == 2 and made[1] is local_diffusers._pipeline and made[1] is not old
+
+
+def test_a_replaced_pipeline_is_let_go_with_its_edit_pipeline(provider, settings, monkeypatch):
+    # Two real models may not fit in memory together: the edit pipeline must not keep the
+    # previous one alive once other settings have loaded another.
+    for name in ("_pipeline", "_pipeline_key", "_edit_pipeline", "_edit_source"):
+        monkeypatch.setattr(local_diffusers, name, None)
+    edit(provider, photo(320, 256))
+    previous = weakref.ref(local_diffusers._pipeline)
+    settings.LOCAL_DTYPE = "float32"
+    draw(provider)
+    gc.collect()
+    assert previous() is None
+
+
+def test_text_after_an_edit_is_unchanged(provider):
+    # Both pipelines share one scheduler: an edit must leave no state behind for the next text.
+    before = draw(provider)[0].image
+    edit(provider, photo(320, 256))
+    assert draw(provider)[0].image == before
+
+
+def test_a_transparent_photo_is_edited_on_white(provider, monkeypatch):
+    seen = []
+    real_call = StableDiffusionImg2ImgPipeline.__call__
+
+    def call(self, *args, **kwargs):
+        seen.append(kwargs["image"])
+        return real_call(self, *args, **kwargs)
+
+    monkeypatch.setattr(StableDiffusionImg2ImgPipeline, "__call__", call)
+    buffer = io.BytesIO()
+    Image.new("RGBA", (300, 260), (0, 0, 0, 0)).save(buffer, format="PNG")
+    edit(provider, buffer.getvalue())
+    assert seen[0].mode == "RGB"
+    assert seen[0].size == fit_photo_size(300, 260, provider.capabilities)
+    assert seen[0].getextrema() == ((255, 255),) * 3
+
+
+@pytest.mark.parametrize(
+    "source", [b"not a photo at all", photo(320, 256, image_format="JPEG")[:600], None]
+)
+def test_a_source_that_is_not_a_photo_is_a_provider_error(provider, source):
+    with pytest.raises(ProviderError) as caught:
+        draw(provider, task=EDIT, source=source, width=320, height=256)
+    assert type(caught.value) is ProviderError
+    assert "photo" in caught.value.detail
+    # Every provider would be sent the same bytes: asking the next one cannot help.
+    assert not caught.value.try_next
+
+
+def test_out_of_memory_in_an_edit_is_unavailable(provider, monkeypatch):
+    def call(self, *args, **kwargs):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(StableDiffusionImg2ImgPipeline, "__call__", call)
+    with pytest.raises(Unavailable) as caught:
+        edit(provider, photo(1200, 800))
+    assert caught.value.try_next and not caught.value.retryable
+    width, height = fit_photo_size(1200, 800, provider.capabilities)
+    assert f"out of memory at {width}×{height}" in caught.value.detail
+
+
+def test_a_model_without_an_image_to_image_pipeline_leaves_edits_to_the_next_provider(
+    provider, monkeypatch
+):
+    monkeypatch.setattr(local_diffusers, "_edit_pipeline", None)
+    monkeypatch.setattr(local_diffusers, "_edit_source", None)
+
+    def no_such_pipeline(cls, pipeline, **kwargs):
+        raise ValueError(f"AutoPipeline can't find a pipeline linked to {type(pipeline).__name__}")
+
+    monkeypatch.setattr(AutoPipelineForImage2Image, "from_pipe", classmethod(no_such_pipeline))
+    with pytest.raises(TaskUnsupported) as caught:
+        edit(provider, photo(320, 256))
+    assert caught.value.try_next
+    assert "StableDiffusionPipeline" in caught.value.detail
+    # Text still works with the same model.
+    assert draw(provider)[1].size == (256, 256)
+
+
+def test_it_does_text_and_edit_but_not_try_on(provider, monkeypatch):
+    assert provider.tasks() == frozenset({TEXT, EDIT})
+    loads = []
+    monkeypatch.setattr(DiffusionPipeline, "from_pretrained", lambda *args, **kw: loads.append(1))
+    monkeypatch.setattr(local_diffusers, "_pipeline_key", None)
+    with pytest.raises(TaskUnsupported):
+        draw(provider, task=TRY_ON, source=photo(320, 256), garment=photo(256, 256))
+    assert loads == []

@@ -44,6 +44,15 @@ def test_defaults_pass_the_checks(tmp_path):
         ("EMAIL_URL", "pigeon://roof", "EMAIL_URL must look like smtp+tls://"),
         ("TRUSTED_PROXY_HEADER", "X Forwarded", "TRUSTED_PROXY_HEADER must be a header name"),
         ("LOGIN_FAILURE_LIMIT", "0", "LOGIN_FAILURE_LIMIT must be a whole number of attempts"),
+        (
+            "IMAGEGEN_UPLOAD_MAX_BYTES",
+            "15MB",
+            "IMAGEGEN_UPLOAD_MAX_BYTES must be a number of bytes",
+        ),
+        ("IMAGEGEN_UPLOAD_MAX_PIXELS", "12", "IMAGEGEN_UPLOAD_MAX_PIXELS must be a number of"),
+        ("IMAGEGEN_UPLOAD_RETENTION_DAYS", "0", "IMAGEGEN_UPLOAD_RETENTION_DAYS must be a whole"),
+        ("IMAGEGEN_UPLOADS_PER_DAY", "many", "IMAGEGEN_UPLOADS_PER_DAY must be a whole number"),
+        ("LOCAL_EDIT_STRENGTH", "1.5", "LOCAL_EDIT_STRENGTH must be a fraction above 0"),
     ],
 )
 def test_a_bad_value_is_named_in_the_error(tmp_path, name, value, message):

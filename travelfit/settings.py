@@ -304,7 +304,8 @@ CONTENT_SECURITY_POLICY = {
         "default-src": [SELF],
         "script-src": [SELF],
         "style-src": [SELF],
-        "img-src": [SELF, "data:"],
+        # blob: the create page previews the photos chosen, before they are sent.
+        "img-src": [SELF, "data:", "blob:"],
         "connect-src": [SELF],
         "object-src": [NONE],
         "base-uri": [SELF],
@@ -570,10 +571,22 @@ HF_ENDPOINT_URL = env.str("HF_ENDPOINT_URL", default="")
 HF_ENDPOINT_SCALE_UP_TIMEOUT = _setting(
     "HF_ENDPOINT_SCALE_UP_TIMEOUT", _whole_number(0), 300, "a whole number of seconds"
 )
+# hf_inference, the `edit` task: an image-to-image model and the Inference Provider serving it
+# (on fal-ai, through fal's queue: submit, poll, fetch).
+HF_EDIT_MODEL = (
+    env.str("HF_EDIT_MODEL", default="").strip() or "black-forest-labs/FLUX.1-Kontext-dev"
+)
+HF_EDIT_PROVIDER = env.str("HF_EDIT_PROVIDER", default="").strip() or "fal-ai"
 # gradio_space: a duplicated Space (owner/space or its URL) called with gradio_client.
 GRADIO_SPACE = env.str("GRADIO_SPACE", default="")
 GRADIO_API_NAME = env.str("GRADIO_API_NAME", default="/infer")
 GRADIO_TIMEOUT = _setting("GRADIO_TIMEOUT", _number(1), 300.0, "a number of seconds (1 or more)")
+# gradio_space, the `try_on` task: a duplicated virtual try-on Space (IDM-VTON's /tryon);
+# off: gradio_space does no try-ons.
+GRADIO_TRYON_SPACE = env.str("GRADIO_TRYON_SPACE", default="").strip() or "yisol/IDM-VTON"
+if GRADIO_TRYON_SPACE.lower() in ("off", "none"):
+    GRADIO_TRYON_SPACE = ""
+GRADIO_TRYON_API_NAME = env.str("GRADIO_TRYON_API_NAME", default="").strip() or "/tryon"
 # local_diffusers: a diffusers pipeline in the worker (pip install -r requirements-local.txt).
 LOCAL_MODEL = env.str("LOCAL_MODEL", default="stabilityai/stable-diffusion-3.5-large")
 LOCAL_DEVICE = _setting("LOCAL_DEVICE", _one_of("cpu", "cuda", "mps"), "cpu", "cpu, cuda or mps")
@@ -583,6 +596,47 @@ LOCAL_DTYPE = _setting(
     "auto",
     "auto, float32, float16 or bfloat16",
 )
+
+
+def _fraction(raw):
+    value = float(raw)
+    if not 0 < value <= 1:
+        raise ValueError(raw)
+    return value
+
+
+# local_diffusers, the `edit` task: how far the image-to-image pipeline may move from the photo
+# (0: not at all, 1: only the prompt counts).
+LOCAL_EDIT_STRENGTH = _setting(
+    "LOCAL_EDIT_STRENGTH", _fraction, 0.6, "a fraction above 0 and at most 1, such as 0.6"
+)
+
+# --- Uploaded photos (the `edit` and `try_on` tasks) -----------------------------------------
+# Photos of people: checked by their bytes, re-encoded without any metadata, kept privately.
+IMAGEGEN_UPLOAD_MAX_BYTES = _setting(
+    "IMAGEGEN_UPLOAD_MAX_BYTES",
+    _whole_number(1024, 200 * 1024 * 1024),
+    15 * 1024 * 1024,
+    "a number of bytes (1024 to 209715200)",
+)
+IMAGEGEN_UPLOAD_MAX_PIXELS = _setting(
+    "IMAGEGEN_UPLOAD_MAX_PIXELS",
+    _whole_number(64 * 64, 200_000_000),
+    40_000_000,
+    "a number of pixels (4096 to 200000000)",
+)
+# Days a photo is kept after a generation last used it (the results stay); a photo never used
+# goes after a day.
+IMAGEGEN_UPLOAD_RETENTION_DAYS = _setting(
+    "IMAGEGEN_UPLOAD_RETENTION_DAYS", _whole_number(1, 3650), 30, "a whole number of days (1–3650)"
+)
+# Photos one user may upload per day; more get 429.
+IMAGEGEN_UPLOADS_PER_DAY = _setting(
+    "IMAGEGEN_UPLOADS_PER_DAY", _whole_number(0), 50, "a whole number (0 stops uploads)"
+)
+# Uploads are read into memory, never into a temporary file: a photo's original bytes are
+# written nowhere (imagegen.uploads.BoundedMemoryUploadHandler stops at the limit).
+FILE_UPLOAD_HANDLERS = ["imagegen.uploads.BoundedMemoryUploadHandler"]
 
 # --- Prompt translation (imagegen/translation.py) ------------------------------------------
 # The image models read English only: prompts with Korean in them are translated before a

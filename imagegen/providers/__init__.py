@@ -70,3 +70,8 @@ def get_providers() -> list[ImageProvider]:
 def primary_provider() -> ImageProvider:
     """The first configured provider: the form offers what it accepts."""
     return get_providers()[0]
+
+
+def available_tasks() -> frozenset[str]:
+    """The tasks (text, edit, try_on) some configured provider can do: what is offered."""
+    return frozenset().union(*(provider.tasks() for provider in get_providers()))

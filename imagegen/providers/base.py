@@ -1,7 +1,7 @@
 """The contract every image provider meets: what it is asked, what it answers, how it fails."""
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.utils.translation import gettext_noop
@@ -11,9 +11,21 @@ from travelfit.redaction import redact
 __all__ = ["redact"]  # providers and services redact through this one function
 
 
+# What a generation asks for: a picture from words; the user's photo changed by the words; or
+# the person in one photo wearing the garment in another (virtual try-on).
+TEXT, EDIT, TRY_ON = "text", "edit", "try_on"
+TASKS = (TEXT, EDIT, TRY_ON)
+
+
 @dataclass(frozen=True)
 class GenerationRequest:
-    """What a provider is asked to draw. The seed is always chosen before the call."""
+    """What a provider is asked to draw. The seed is always chosen before the call.
+
+    For `edit`, `source` is the photo to change (the prompt says how); for `try_on`, `source`
+    is the person and `garment` the garment (the prompt, maybe empty, describes the garment).
+    Both are the stored uploads' bytes: JPEG or PNG, re-encoded, with no metadata at all.
+    Width and height are then the source's; a provider may answer another size.
+    """
 
     prompt: str
     negative_prompt: str
@@ -22,6 +34,9 @@ class GenerationRequest:
     seed: int
     steps: int | None = None
     guidance: float | None = None
+    task: str = TEXT
+    source: bytes | None = field(default=None, repr=False)
+    garment: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,8 @@ class Capabilities:
     guidance: tuple[float, float] | None = (0.0, 20.0)
     default_steps: int | None = None
     default_guidance: float | None = None
+    # The tasks it can do at all (ImageProvider.tasks() narrows this to what is configured).
+    tasks: frozenset[str] = frozenset({TEXT})
 
     def accepts_size(self, value: int) -> bool:
         return (
@@ -163,6 +180,15 @@ class PromptRejected(ProviderError):
     default_try_next = False
 
 
+class TaskUnsupported(ProviderError):
+    """The provider cannot do this generation's task (an edit, a try-on): the next one may."""
+
+    failure_class = "task_unsupported"
+    default_user_message = gettext_noop(
+        "None of this site's image services can make this kind of picture right now."
+    )
+
+
 FAILURE_CLASSES = {
     cls.failure_class: cls
     for cls in (
@@ -174,6 +200,7 @@ FAILURE_CLASSES = {
         Unavailable,
         BadOutput,
         PromptRejected,
+        TaskUnsupported,
     )
 }
 
@@ -183,9 +210,10 @@ def adapt(
 ) -> tuple[GenerationRequest, list[str]]:
     """Fit a request to what a provider accepts: (request, notes), or raise Misconfigured.
 
-    Sizes snap to the nearest the provider allows, steps and guidance are clamped to its range
-    or left out when it takes none, each change described in a note that is recorded on the
-    generation. A negative prompt is never dropped: a provider without one refuses instead.
+    Sizes snap to the nearest the provider allows (for text only: an edit or a try-on is the
+    size of its photo, which the provider fits itself), steps and guidance are clamped to its
+    range or left out when it takes none, each change described in a note that is recorded on
+    the generation. A negative prompt is never dropped: a provider without one refuses instead.
     """
     notes = []
     changes = {}
@@ -196,31 +224,32 @@ def adapt(
                 "This request has a negative prompt the image service cannot use."
             ),
         )
-    for field in ("width", "height"):
-        value = getattr(request, field)
+    for attribute in ("width", "height") if request.task == TEXT else ():
+        value = getattr(request, attribute)
         fitted = capabilities.nearest_size(value)
         if fitted != value:
-            changes[field] = fitted
-            notes.append(f"{field} {value}→{fitted} for {name}")
-    for field, default in (
+            changes[attribute] = fitted
+            notes.append(f"{attribute} {value}→{fitted} for {name}")
+    for attribute, default in (
         ("steps", capabilities.default_steps),
         ("guidance", capabilities.default_guidance),
     ):
-        value = getattr(request, field)
-        bounds = getattr(capabilities, field)
+        value = getattr(request, attribute)
+        bounds = getattr(capabilities, attribute)
         if value is None:
-            if bounds and default is not None:
-                changes[field] = default
+            # The defaults are the text model's; a photo task's model has its own.
+            if bounds and default is not None and request.task == TEXT:
+                changes[attribute] = default
             continue
         if bounds is None:
-            changes[field] = None
-            notes.append(f"{field} {value} not used: {name} takes none")
+            changes[attribute] = None
+            notes.append(f"{attribute} {value} not used: {name} takes none")
             continue
         low, high = bounds
         fitted = min(high, max(low, value))
         if fitted != value:
-            changes[field] = fitted
-            notes.append(f"{field} {value}→{fitted} for {name}")
+            changes[attribute] = fitted
+            notes.append(f"{attribute} {value}→{fitted} for {name}")
     if not capabilities.seed:
         notes.append(f"seed not used: {name} takes none, so the result is not reproducible")
     return dataclasses.replace(request, **changes), notes
@@ -235,6 +264,12 @@ class ImageProvider:
 
     name = ""
     capabilities = Capabilities()
+
+    def tasks(self) -> frozenset[str]:
+        """The tasks it can do as configured (a provider whose settings leave one out says
+        so here); the chain skips it for the others, and the form and API offer only tasks
+        some configured provider can do. No network."""
+        return self.capabilities.tasks
 
     @classmethod
     def unavailable_reason(cls) -> str | None:

@@ -2,17 +2,32 @@
 
 The picture is a pure function of (prompt, seed, size), so the same request gives the same
 image, and a few words in the prompt (night, sunset, snow, beach, desert…) steer the scene.
+It does the photo tasks too, visibly from the photos: an edit recolours the photo in the
+prompt's mood and writes the prompt under it; a try-on lays the garment over the person's
+middle. Every result says DEMO.
 """
 
 import hashlib
+import io
 import random
 import time
 
 from django.conf import settings
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont, ImageOps
 
 from ..images import encode_png
-from .base import Capabilities, GenerationRequest, ImageProvider, ProviderResult
+from .base import (
+    EDIT,
+    TASKS,
+    TRY_ON,
+    Capabilities,
+    GenerationRequest,
+    ImageProvider,
+    ProviderResult,
+)
+
+# The longer side of an edit or a try-on, at most (the photo's own size when smaller).
+PHOTO_RESULT_SIZE = 1024
 
 # (sky top, sky at the horizon, sun, far hills, near hills, ground or sea)
 PALETTES = {
@@ -174,23 +189,107 @@ def _frame(image, width, height):
     )
 
 
+def _photo(data):
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    image.thumbnail((PHOTO_RESULT_SIZE, PHOTO_RESULT_SIZE))
+    return image
+
+
+def _mood_of(prompt, seed):
+    lowered = prompt.lower()
+    chosen = [name for name in PALETTES if _mentions(lowered, KEYWORDS.get(name, (name,)))]
+    return chosen[0] if chosen else random.Random(f"{prompt}\x00{seed}").choice(list(PALETTES))
+
+
+# Fonts that have Hangul, where Linux distributions put them (Debian's fonts-nanum, Noto CJK);
+# without one, Pillow's own font draws Korean captions as boxes.
+HANGUL_FONTS = (
+    "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+)
+
+
+def _caption_font(size):
+    for path in HANGUL_FONTS:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    return _font(size)
+
+
+def _caption(image, text):
+    """The prompt in a band across the bottom of the picture, above the line where _frame
+    writes "TravelFit demo image"."""
+    draw = ImageDraw.Draw(image)
+    width, height = image.size
+    line = max(24, height // 12)
+    font = _caption_font(max(12, height // 28))
+    draw.rectangle([0, height - 2 * line, width, height], fill=(20, 24, 34))
+    words = text if len(text) <= 60 else text[:59] + "…"
+    draw.text((line // 2, height - 2 * line + line // 4), words, fill=(250, 248, 242), font=font)
+
+
+def edit_photo(source: bytes, prompt: str, seed: int) -> Image.Image:
+    """The photo recoloured in the prompt's mood (sunset, night, snow…), the prompt under it."""
+    photo = _photo(source)
+    sky_top, sky_low, sun, far, near = PALETTES[_mood_of(prompt, seed)]
+    toned = ImageOps.colorize(
+        ImageOps.grayscale(photo), black=_blend(sky_top, (0, 0, 0), 0.5), white=sun, mid=sky_low
+    )
+    image = Image.blend(photo, toned, 0.6)
+    _caption(image, prompt)
+    _frame(image, *image.size)
+    return image
+
+
+def try_on(person: bytes, garment: bytes, description: str) -> Image.Image:
+    """The garment laid over the person's middle: its own background (the colour of its
+    corners) left out, scaled to half the person's width."""
+    image = _photo(person)
+    piece = _photo(garment)
+    corner = Image.new("RGB", piece.size, piece.getpixel((0, 0)))
+    mask = ImageChops.difference(piece, corner).convert("L").point(lambda v: 255 if v > 40 else 0)
+    target_width = max(1, image.width // 2)
+    scale = target_width / piece.width
+    size = (target_width, max(1, round(piece.height * scale)))
+    piece, mask = piece.resize(size), mask.resize(size).filter(ImageFilter.GaussianBlur(1))
+    left = (image.width - size[0]) // 2
+    top = max(0, min(image.height - size[1], round(image.height * 0.35)))
+    image.paste(piece, (left, top), mask)
+    _caption(image, description or "try-on")
+    _frame(image, *image.size)
+    return image
+
+
 class DemoProvider(ImageProvider):
-    """Draws locally with Pillow; needs no token or network."""
+    """Draws locally with Pillow; needs no token or network. Does every task."""
 
     name = "demo"
     model = "travelfit-demo-postcard"
     capabilities = Capabilities(
-        min_size=256, max_size=1024, size_step=64, steps=None, guidance=None
+        min_size=256,
+        max_size=1024,
+        size_step=64,
+        steps=None,
+        guidance=None,
+        tasks=frozenset(TASKS),
     )
 
     def generate(self, request: GenerationRequest) -> ProviderResult:
         # A short pause makes the queued → running → done progression visible, as with a model.
         time.sleep(settings.IMAGEGEN_DEMO_DELAY)
-        image = draw_postcard(
-            request.prompt,
-            request.seed,
-            request.width,
-            request.height,
-            negative_prompt=request.negative_prompt,
-        )
+        if request.task == EDIT:
+            image = edit_photo(request.source, request.prompt, request.seed)
+        elif request.task == TRY_ON:
+            image = try_on(request.source, request.garment, request.prompt)
+        else:
+            image = draw_postcard(
+                request.prompt,
+                request.seed,
+                request.width,
+                request.height,
+                negative_prompt=request.negative_prompt,
+            )
         return ProviderResult(image=encode_png(image), model=self.model, seed=request.seed)

@@ -1,17 +1,23 @@
 """Hugging Face through `huggingface_hub.InferenceClient`: Inference Providers and endpoints.
 
 `hf_inference` calls a Hub model through the Inference Providers router (fal-ai by default,
-the original backend's choice); `hf_endpoint` calls a dedicated Inference Endpoint or a
-server of your own that speaks its protocol. Both share the client set-up and the mapping of
-the library's exceptions to ours (PROVIDERS.md has what the library really raises).
+the original backend's choice): HF_MODEL draws from words, and HF_EDIT_MODEL (on
+HF_EDIT_PROVIDER) changes the user's photo as the words say, the `edit` task. `hf_endpoint`
+calls a dedicated Inference Endpoint or a server of your own that speaks its protocol. They
+share the client set-up and the mapping of the library's exceptions to ours (PROVIDERS.md has
+what the library really raises).
 """
 
+import contextlib
 import io
+import json
 import logging
 import os
 import re
 import threading
+import time
 from decimal import Decimal
+from typing import NamedTuple
 
 import httpx2
 from django.conf import settings
@@ -25,11 +31,14 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.inference._providers import PROVIDERS
 from huggingface_hub.utils import _http as hf_http
+from huggingface_hub.utils import hf_raise_for_status
 from PIL import UnidentifiedImageError
 
-from ..images import encode_png
+from ..images import PNG_SIGNATURE, encode_png
 from ..user_messages import refused_request
 from .base import (
+    EDIT,
+    TEXT,
     AccessDenied,
     BadOutput,
     Capabilities,
@@ -41,6 +50,7 @@ from .base import (
     PromptRejected,
     ProviderError,
     ProviderResult,
+    TaskUnsupported,
     Unavailable,
 )
 
@@ -51,21 +61,104 @@ CREDITS = re.compile(r"(exceeded your monthly included credits|pay-as-you-go|cre
 # "Try again in 0:12:34" or "retry in 754s" in quota messages.
 WAIT_CLOCK = re.compile(r"(?:try again|retry) in (\d+):(\d{2}):(\d{2})", re.I)
 WAIT_SECONDS = re.compile(r"(?:try again|retry) in (\d+(?:\.\d+)?) ?s", re.I)
+# Where fal's queue answers a finished job's result: <app>/requests/<request id>.
+QUEUE_RESULT = re.compile(r"/requests/[^/]+$")
 TOKEN_HELP = (
     "Check HUGGINGFACE_API_TOKEN: it must be a token from "
     "https://huggingface.co/settings/tokens, start with hf_, and contain no spaces; "
     "restart the workers after changing it."
 )
 
+
+class TaskSettings(NamedTuple):
+    """What admin details and checks name for one task: its settings and its Hub models."""
+
+    model: str  # the setting that names the model
+    provider: str  # the setting that names the inference provider
+    pipeline_tag: str  # the Hub's pipeline tag of models that do the task
+    kind: str  # such a model, in words
+    example: str  # a model that does it
+
+
+TASK_SETTINGS = {
+    TEXT: TaskSettings(
+        model="HF_MODEL",
+        provider="HF_INFERENCE_PROVIDER",
+        pipeline_tag="text-to-image",
+        kind="a text-to-image model",
+        example="stabilityai/stable-diffusion-3-medium",
+    ),
+    EDIT: TaskSettings(
+        model="HF_EDIT_MODEL",
+        provider="HF_EDIT_PROVIDER",
+        pipeline_tag="image-to-image",
+        kind="an image-to-image model",
+        example="black-forest-labs/FLUX.1-Kontext-dev",
+    ),
+}
+
 _client_lock = threading.Lock()
 _session_timeout = None
+# The deadline (time.monotonic()) of the bounded call this thread is making, if any.
+_call = threading.local()
+
+
+class DeadlinePassed(httpx2.TimeoutException):
+    """A bounded call (see `_bounded`) ran past its deadline, however many requests it took."""
+
+
+def _enforce_deadline(request: httpx2.Request) -> None:
+    """Request hook: within a bounded call, refuse to start a request after the deadline, and
+    give the one that starts no more time than is left."""
+    deadline = getattr(_call, "deadline", None)
+    if deadline is None:
+        return
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise DeadlinePassed("The call ran past its deadline.", request=request)
+    timeouts = request.extensions.get("timeout") or {}
+    request.extensions["timeout"] = {
+        phase: left if timeouts.get(phase) is None else min(timeouts[phase], left)
+        for phase in ("connect", "read", "write", "pool")
+    }
+
+
+def _check_queue_result(response: httpx2.Response) -> None:
+    """Response hook: within a bounded call, raise for an error answer to fal's result URL.
+
+    huggingface_hub reads the queue's result without looking at its status, so a job that
+    failed (a 422, a 500, a 402 once the credits ran out) would surface as a missing key;
+    checked here, it is the same error, mapped the same way, as at the submit.
+    """
+    if getattr(_call, "deadline", None) is None:
+        return
+    request = response.request
+    if request.method == "GET" and QUEUE_RESULT.search(request.url.path):
+        if response.status_code >= 400:
+            response.read()
+        hf_raise_for_status(response)
+
+
+@contextlib.contextmanager
+def _bounded(seconds):
+    """Within the block, the library's requests in this thread all end within `seconds`.
+
+    fal's queue is polled with no overall limit: a job stuck IN_QUEUE would otherwise hold the
+    worker until the task itself is killed.
+    """
+    _call.deadline = time.monotonic() + seconds
+    try:
+        yield
+    finally:
+        _call.deadline = None
 
 
 def _use_timeout_everywhere(timeout):
     """Bound every request the library makes, the fal-ai image download included.
 
     The library's shared HTTP client has no timeout of its own, and `InferenceClient(timeout=)`
-    does not reach the second request fal-ai needs to fetch the image (PROVIDERS.md).
+    does not reach the second request fal-ai needs to fetch the image (PROVIDERS.md). The
+    client also gets the hooks `_bounded` calls rely on; they do nothing outside one.
     """
     global _session_timeout
     with _client_lock:
@@ -75,6 +168,11 @@ def _use_timeout_everywhere(timeout):
         def factory():
             client = hf_http.default_client_factory()
             client.timeout = httpx2.Timeout(timeout)
+            hooks = client.event_hooks
+            client.event_hooks = {
+                "request": [*hooks.get("request", []), _enforce_deadline],
+                "response": [*hooks.get("response", []), _check_queue_result],
+            }
             return client
 
         hf_http.set_client_factory(factory)
@@ -85,10 +183,11 @@ def _point_router_at(base):
     """Send Inference Providers calls to HF_ROUTER_URL (a proxy, or our tests' server).
 
     huggingface_hub has no setting for it: the router's base is a constant read at call time,
-    except for hf-inference, whose helper copied it when the library was imported.
+    except for hf-inference, whose helpers copied it when the library was imported.
     """
     constants.INFERENCE_PROXY_TEMPLATE = base + "/{provider}"
-    PROVIDERS["hf-inference"]["text-to-image"].base_url = base + "/hf-inference"
+    for task in ("text-to-image", "image-to-image"):
+        PROVIDERS["hf-inference"][task].base_url = base + "/hf-inference"
 
 
 def retry_after_seconds(response: httpx2.Response | None, message: str = "") -> float | None:
@@ -127,10 +226,15 @@ def _server_message(exc):
     return str(message or exc).strip()
 
 
-def translate_error(exc: Exception, *, model: str, where: str) -> ProviderError:
-    """One of our ProviderErrors for whatever the client library raised."""
+def translate_error(exc: Exception, *, model: str, where: str, task: str = TEXT) -> ProviderError:
+    """One of our ProviderErrors for whatever the client library raised.
+
+    `task` picks the settings and the kind of model the admin detail points to (HF_MODEL and
+    text-to-image models, or HF_EDIT_MODEL and image-to-image ones).
+    """
+    names = TASK_SETTINGS[task]
     message = _server_message(exc)
-    page = f"https://huggingface.co/{model}"
+    page = page_of(model)
     if isinstance(exc, ProviderError):
         return exc
     if isinstance(exc, GatedRepoError):
@@ -141,8 +245,8 @@ def translate_error(exc: Exception, *, model: str, where: str) -> ProviderError:
         )
     if isinstance(exc, RepositoryNotFoundError):
         return ModelUnavailable(
-            f"{where}: no model {model} on the Hub ({message}). Check HF_MODEL; pick a model "
-            "at https://huggingface.co/models?pipeline_tag=text-to-image."
+            f"{where}: no model {model} on the Hub ({message}). Check {names.model}; pick a "
+            f"model at {models_page(names.pipeline_tag)}."
         )
     if isinstance(exc, InferenceTimeoutError | httpx2.TimeoutException | TimeoutError):
         return Unavailable(f"{where}: no answer within the timeout ({type(exc).__name__}).")
@@ -152,26 +256,34 @@ def translate_error(exc: Exception, *, model: str, where: str) -> ProviderError:
             user_message=refused_request(message)[:300],
         )
     if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        return _translate_status(exc, exc.response, message, model=model, where=where)
+        return _translate_status(exc, exc.response, message, model=model, where=where, task=task)
     if isinstance(exc, httpx2.TransportError):
         return Unavailable(f"{where}: could not reach the service ({type(exc).__name__}: {exc}).")
     if isinstance(exc, UnidentifiedImageError):
         return BadOutput(f"{where}: the answer was not an image ({exc}).")
-    if isinstance(exc, ValueError) and "not supported by provider" in str(exc):
+    if isinstance(exc, json.JSONDecodeError):
+        return BadOutput(f"{where}: the answer was not the JSON expected ({exc}).")
+    if isinstance(exc, ValueError) and "is not supported" in str(exc):
+        provider = getattr(settings, names.provider)
         return Misconfigured(
-            f"{where}: {exc} Choose another HF_INFERENCE_PROVIDER (or 'auto'), or a model that "
-            f"provider serves: https://huggingface.co/models?inference_provider="
-            f"{settings.HF_INFERENCE_PROVIDER}&pipeline_tag=text-to-image"
+            f"{where}: {exc} Choose another {names.provider} (or 'auto'), or a model that "
+            f"provider serves: {models_page(names.pipeline_tag, provider)}"
         )
-    if isinstance(exc, IndexError | KeyError) or "images_data" in str(exc):
+    if isinstance(exc, IndexError) or "images_data" in str(exc):
         return Unavailable(
             f"{where}: an empty result (images_data is empty): the model may be loading "
             f"(cold start) ({type(exc).__name__}: {exc})."
         )
+    # fal's queue answered without a request id, or a result without its images.
+    if isinstance(exc, KeyError) or "No request ID" in str(exc):
+        return Unavailable(
+            f"{where}: an answer without the fields expected ({type(exc).__name__}: {exc}): "
+            "the service may be failing or have changed its protocol."
+        )
     return ProviderError(f"{where}: {type(exc).__name__}: {exc}")
 
 
-def _translate_status(exc, response, message, *, model, where):
+def _translate_status(exc, response, message, *, model, where, task):
     status = response.status_code
     said = f"{where}: HTTP {status}: {message}"
     if GPU_QUOTA.search(message) or status == 402 or (status == 429 and CREDITS.search(message)):
@@ -196,10 +308,11 @@ def _translate_status(exc, response, message, *, model, where):
             "'Make calls to Inference Providers' permission."
         )
     if status in (404, 410):
+        names = TASK_SETTINGS[task]
         gone = "was retired" if status == 410 else "was not found"
         return ModelUnavailable(
-            f"{said}. The model {model} {gone} at this provider: set HF_MODEL to another "
-            "text-to-image model (https://huggingface.co/models?pipeline_tag=text-to-image)."
+            f"{said}. The model {model} {gone} at this provider: set {names.model} to another "
+            f"{names.pipeline_tag} model ({models_page(names.pipeline_tag)})."
         )
     if status in (400, 422):
         return PromptRejected(said, user_message=refused_request(message)[:300])
@@ -218,6 +331,12 @@ def hourly_cost(usd_per_hour: Decimal, seconds: float) -> Decimal:
 
 def page_of(model: str) -> str:
     return f"https://huggingface.co/{model}"
+
+
+def models_page(pipeline_tag: str, provider: str | None = None) -> str:
+    """The Hub's list of models with this pipeline tag (served by this provider, if given)."""
+    served = f"inference_provider={provider}&" if provider else ""
+    return f"https://huggingface.co/models?{served}pipeline_tag={pipeline_tag}"
 
 
 def _image_bytes(image):
@@ -255,6 +374,38 @@ def _text_to_image(client, request, *, model, where, pass_model):
     return ProviderResult(image=_image_bytes(image), model=model, seed=request.seed)
 
 
+def _named_photo(data):
+    """The photo as a file whose name gives its type: the library labels the data URL it sends
+    by the name (raw bytes would all go as image/jpeg, PNGs included)."""
+    photo = io.BytesIO(data or b"")
+    photo.name = "photo.png" if (data or b"").startswith(PNG_SIGNATURE) else "photo.jpg"
+    return photo
+
+
+def _image_to_image(client, request, *, model, provider, where):
+    """Ask the client to change the request's photo as its prompt says, within HF_TIMEOUT.
+
+    On fal-ai this is a queued job (submit, poll, fetch the result, download the image), so
+    the whole call, not each request, is bounded.
+    """
+    try:
+        with _bounded(settings.HF_TIMEOUT):
+            image = client.image_to_image(
+                # hf-inference posts the bytes themselves; the others, fal-ai among them, send
+                # a data URL, labelled by the file's name.
+                request.source if provider == "hf-inference" else _named_photo(request.source),
+                prompt=request.prompt,
+                model=model,
+                negative_prompt=request.negative_prompt or None,
+                num_inference_steps=request.steps,
+                guidance_scale=request.guidance,
+                seed=request.seed,
+            )
+    except Exception as exc:
+        raise translate_error(exc, model=model, where=where, task=EDIT) from exc
+    return ProviderResult(image=_image_bytes(image), model=model, seed=request.seed)
+
+
 def _check_token():
     token = settings.HUGGINGFACE_API_TOKEN
     if not token:
@@ -264,8 +415,57 @@ def _check_token():
     return []
 
 
+def _model_problems(api, *, model, provider, task):
+    """Whether the Hub has `model`, this token may use it, and `provider` serves it for the
+    task, as (problem, fix) pairs naming the task's settings."""
+    names = TASK_SETTINGS[task]
+    try:
+        info = api.model_info(model, expand=["inferenceProviderMapping"])
+    except GatedRepoError:
+        return [
+            (
+                f"{model} is gated and this token's owner has no access.",
+                f"Open {page_of(model)}, log in as the token's owner and press "
+                "'Agree and access repository'.",
+            )
+        ]
+    except RepositoryNotFoundError:
+        return [
+            (
+                f"No model {model} on the Hub.",
+                f"Set {names.model} to {names.kind}, e.g. {names.example}.",
+            )
+        ]
+    except httpx2.HTTPError as exc:
+        return [(f"Could not look up {model}: {exc}", "Try again later.")]
+    mappings = info.inference_provider_mapping or []
+    served_by = {m.provider: m for m in mappings}
+    if provider != "auto" and provider not in served_by:
+        listed = ", ".join(sorted(served_by)) or "none"
+        return [
+            (
+                f"{model} is not served by {provider} (served by: {listed}).",
+                f"Set {names.provider} to one of those (or auto), or choose another {names.model}.",
+            )
+        ]
+    if provider == "auto" and not served_by:
+        return [(f"No inference provider serves {model}.", f"Choose another {names.model}.")]
+    # "auto" takes the first provider the Hub lists, whatever it serves the model for.
+    mapping = mappings[0] if provider == "auto" else served_by[provider]
+    if mapping.task != names.pipeline_tag:
+        return [
+            (
+                f"{mapping.provider} serves {model} for {mapping.task}, not {names.pipeline_tag}.",
+                f"Set {names.model} to {names.kind} that {mapping.provider} "
+                f"serves: {models_page(names.pipeline_tag, mapping.provider)}",
+            )
+        ]
+    return []
+
+
 class HFInferenceProvider(ImageProvider):
-    """A Hub model through the Inference Providers router (HF_INFERENCE_PROVIDER, HF_MODEL)."""
+    """A Hub model through the Inference Providers router: HF_MODEL on HF_INFERENCE_PROVIDER
+    for text, HF_EDIT_MODEL on HF_EDIT_PROVIDER for edits."""
 
     name = "hf_inference"
     capabilities = Capabilities(
@@ -274,11 +474,14 @@ class HFInferenceProvider(ImageProvider):
         size_step=64,
         steps=(1, 50),
         guidance=(0.0, 20.0),
+        tasks=frozenset({TEXT, EDIT}),
     )
 
     def __init__(self) -> None:
         self.provider = settings.HF_INFERENCE_PROVIDER
         self._model = settings.HF_MODEL
+        self.edit_provider = settings.HF_EDIT_PROVIDER
+        self.edit_model = settings.HF_EDIT_MODEL
 
     @property
     def model(self) -> str:
@@ -288,7 +491,7 @@ class HFInferenceProvider(ImageProvider):
         # Inference Providers bill per image (the price of the provider serving the model).
         return settings.IMAGEGEN_INFERENCE_USD_PER_IMAGE
 
-    def _client(self):
+    def _client(self, provider):
         token = settings.HUGGINGFACE_API_TOKEN
         if not token:
             raise Misconfigured(f"{self.name}: HUGGINGFACE_API_TOKEN is not set. {TOKEN_HELP}")
@@ -297,11 +500,21 @@ class HFInferenceProvider(ImageProvider):
         # The Hub look-up of the model's provider mapping sends the library's own token
         # (HF_TOKEN), not the api_key below; give it ours when none is set.
         os.environ.setdefault("HF_TOKEN", token)
-        return InferenceClient(provider=self.provider, api_key=token, timeout=settings.HF_TIMEOUT)
+        return InferenceClient(provider=provider, api_key=token, timeout=settings.HF_TIMEOUT)
 
     def generate(self, request: GenerationRequest) -> ProviderResult:
+        if request.task == EDIT:
+            return _image_to_image(
+                self._client(self.edit_provider),
+                request,
+                model=self.edit_model,
+                provider=self.edit_provider,
+                where=f"{self.name} ({self.edit_provider}, {self.edit_model})",
+            )
+        if request.task != TEXT:
+            raise TaskUnsupported(f"{self.name} cannot do {request.task}.")
         return _text_to_image(
-            self._client(),
+            self._client(self.provider),
             request,
             model=self._model,
             where=f"{self.name} ({self.provider}, {self._model})",
@@ -330,39 +543,9 @@ class HFInferenceProvider(ImageProvider):
                     "Check this machine's network, proxy, and HF_ENDPOINT if you set it.",
                 )
             ]
-        try:
-            info = api.model_info(self._model, expand=["inferenceProviderMapping"])
-        except GatedRepoError:
-            return [
-                (
-                    f"{self._model} is gated and this token's owner has no access.",
-                    f"Open {page_of(self._model)}, log in as the token's owner and press "
-                    "'Agree and access repository'.",
-                )
-            ]
-        except RepositoryNotFoundError:
-            return [
-                (
-                    f"No model {self._model} on the Hub.",
-                    "Set HF_MODEL to a text-to-image model, e.g. "
-                    "stabilityai/stable-diffusion-3-medium.",
-                )
-            ]
-        except httpx2.HTTPError as exc:
-            return [(f"Could not look up {self._model}: {exc}", "Try again later.")]
-        served_by = {m.provider: m for m in info.inference_provider_mapping or []}
-        if self.provider != "auto" and self.provider not in served_by:
-            listed = ", ".join(sorted(served_by)) or "none"
-            return [
-                (
-                    f"{self._model} is not served by {self.provider} (served by: {listed}).",
-                    "Set HF_INFERENCE_PROVIDER to one of those (or auto), or choose another "
-                    "HF_MODEL.",
-                )
-            ]
-        if self.provider == "auto" and not served_by:
-            return [(f"No inference provider serves {self._model}.", "Choose another HF_MODEL.")]
-        return []
+        return _model_problems(
+            api, model=self._model, provider=self.provider, task=TEXT
+        ) + _model_problems(api, model=self.edit_model, provider=self.edit_provider, task=EDIT)
 
 
 class HFEndpointProvider(ImageProvider):

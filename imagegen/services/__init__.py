@@ -6,6 +6,7 @@
 - `worker`: `run_generation`, the background task's body: providers, retries, storing.
 - `policy`, `budget`: why a submission may be refused (with `errors.SubmissionRefused`).
 - `cooldowns`, `sharing`, `api_keys`, `maintenance` (recovery sweep, cleanup, deletions).
+- `uploads`: photos for edit and try-on: storing the clean copy, the daily limit, retention.
 
 Everything public is re-exported here: callers write `services.submit_generation(...)`.
 """
@@ -31,6 +32,7 @@ from .cooldowns import (  # noqa: F401
 )
 from .errors import (  # noqa: F401
     BudgetExhausted,
+    InvalidRequest,
     PromptBlocked,
     QuotaExceeded,
     SubmissionRefused,
@@ -72,6 +74,15 @@ from .quota import (  # noqa: F401
 from .sharing import (  # noqa: F401
     revoke_share,
     share_generation,
+)
+from .uploads import (  # noqa: F401
+    UploadInUse,
+    UploadsExhausted,
+    delete_expired_uploads,
+    delete_upload,
+    store_upload,
+    upload_of,
+    use_uploads,
 )
 from .worker import (  # noqa: F401
     parameters_text,

@@ -75,3 +75,14 @@ class BudgetExhausted(SubmissionRefused):
 
     http_status = 503
     code = "budget_exhausted"
+
+
+class InvalidRequest(SubmissionRefused):
+    """A part of the request the site cannot serve as asked: a task no provider here can do, a
+    photo that is not the user's or is gone, a field that does not go with the task."""
+
+    code = "invalid"
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)

@@ -14,23 +14,28 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 from django_q.tasks import async_task
 
 from .. import webhooks
 from ..models import (
+    PHOTOS_OF_TASK,
     ApiToken,
     Generation,
     Preset,
     Quota,
+    Upload,
 )
 from ..periods import Periods
+from ..providers import available_tasks
 from ..providers.base import (
     redact,
 )
 from .budget import check_budget_allows_new_generations
+from .errors import InvalidRequest
 from .policy import check_prompt
 from .quota import _reserve_quota, refund
+from .uploads import use_uploads
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -61,6 +66,9 @@ def submit_generations(
     callback_url: str = "",
     api_token: ApiToken | None = None,
     origin: str = "",
+    task: str = Generation.Task.TEXT,
+    source_image: Upload | None = None,
+    garment_image: Upload | None = None,
 ) -> list[Generation]:
     """Reserve `count` units of quota, record `count` generations of the same request and
     queue them, in one transaction: all are charged and queued, or none.
@@ -75,10 +83,15 @@ def submit_generations(
     `callback_url` is called when it ends, signed with `api_token`'s secret: pass what
     webhooks.resolve_callback_url() returned (it applies the key's default and the URL policy).
     `origin` is the scheme://host the request came to: its links start there (presenters).
+    `task` is text, edit (`source_image`, the user's upload, changed as the prompt says) or
+    try_on (`source_image` the person, `garment_image` the garment); InvalidRequest names the
+    field when they do not go together or no configured provider can do the task.
     """
+    check_task(task, source_image=source_image, garment_image=garment_image, user=user)
     periods = Periods.current()
     check_budget_allows_new_generations()
-    check_prompt(user=user, prompt=prompt)
+    if prompt:
+        check_prompt(user=user, prompt=prompt)
     with transaction.atomic():
         bonus = _reserve_quota(user, periods, units=count)
         generations = [
@@ -98,6 +111,9 @@ def submit_generations(
                 callback_url=callback_url,
                 api_token=api_token,
                 origin=origin,
+                task=task,
+                source_image=source_image,
+                garment_image=garment_image,
                 charged=True,
                 charged_day=None if bonus else periods.day,
                 charged_month=None if bonus else periods.month,
@@ -105,6 +121,7 @@ def submit_generations(
             )
             for _ in range(count)
         ]
+        use_uploads([source_image, garment_image])
         if dispatch_held(user_id=user.pk):
             for generation in generations:
                 generation.refresh_from_db(fields=["enqueued_at"])
@@ -112,6 +129,40 @@ def submit_generations(
         "generations %s queued for user %s", ", ".join(str(g.pk) for g in generations), user.pk
     )
     return generations
+
+
+def check_task(
+    task: str,
+    *,
+    source_image: Upload | None,
+    garment_image: Upload | None,
+    user: AbstractBaseUser,
+) -> None:
+    """InvalidRequest, naming the field, unless the task and its photos go together, the
+    photos are the user's, and a configured provider can do the task."""
+    if task not in Generation.Task.values:
+        raise InvalidRequest("task", gettext("Choose text, edit or try_on."))
+    for field, photo in (("source_image", source_image), ("garment_image", garment_image)):
+        needed = field in PHOTOS_OF_TASK[task]
+        if needed and photo is None:
+            raise InvalidRequest(field, PHOTO_NEEDED[field])
+        if not needed and photo is not None:
+            raise InvalidRequest(
+                field, gettext("This photo has no place in this task: leave it out.")
+            )
+        if photo is not None and photo.owner_id != user.pk:
+            raise InvalidRequest(field, gettext("There is no photo of yours with this id."))
+    if task not in available_tasks():
+        raise InvalidRequest(
+            "task", gettext("This site's image services cannot do this kind of picture.")
+        )
+
+
+# What a photo task without its photo is told (the form and the API say the same).
+PHOTO_NEEDED = {
+    "source_image": gettext_lazy("Choose the photo to use: for a try-on, the person's."),
+    "garment_image": gettext_lazy("Choose a photo of the garment to try on."),
+}
 
 
 def retry_generation(
@@ -137,7 +188,25 @@ def retry_generation(
         callback_url=source.callback_url,
         api_token=source.api_token,
         origin=origin or source.origin,
+        task=source.task,
+        source_image=_still_there(source, "source_image"),
+        garment_image=_still_there(source, "garment_image"),
     )
+
+
+def _still_there(generation, field):
+    """The generation's photo in `field`, or InvalidRequest when it was deleted since."""
+    photo = getattr(generation, field)
+    if photo is None and field in PHOTOS_OF_TASK[generation.task]:
+        raise InvalidRequest(
+            field,
+            gettext(
+                "The photo this was made from was deleted %(days)s days after its last use, "
+                "so it cannot be made again. Upload the photo again to start anew."
+            )
+            % {"days": settings.IMAGEGEN_UPLOAD_RETENTION_DAYS},
+        )
+    return photo
 
 
 def _enqueue_in_transaction(generation_id):
@@ -299,7 +368,9 @@ def delete_generation_with_files(*, generation_id: uuid.UUID | str) -> bool:
 
 
 def delete_users_with_files(*, user_ids: Iterable[int]) -> None:
-    """Delete users with their generations, quota and keys, and their generations' files."""
+    """Delete users with their generations, photos, quota and keys, and every file of theirs."""
+    from .uploads import upload_file_names
+
     with transaction.atomic():
         names = [
             name
@@ -307,7 +378,7 @@ def delete_users_with_files(*, user_ids: Iterable[int]) -> None:
                 "image", "thumbnail"
             )
             for name in pair
-        ]
+        ] + upload_file_names(user_ids=user_ids)
         get_user_model().objects.filter(pk__in=user_ids).delete()
         transaction.on_commit(partial(_delete_generation_files, names))
     logger.info("users %s deleted with their generations and files", user_ids)

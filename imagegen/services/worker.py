@@ -23,15 +23,18 @@ from .. import translation, webhooks
 from ..images import ImageRejected, check_image, stored_bytes
 from ..models import (
     MAX_SEED,
+    PHOTOS_OF_TASK,
     Generation,
 )
 from ..providers import get_provider, get_providers
 from ..providers.base import (
+    TEXT,
     BadOutput,
     GenerationRequest,
     OutOfQuota,
     PromptRejected,
     ProviderError,
+    TaskUnsupported,
     Unavailable,
     adapt,
     redact,
@@ -149,6 +152,9 @@ def _store(generation, *, claim, provider, request, result, image, notes, second
             image=generation.image.name,
             thumbnail=generation.thumbnail.name,
             actual_seed=request.seed,
+            # An edit or a try-on is the size the provider made it.
+            width=image.size[0],
+            height=image.size[1],
             provider=provider.name,
             model_name=result.model,
             adaptations="\n".join(notes),
@@ -167,6 +173,11 @@ def _store(generation, *, claim, provider, request, result, image, notes, second
     return bool(stored)
 
 
+def _expected_size(request):
+    """A text image must be the size asked for; an edit or a try-on comes at the provider's."""
+    return (request.width, request.height) if request.task == TEXT else None
+
+
 def _ask(provider, request, *, generation_id, deadline):
     """Ask one provider, retrying with backoff while its failure says a retry can help.
 
@@ -179,7 +190,7 @@ def _ask(provider, request, *, generation_id, deadline):
         started = time.monotonic()
         try:
             result = provider.generate(request)
-            image = check_image(result.image, expected_size=(request.width, request.height))
+            image = check_image(result.image, expected_size=_expected_size(request))
             return result, image, time.monotonic() - started
         except ImageRejected as exc:
             error = BadOutput(exc.detail, user_message=exc.user_message)
@@ -267,14 +278,33 @@ def _make(generation_id, claim):
     """Ask the providers in turn for a claimed generation, and record what came of it."""
     # Stop early enough to record the outcome before django-q2's own limit kills the task.
     deadline = time.monotonic() + settings.IMAGEGEN_TASK_TIMEOUT * 0.9
-    generation = Generation.objects.get(pk=generation_id)
-    asked, translation_detail = _request_for(generation, claim)
+    generation = Generation.objects.select_related("source_image", "garment_image").get(
+        pk=generation_id
+    )
+    try:
+        asked, translation_detail = _request_for(generation, claim)
+    except PhotoGone as exc:
+        fail_generation(
+            generation_id,
+            user_message=gettext_noop(
+                "The photo for this picture was deleted before it could be made."
+            ),
+            detail=str(exc),
+            failure_class="misconfigured",
+            claim=claim,
+        )
+        return
     over_budget = settings.IMAGEGEN_BUDGET_ACTION == "fallback" and budget_state()[2] == "reached"
     failures = []
     for provider in _providers_for(generation):
         skipped = _skip_reason(provider, over_budget=over_budget)
         if skipped:
             failures.append((provider.name, skipped))
+            continue
+        if asked.task not in provider.tasks():
+            failures.append(
+                (provider.name, TaskUnsupported(f"skipped: {provider.name} cannot do {asked.task}"))
+            )
             continue
         if time.monotonic() > deadline:
             break
@@ -293,7 +323,9 @@ def _make(generation_id, claim):
                 request=dataclasses.replace(request, seed=result.seed or request.seed),
                 result=result,
                 image=image,
-                notes=notes,
+                # Providers passed over for the task, for admins (the generation's "Adjusted").
+                notes=[exc.detail for _name, exc in failures if isinstance(exc, TaskUnsupported)]
+                + notes,
                 seconds=seconds,
             )
             logger.info("generation %s done by %s", generation_id, provider.name)
@@ -306,9 +338,31 @@ def _make(generation_id, claim):
     _fail_after(generation_id, claim, failures, translation_detail)
 
 
+class PhotoGone(Exception):
+    """A photo the generation needs is no longer stored."""
+
+
+def _photo_bytes(generation, field):
+    """The stored, metadata-free bytes of the generation's photo in `field` (None if it has
+    none), or PhotoGone."""
+    upload = getattr(generation, field)
+    if upload is None:
+        if field in PHOTOS_OF_TASK[generation.task]:
+            raise PhotoGone(f"The {field} of this {generation.task} was deleted.")
+        return None
+    try:
+        with upload.image.open("rb") as handle:
+            return handle.read()
+    except FileNotFoundError as exc:
+        raise PhotoGone(f"The {field} file {upload.image.name} is missing.") from exc
+
+
 def _request_for(generation: Generation, claim) -> tuple[GenerationRequest, str]:
     """What the providers are asked (the prompt translated when it should be, a random seed
-    when none was given), and the translation's admin detail ("" when nothing went wrong)."""
+    when none was given, the photos for an edit or a try-on), and the translation's admin
+    detail ("" when nothing went wrong). Raises PhotoGone when a photo it needs is gone."""
+    source = _photo_bytes(generation, "source_image")
+    garment = _photo_bytes(generation, "garment_image")
     prompt, negative_prompt, translation_detail = _translate(generation, claim)
     request = GenerationRequest(
         prompt=prompt,
@@ -318,6 +372,9 @@ def _request_for(generation: Generation, claim) -> tuple[GenerationRequest, str]
         seed=generation.seed if generation.seed is not None else secrets.randbelow(MAX_SEED + 1),
         steps=generation.steps,
         guidance=generation.guidance,
+        task=generation.task,
+        source=source,
+        garment=garment,
     )
     return request, translation_detail
 

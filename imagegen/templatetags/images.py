@@ -34,3 +34,13 @@ def shared_image_src(generation, token):
         content_type=generation.image_content_type,
         fallback=reverse("imagegen:shared_image", args=[token]),
     )
+
+
+@register.simple_tag
+def upload_src(upload):
+    """An uploaded photo, for its owner's pages."""
+    return media.direct_url(
+        upload.image,
+        content_type=upload.content_type,
+        fallback=reverse("imagegen:upload_image", args=[upload.pk]),
+    )

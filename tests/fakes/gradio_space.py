@@ -76,14 +76,14 @@ Example::
 
 from __future__ import annotations
 
-import collections
 import random
 import socket
-import threading
 import time
 
 import gradio as gr
 from PIL import Image, ImageDraw
+
+from tests.fakes.scripting import Scripted
 
 GPU_QUOTA_MESSAGE = "You have exceeded your GPU quota (65s requested vs. 57s left)."
 MAX_SEED = 2_147_483_647  # np.iinfo(np.int32).max, as in the Space
@@ -92,48 +92,16 @@ MAX_IMAGE_SIZE = 1024
 BEHAVIOURS = frozenset({"ok", "wrong-size", "gpu-quota", "crash", "slow", "echo-token"})
 
 
-class FakeSpace:
+class FakeSpace(Scripted):
     """A running fake Space: its URL, the scripting knobs, the calls it received."""
 
+    behaviours = BEHAVIOURS
+
     def __init__(self) -> None:
+        super().__init__()
         self.url = ""
-        self.behaviour = "ok"
-        self.slow_seconds = 10.0
-        self.calls: list[tuple] = []
         self.start_seconds = 0.0  # how long the launch took
         self.demo: gr.Blocks | None = None
-        self._queue: collections.deque[str] = collections.deque()
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-
-    def script(self, *behaviours: str) -> None:
-        """Queue behaviours for the next calls, one each, before ``behaviour``."""
-        for behaviour in behaviours:
-            _check(behaviour)
-        with self._lock:
-            self._queue.extend(behaviours)
-
-    @property
-    def behaviour(self) -> str:
-        """What calls do once the scripted queue is empty."""
-        return self._behaviour
-
-    @behaviour.setter
-    def behaviour(self, value: str) -> None:
-        _check(value)
-        self._behaviour = value
-
-    def reset(self) -> None:
-        """Back to ``ok`` with no queued behaviours and no recorded calls."""
-        with self._lock:
-            self.behaviour = "ok"
-            self.slow_seconds = 10.0
-            self._queue.clear()
-            self.calls.clear()
-
-    def next_behaviour(self) -> str:
-        with self._lock:
-            return self._queue.popleft() if self._queue else self._behaviour
 
     def infer(
         self,
@@ -195,11 +163,6 @@ class FakeSpace:
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
-
-
-def _check(behaviour: str) -> None:
-    if behaviour not in BEHAVIOURS:
-        raise ValueError(f"unknown behaviour {behaviour!r}; known: {sorted(BEHAVIOURS)}")
 
 
 def draw_image(width: int, height: int, label: str = "", seed: int = 0) -> Image.Image:

@@ -11,7 +11,8 @@ One threaded HTTP server plays every part huggingface_hub 2.4.0 talks to when it
   ``server.hub_behaviour`` is ``"401"``);
 * the router for ``provider="hf-inference"``, ``POST /hf-inference/models/<owner>/<model>``, and a
   dedicated Inference Endpoint, ``POST /endpoint`` (or any other path not listed here): body
-  ``{"inputs": prompt, "parameters": {...}}``, answer raw PNG bytes.
+  ``{"inputs": prompt, "parameters": {...}}``, answer raw PNG bytes;
+* fal's queue, for image-to-image models (``InferenceClient.image_to_image``): see below.
 
 * the router's translation, ``POST /hf-inference/models/<owner>/<model>`` for a model whose
   ``pipeline_tag`` is ``translation`` (what ``InferenceClient(provider="hf-inference")
@@ -21,7 +22,43 @@ One threaded HTTP server plays every part huggingface_hub 2.4.0 talks to when it
   ``TRANSLATIONS`` comes back in English; any other text as ``"english <sha256 of it, 8 hex>"``.
 
 Images are drawn with Pillow at the size asked for (``image_size`` for fal,
-``parameters.width``/``height`` otherwise; 1024x1024 when not given).
+``parameters.width``/``height`` otherwise; 1024x1024 when not given); an image-to-image result
+is the photo received, tinted with the seed's colour and labelled with the prompt
+(``tint_png``), so a test can tell it was made from what was sent.
+
+fal's queue (image-to-image)
+----------------------------
+``provider="fal-ai"`` runs an image-to-image model as a queued job, and huggingface_hub 2.4.0
+drives it against a router that is not ``router.huggingface.co`` (this fake) like this:
+
+1. ``POST /fal-ai/<fal model id>?_subdomain=queue`` with ``authorization: Bearer hf_...`` and
+   JSON ``{"image_url": "data:image/jpeg;base64,...", "image_urls": [same], "prompt", "seed",
+   ...}`` (None values dropped; the library labels raw bytes ``image/jpeg`` whatever they are).
+   The fake decodes the data URL and keeps the bytes on the request (``RecordedRequest.image``,
+   also ``server.received_images``), then answers like fal: ``{"request_id", "status":
+   "IN_QUEUE", "response_url", "status_url", "cancel_url", "queue_position"}``, the URLs under
+   ``/<app>/requests/<request id>`` on this server, ``<app>`` being the fal model id's first
+   two parts (``fal-ai/flux-kontext`` for ``fal-ai/flux-kontext/dev``), as fal names them.
+2. Every 0.5 s, ``GET /<app>/requests/<id>/status?_subdomain=queue``, the path taken from
+   ``response_url`` (on the real router the client puts ``/fal-ai`` in front; the fake answers
+   both): ``{"status": "IN_PROGRESS"}`` ``server.polls_in_progress`` times (default 1), then
+   ``{"status": "COMPLETED"}``.
+3. ``GET /<app>/requests/<id>?_subdomain=queue``: the result, ``{"images": [{"url":
+   ".../files/<name>.png", "width", "height", "content_type"}], "seed", ...}``.
+4. ``GET /files/<name>.png``: the image (``tint_png``), with no authorization.
+
+The submit POST is an inference POST: it takes its behaviour from the scripted queue or
+``server.behaviour`` like any other, and the job keeps it (``garbage``, ``empty``,
+``image-404``, ``image-slow`` and ``wrong-size`` shape its result and image as for text; error
+behaviours, ``slow`` and ``hangup`` act on the POST itself). ``wrong-json`` answers the POST
+200 without ``request_id``; ``stuck`` accepts the job, which then stays ``IN_QUEUE`` (position
+0) on every poll, for ever. The later steps have their own knobs, the same for every job:
+``server.status_behaviour`` answers the status polls and ``server.result_behaviour`` the result
+GET, each ``"ok"`` or any error behaviour, ``slow``, ``hangup``, ``garbage`` (200 with HTML),
+``wrong-json`` (200 without ``status`` / ``images``) or, for the status, ``stuck``.
+``server.jobs`` maps request ids to ``QueueJob`` (the photo received, the bytes its image URL
+serves, the polls answered); ``server.status_requests`` and ``server.result_requests`` list the
+GETs (their ``behaviour`` says what the fake did).
 
 Scripting a test
 ----------------
@@ -33,10 +70,13 @@ POST decided. The behaviours, as HF answers them (bodies are HF's ``{"error": ".
 
 =================  ======================================================================
 ``ok``             200, an image of the requested size
-``wrong-size``     200, an image 64 px wider than asked
+``wrong-size``     200, an image 64 px wider than asked (image-to-image: than the photo)
 ``garbage``        200 with HTML bytes (fal: the JSON is fine, the image URL serves them)
 ``empty``          200 with an empty body (fal: ``{"images": []}``)
 ``image-404``      fal only: the JSON is fine, the image URL answers 404
+``wrong-json``     200 with JSON that is not the answer's shape: ``{"detail": ...}`` (no
+                   ``images`` for fal, no ``request_id`` for fal's queue, not an image elsewhere)
+``stuck``          fal's queue only: the job is accepted and stays ``IN_QUEUE`` for ever
 ``slow``           waits ``server.slow_seconds`` (default 10) before answering ``ok``
                    (fal: the POST waits, not the image GET; ``image-slow`` delays the GET)
 ``hangup``         closes the connection without answering
@@ -73,8 +113,9 @@ above. ``server.models`` maps a Hub model id to its ``inferenceProviderMapping``
 ``pipeline_tag``; add entries to serve other models (``server.add_model(...)``).
 
 Every request is recorded in ``server.requests`` (``RecordedRequest``: method, path, query,
-headers with lower-case names, raw body, parsed JSON), so a test can check the ``authorization``
-header, ``image_size``, ``seed``, ``negative_prompt``... that the client sent.
+headers with lower-case names, raw body, parsed JSON, and for fal's queue the photo decoded from
+``image_url``), so a test can check the ``authorization`` header, ``image_size``, ``seed``,
+``negative_prompt``, the photo... that the client sent.
 
 Pointing huggingface_hub at the fake at run time
 ------------------------------------------------
@@ -90,7 +131,8 @@ Nothing needs to be set before huggingface_hub is imported. In 2.4.0:
 * ``provider="hf-inference"`` does not read that constant at call time: its helper copied it into
   ``.base_url`` when huggingface_hub was imported. Patch
   ``huggingface_hub.inference._providers.PROVIDERS["hf-inference"]["text-to-image"].base_url``
-  to ``server.url + "/hf-inference"``. (A URL given as ``model=`` needs none of this.)
+  (and ``["image-to-image"]``'s) to ``server.url + "/hf-inference"``. (A URL given as
+  ``model=`` needs none of this.)
 * The look-ups are ``functools.lru_cache``-d for the life of the process. Clear them with
   ``_fetch_inference_provider_mapping.cache_clear()`` (same function object in
   ``huggingface_hub.inference._providers._common`` and ``huggingface_hub.inference._providers``)
@@ -125,11 +167,13 @@ Example::
 
 from __future__ import annotations
 
+import base64
 import collections
 import contextlib
 import hashlib
 import io
 import json
+import re
 import socket
 import threading
 import uuid
@@ -191,6 +235,17 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
             }
         },
     },
+    # The edit task's default model, run by fal's queue.
+    "black-forest-labs/FLUX.1-Kontext-dev": {
+        "pipeline_tag": "image-to-image",
+        "inferenceProviderMapping": {
+            "fal-ai": {
+                "status": "live",
+                "providerId": "fal-ai/flux-kontext/dev",
+                "task": "image-to-image",
+            }
+        },
+    },
 }
 
 BEHAVIOURS = frozenset(
@@ -220,10 +275,16 @@ BEHAVIOURS = frozenset(
         "echo-400",
         "echo-422",
         "echo-500",
+        "wrong-json",
+        "stuck",
     }
 )
 
 GARBAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+WRONG_JSON = {"detail": "Service temporarily reorganised; see the status page."}
+# fal's queue URLs, with or without the router's /fal-ai in front: .../requests/<id>[/status]
+QUEUE_PATH = re.compile(r"^/(?P<app>.+)/requests/(?P<id>[^/]+?)(?P<status>/status)?$")
+DATA_URL = re.compile(r"^data:(?P<mime>[^;,]*);base64,(?P<data>.*)$", re.S)
 
 # What the fake translation answers for these texts (Korean → English).
 TRANSLATIONS = {
@@ -254,8 +315,28 @@ class RecordedRequest:
     headers: dict[str, str]  # names in lower case
     body: bytes
     json: Any = None
-    behaviour: str | None = None  # what the fake did with it, for inference POSTs
+    behaviour: str | None = None  # what the fake did with it: inference POSTs, fal's queue GETs
     translation: str | None = None  # what the fake did with it, for translation POSTs
+    image: bytes | None = None  # fal's queue: the photo decoded from the payload's image_url
+    image_type: str | None = None  # ... and the MIME type its data URL named
+    queue_step: str | None = None  # fal's queue GETs: "status" or "result"
+
+
+@dataclass
+class QueueJob:
+    """One image-to-image job fal's queue accepted."""
+
+    request_id: str
+    app: str  # the fal app the queue URLs are under, e.g. fal-ai/flux-kontext
+    behaviour: str  # the submit POST's behaviour, which shapes the result
+    image: bytes | None  # the photo received
+    result: bytes | None  # the bytes its image URL serves (None: 404, or no image at all)
+    image_url: str | None  # the result's image URL (None for an empty result)
+    width: int = 0
+    height: int = 0
+    seed: Any = None
+    prompt: str = ""
+    polls: int = 0  # status polls answered
 
 
 @dataclass
@@ -276,6 +357,26 @@ def draw_png(width: int, height: int, label: str = "", seed: int | None = None) 
     """A PNG of exactly width x height, its colour taken from the seed, the label written on it."""
     colour = ((seed or 0) * 2654435761) & 0xFFFFFF
     image = Image.new("RGB", (width, height), (colour >> 16, (colour >> 8) & 255, colour & 255))
+    if label:
+        ImageDraw.Draw(image).text((8, 8), label[:60], fill="white")
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def tint_png(photo: bytes | None, label: str = "", seed: int | None = None, extra_width: int = 0):
+    """The fake image-to-image model's answer: the photo, its size plus ``extra_width``, tinted
+    with the seed's colour (as ``draw_png`` picks it) and the label written on it, as PNG. A
+    photo Pillow cannot open gives ``draw_png(1024, 1024, label, seed)``."""
+    try:
+        image = Image.open(io.BytesIO(photo or b"")).convert("RGB")
+    except OSError:
+        return draw_png(1024 + extra_width, 1024, label, seed)
+    if extra_width:
+        image = image.resize((image.width + extra_width, image.height))
+    colour = ((seed or 0) * 2654435761) & 0xFFFFFF
+    tint = Image.new("RGB", image.size, (colour >> 16, (colour >> 8) & 255, colour & 255))
+    image = Image.blend(image, tint, 0.3)
     if label:
         ImageDraw.Draw(image).text((8, 8), label[:60], fill="white")
     buffer = io.BytesIO()
@@ -374,11 +475,15 @@ class FakeHuggingFace(ThreadingHTTPServer):
         self.behaviour = "ok"
         self.hub_behaviour = "ok"
         self.translation_behaviour = "ok"
+        self.status_behaviour = "ok"
+        self.result_behaviour = "ok"
+        self.polls_in_progress = 1
         self.slow_seconds = 10.0
         self.retry_after = 1
         self.scale_up_seconds = 0.3
         self.models: dict[str, dict[str, Any]] = json.loads(json.dumps(DEFAULT_MODELS))
         self.requests: list[RecordedRequest] = []
+        self.jobs: dict[str, QueueJob] = {}
         self._queue: collections.deque[str] = collections.deque()
         self._files: dict[str, _StoredFile] = {}
         self._lock = threading.Lock()
@@ -440,6 +545,26 @@ class FakeHuggingFace(ThreadingHTTPServer):
         _check(value)
         self._translation_behaviour = value
 
+    @property
+    def status_behaviour(self) -> str:
+        """How fal's queue answers status polls (``stuck``: IN_QUEUE for ever)."""
+        return self._status_behaviour
+
+    @status_behaviour.setter
+    def status_behaviour(self, value: str) -> None:
+        _check(value)
+        self._status_behaviour = value
+
+    @property
+    def result_behaviour(self) -> str:
+        """How fal's queue answers the GET of a job's result."""
+        return self._result_behaviour
+
+    @result_behaviour.setter
+    def result_behaviour(self, value: str) -> None:
+        _check(value)
+        self._result_behaviour = value
+
     def is_translation_model(self, model: str) -> bool:
         return self.models.get(model, {}).get("pipeline_tag") == "translation"
 
@@ -458,6 +583,21 @@ class FakeHuggingFace(ThreadingHTTPServer):
     def translation_requests(self) -> list[RecordedRequest]:
         """The translation POSTs received, oldest first."""
         return [r for r in self.requests if r.method == "POST" and r.translation is not None]
+
+    @property
+    def received_images(self) -> list[bytes | None]:
+        """The photos fal's queue received (decoded from ``image_url``), oldest first."""
+        return [r.image for r in self.inference_requests if r.query.get("_subdomain")]
+
+    @property
+    def status_requests(self) -> list[RecordedRequest]:
+        """fal's queue status polls received, oldest first."""
+        return [r for r in self.requests if r.queue_step == "status"]
+
+    @property
+    def result_requests(self) -> list[RecordedRequest]:
+        """fal's queue result GETs received, oldest first."""
+        return [r for r in self.requests if r.queue_step == "result"]
 
     @property
     def hub_requests(self) -> list[RecordedRequest]:
@@ -550,6 +690,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer_whoami(record)
         elif path.startswith("/files/"):
             self._answer_file(path.removeprefix("/files/"))
+        elif match := QUEUE_PATH.match(path):
+            self._answer_queue(record, match["id"], "status" if match["status"] else "result")
         else:
             self._send(_json_reply(404, {"error": "Not Found"}))
 
@@ -565,7 +707,9 @@ class _Handler(BaseHTTPRequestHandler):
         behaviour = self.server.next_behaviour()
         record.behaviour = behaviour
         path = record.path
-        if path.startswith("/fal-ai/"):
+        if path.startswith("/fal-ai/") and record.query.get("_subdomain") == ["queue"]:
+            self._answer_fal_queue(record, behaviour, path.removeprefix("/fal-ai/"))
+        elif path.startswith("/fal-ai/"):
             self._answer_fal(record, behaviour, path.removeprefix("/fal-ai/"))
         else:
             model = path.removeprefix("/hf-inference/models/").strip("/") or "endpoint"
@@ -623,6 +767,9 @@ class _Handler(BaseHTTPRequestHandler):
         if behaviour == "empty":
             self._send(_json_reply(200, {"images": []}))
             return
+        if behaviour == "wrong-json":
+            self._send(_json_reply(200, WRONG_JSON))
+            return
         if behaviour == "garbage":
             url = self.server._store_file(GARBAGE)
         elif behaviour == "image-404":
@@ -640,6 +787,103 @@ class _Handler(BaseHTTPRequestHandler):
         }
         self._send(_json_reply(200, payload))
 
+    def _answer_fal_queue(self, record: RecordedRequest, behaviour: str, fal_model: str) -> None:
+        """fal's queue submit: keep the photo, accept the job, answer where to poll."""
+        body = record.json if isinstance(record.json, dict) else {}
+        found = DATA_URL.match(str(body.get("image_url", "")))
+        if found:
+            record.image = base64.b64decode(found["data"])
+            record.image_type = found["mime"]
+        if self._common_behaviour(behaviour, fal_model):
+            return
+        if behaviour == "wrong-json":
+            self._send(_json_reply(200, WRONG_JSON))
+            return
+        prompt, seed = str(body.get("prompt", "")), body.get("seed")
+        result = tint_png(record.image, prompt, seed, 64 if behaviour == "wrong-size" else 0)
+        width, height = Image.open(io.BytesIO(result)).size
+        if behaviour == "empty":
+            result, url = None, None
+        elif behaviour == "garbage":
+            result = GARBAGE
+            url = self.server._store_file(result)
+        elif behaviour == "image-404":
+            result, url = None, self.server._store_file(None)
+        else:
+            delay = self.server.slow_seconds if behaviour == "image-slow" else 0.0
+            url = self.server._store_file(result, delay)
+        job = QueueJob(
+            request_id=str(uuid.uuid4()),
+            app="/".join(fal_model.split("/")[:2]),
+            behaviour=behaviour,
+            image=record.image,
+            result=result,
+            image_url=url,
+            width=width,
+            height=height,
+            seed=seed,
+            prompt=prompt,
+        )
+        with self.server._lock:
+            self.server.jobs[job.request_id] = job
+        base = f"{self.server.url}/{job.app}/requests/{job.request_id}"
+        payload = {
+            "request_id": job.request_id,
+            "status": "IN_QUEUE",
+            "response_url": base,
+            "status_url": base + "/status",
+            "cancel_url": base + "/cancel",
+            "queue_position": 0,
+        }
+        self._send(_json_reply(200, payload))
+
+    def _answer_queue(self, record: RecordedRequest, request_id: str, step: str) -> None:
+        """fal's queue after the submit: a job's status, or its result."""
+        record.queue_step = step
+        behaviour = (
+            self.server.status_behaviour if step == "status" else self.server.result_behaviour
+        )
+        record.behaviour = behaviour
+        with self.server._lock:
+            job = self.server.jobs.get(request_id)
+            if job is not None and step == "status":
+                job.polls += 1
+        if job is None:
+            self._send(_json_reply(404, {"detail": f"Request {request_id} not found"}))
+            return
+        if self._common_behaviour(behaviour, job.app):
+            return
+        if behaviour == "wrong-json":
+            self._send(_json_reply(200, WRONG_JSON))
+        elif behaviour == "garbage":
+            self._send(_Reply(200, GARBAGE, "text/html; charset=utf-8"))
+        elif step == "status":
+            if "stuck" in (behaviour, job.behaviour):
+                self._send(_json_reply(200, {"status": "IN_QUEUE", "queue_position": 0}))
+            elif job.polls <= self.server.polls_in_progress:
+                self._send(_json_reply(200, {"status": "IN_PROGRESS", "logs": []}))
+            else:
+                self._send(_json_reply(200, {"status": "COMPLETED", "logs": []}))
+        else:
+            images = []
+            if job.image_url is not None:
+                images.append(
+                    {
+                        "url": job.image_url,
+                        "width": job.width,
+                        "height": job.height,
+                        "content_type": "image/png",
+                    }
+                )
+            payload = {
+                "images": images,
+                "timings": {"inference": 0.01},
+                "seed": job.seed if job.seed is not None else 42,
+                "has_nsfw_concepts": [False] * len(images),
+                "prompt": job.prompt,
+            }
+            self._send(_json_reply(200, payload))
+
     def _answer_raw_image(self, record: RecordedRequest, behaviour: str, model: str) -> None:
         if behaviour == "scaled-to-zero":
             if "x-scale-up-timeout" not in record.headers:
@@ -655,6 +899,8 @@ class _Handler(BaseHTTPRequestHandler):
             width += 64
         if behaviour == "empty":
             self._send(_Reply(200, b"", "image/png"))
+        elif behaviour == "wrong-json":
+            self._send(_json_reply(200, WRONG_JSON))
         elif behaviour == "garbage":
             self._send(_Reply(200, GARBAGE, "text/html; charset=utf-8"))
         else:
@@ -764,28 +1010,30 @@ def huggingface_hub_pointed_at(url: str) -> Iterator[None]:
     """Within the block, huggingface_hub sends its Hub look-ups and router calls to url.
 
     Patches ``huggingface_hub.constants.ENDPOINT``, ``...constants.INFERENCE_PROXY_TEMPLATE``,
-    ``...constants.HF_HUB_DISABLE_TELEMETRY`` (True) and the hf-inference text-to-image and
-    translation helpers' ``base_url``, and clears the look-up caches on the way in and out, so no
-    test sees another's mapping. Not thread-safe against other tests patching the same names at
-    once (pytest runs tests one at a time in a process).
+    ``...constants.HF_HUB_DISABLE_TELEMETRY`` (True) and the hf-inference text-to-image,
+    image-to-image and translation helpers' ``base_url``, and clears the look-up caches on the
+    way in and out, so no test sees another's mapping. Not thread-safe against other tests
+    patching the same names at once (pytest runs tests one at a time in a process).
     """
     from huggingface_hub import constants
     from huggingface_hub.inference._providers import PROVIDERS
 
     helper = PROVIDERS["hf-inference"]["text-to-image"]
+    edit = PROVIDERS["hf-inference"]["image-to-image"]
     translation = PROVIDERS["hf-inference"]["translation"]
     saved = (
         constants.ENDPOINT,
         constants.INFERENCE_PROXY_TEMPLATE,
         constants.HF_HUB_DISABLE_TELEMETRY,
         helper.base_url,
+        edit.base_url,
         translation.base_url,
     )
     clear_huggingface_hub_caches()
     constants.ENDPOINT = url
     constants.INFERENCE_PROXY_TEMPLATE = url + "/{provider}"
     constants.HF_HUB_DISABLE_TELEMETRY = True
-    helper.base_url = translation.base_url = url + "/hf-inference"
+    helper.base_url = edit.base_url = translation.base_url = url + "/hf-inference"
     try:
         yield
     finally:
@@ -794,6 +1042,7 @@ def huggingface_hub_pointed_at(url: str) -> Iterator[None]:
             constants.INFERENCE_PROXY_TEMPLATE,
             constants.HF_HUB_DISABLE_TELEMETRY,
             helper.base_url,
+            edit.base_url,
             translation.base_url,
         ) = saved
         clear_huggingface_hub_caches()

@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from imagegen import media, services, translation
 from imagegen.providers import get_providers
+from imagegen.providers.base import TASKS
 from travelfit.redaction import redact
 
 
@@ -46,6 +47,7 @@ class Command(BaseCommand):
                 )
             if first_problems is None:
                 first_problems = problems
+        self.report_tasks(providers)
         storage_problems = media.check_storage()
         where = (
             f"bucket {settings.AWS_STORAGE_BUCKET_NAME}" if media.uses_bucket() else "local folder"
@@ -71,6 +73,22 @@ class Command(BaseCommand):
                 "Korean prompts cannot be translated: fix the problem above, or set "
                 "PROMPT_TRANSLATION=off."
             )
+
+    def report_tasks(self, providers):
+        """Which provider does each task (the form and the API offer only those done), and the
+        limits uploaded photos are held to."""
+        for task in TASKS:
+            doers = [provider.name for provider in providers if task in provider.tasks()]
+            said = ", ".join(doers) if doers else "no provider: not offered"
+            self.stdout.write(f"Task {task}: {said}")
+        self.stdout.write(
+            f"Uploads: at most {settings.IMAGEGEN_UPLOAD_MAX_BYTES / 1024 / 1024:.1f} MB and "
+            f"{settings.IMAGEGEN_UPLOAD_MAX_PIXELS / 1_000_000:g} megapixels "
+            f"(IMAGEGEN_UPLOAD_MAX_BYTES, IMAGEGEN_UPLOAD_MAX_PIXELS), "
+            f"{settings.IMAGEGEN_UPLOADS_PER_DAY} a day per user (IMAGEGEN_UPLOADS_PER_DAY), "
+            f"kept {settings.IMAGEGEN_UPLOAD_RETENTION_DAYS} days after their last use "
+            "(IMAGEGEN_UPLOAD_RETENTION_DAYS)"
+        )
 
     def check_translation(self):
         """Say whether prompts can be translated as PROMPT_TRANSLATION asks; the problems."""
