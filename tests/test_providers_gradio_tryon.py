@@ -195,7 +195,15 @@ def test_a_space_that_dies_mid_call_is_forgotten_then_is_down(settings):
         settings.GRADIO_TRYON_SPACE = dying.url
         settings.GRADIO_TIMEOUT = 20.0
         provider = get_provider("gradio_space")
-        threading.Timer(1.0, dying.stop).start()
+
+        def stop_once_called():
+            # Mid-call, however long a loaded machine takes to get the call there.
+            deadline = time.monotonic() + 20
+            while not dying.calls and time.monotonic() < deadline:
+                time.sleep(0.05)
+            dying.stop()
+
+        threading.Thread(target=stop_once_called, daemon=True).start()
         with pytest.raises(Unavailable, match="stopped answering"):
             provider.generate(REQUEST)
         assert provider._tryon.client is None  # rebuilt on the next call
