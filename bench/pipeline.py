@@ -76,6 +76,12 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 JSON_MARK = "PIPELINE-JSON: "
 ENDPOINT_PATH = "/endpoint"
+# The image safety check runs as configured by default (IMAGEGEN_SAFETY_CHECK=hf_inference) and
+# asks this stand-in too: its answer is immediate, so what is measured is our side of it (the
+# image's upload to the classifier, the answer's reading); the real service's own time comes on
+# top. BENCH_SAFETY=off measures without the check.
+SAFETY_MODEL = "Falconsai/nsfw_image_detection"
+SAFETY_ANSWER = b'[{"label": "normal", "score": 0.98}, {"label": "nsfw", "score": 0.02}]'
 
 FULL = {
     "samples": 45,
@@ -132,6 +138,7 @@ class StandIn:
     def __init__(self, image):
         self.image = image
         self.calls = {}
+        self.classifications = 0
         self.worker_body = None
         self.lock = threading.Lock()
         stand_in = self
@@ -140,6 +147,11 @@ class StandIn:
             def do_POST(self):
                 arrived = time.time()
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.startswith("/hf-inference/models/"):
+                    # The safety check's image classification (hf-inference's protocol).
+                    with stand_in.lock:
+                        stand_in.classifications += 1
+                    return self._answer(SAFETY_ANSWER)
                 try:
                     prompt = json.loads(body).get("inputs")
                 except (ValueError, AttributeError):
@@ -157,12 +169,22 @@ class StandIn:
                     if isinstance(prompt, str) and not prompt.startswith("direct "):
                         stand_in.worker_body = body
 
-            def do_GET(self):  # imagegen_check's probe; not used by generations
+            def do_GET(self):
+                if self.path.startswith("/api/models/"):
+                    # The Hub's look-up of the safety model's task (once per worker process).
+                    return self._answer(
+                        json.dumps(
+                            {"id": SAFETY_MODEL, "pipeline_tag": "image-classification"}
+                        ).encode()
+                    )
+                return self._answer(b"{}")  # imagegen_check's probe; not used by generations
+
+            def _answer(self, body):
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(b"{}")
+                self.wfile.write(body)
 
             def log_message(self, format, *args):
                 pass
@@ -399,7 +421,11 @@ def prepare_environment(workdir, stand_in):
             "HF_ENDPOINT_SCALE_UP_TIMEOUT": "0",
             "HF_ENDPOINT": stand_in.url,  # any Hub look-up stays on this machine
             "HF_HUB_DISABLE_TELEMETRY": "1",
-            "HUGGINGFACE_API_TOKEN": "",
+            "HF_ROUTER_URL": stand_in.url,
+            "IMAGEGEN_SAFETY_CHECK": os.environ.get("BENCH_SAFETY", "hf_inference"),
+            "IMAGEGEN_SAFETY_MODEL": SAFETY_MODEL,
+            # The safety check's token (the stand-in takes any).
+            "HUGGINGFACE_API_TOKEN": "hf_BenchStandInTokenAbcdefghijklmn",
             "HF_TOKEN": "",
             "SENTRY_DSN": "",
             "MEDIA_STORAGE": "local",
@@ -902,6 +928,8 @@ def _run_here(quick):
     ]
     results["code_changed_during_run"] = len({state["code"] for state in code}) > 1
     results["run_seconds"] = time.monotonic() - began
+    results["safety_check"] = os.environ.get("IMAGEGEN_SAFETY_CHECK", "off")
+    results["classifications"] = stand_in.classifications
     return results
 
 
@@ -983,7 +1011,9 @@ def markdown(r):
         f"{os.cpu_count()} cores; code {code['commit']}{dirty}{changed}. Stand-in provider: a "
         f"1024×1024 PNG of {r['image_bytes'] / 1e6:.2f} MB after {r['provider_seconds']:.1f} s; "
         f"{lat['samples']} samples{' (--quick)' if r['quick'] else ''}; "
-        f"{r['run_seconds']:.0f} s in all; other load on the machine meanwhile: "
+        f"{r['run_seconds']:.0f} s in all; image safety check: {r.get('safety_check', 'off')} "
+        f"({r.get('classifications', 0)} images classified by the stand-in, at once); "
+        "other load on the machine meanwhile: "
         f"{r['other_busy_cores']:.2f} cores on average.\n\n"
         "| figure | p50 / p95 | what it means |\n|---|---|---|\n"
         f"| 1. end-to-end ÷ direct call | {lat['e2e_ratio_p50']:.2f}× / "

@@ -45,6 +45,8 @@ from .models import (
     PromptRefusal,
     ProviderCooldown,
     Quota,
+    ReviewDecision,
+    ReviewItem,
     Upload,
     WebhookDelivery,
 )
@@ -402,22 +404,147 @@ class GenerationAdmin(admin.ModelAdmin):
             )
 
     def get_urls(self):
-        # Images are private files: staff see them through this admin-only view.
+        # Images are private files: staff see them (held ones too) through admin-only views.
         return [
             path(
                 "<uuid:generation_id>/thumbnail/",
                 self.admin_site.admin_view(self.thumbnail_view),
                 name="imagegen_generation_thumbnail",
             ),
+            path(
+                "<uuid:generation_id>/image/",
+                self.admin_site.admin_view(self.image_view),
+                name="imagegen_generation_image",
+            ),
         ] + super().get_urls()
 
     def thumbnail_view(self, request, generation_id):
+        return self._file(request, generation_id, "thumbnail", "image/webp")
+
+    def image_view(self, request, generation_id):
+        generation = get_object_or_404(Generation, pk=generation_id)
+        return self._file(request, generation_id, "image", generation.image_content_type)
+
+    def _file(self, request, generation_id, field, content_type):
         generation = get_object_or_404(Generation, pk=generation_id)
         if not self.has_view_permission(request, generation):
             raise PermissionDenied
-        if not generation.thumbnail:
-            raise Http404("No thumbnail.")
-        return FileResponse(generation.thumbnail.open("rb"), content_type="image/webp")
+        stored = getattr(generation, field)
+        if not stored:
+            raise Http404("No file.")
+        response = FileResponse(stored.open("rb"), content_type=content_type)
+        response["Cache-Control"] = "private, no-store"
+        return response
+
+
+# --- The review queue: held images, reported shares -------------------------------------------
+
+
+@admin.register(ReviewItem)
+class ReviewQueueAdmin(admin.ModelAdmin):
+    """What waits for a person: images the safety check held, and shared images viewers
+    reported. Approve or reject them in bulk; each decision is recorded (Review decisions)."""
+
+    list_display = ("thumb", "created", "owner", "why", "scores", "reports_list")
+    list_display_links = None
+    list_select_related = ("owner",)
+    list_per_page = 24
+    actions = ("approve_selected", "reject_selected")
+
+    def get_queryset(self, request):
+        return (
+            services.waiting_for_review()
+            .select_related("owner")
+            .prefetch_related("reports")
+            .order_by("created_at")
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Image")
+    def thumb(self, obj):
+        if not obj.image:
+            return "—"
+        full = reverse("admin:imagegen_generation_image", args=[obj.pk])
+        small = reverse("admin:imagegen_generation_thumbnail", args=[obj.pk])
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener"><img src="{}" alt="Image to review" '
+            'width="160" style="border-radius:4px;display:block"></a>',
+            full,
+            small,
+        )
+
+    @admin.display(description="Made", ordering="created_at")
+    def created(self, obj):
+        return _when(obj.created_at)
+
+    @admin.display(description="Why it waits")
+    def why(self, obj):
+        if obj.status == Generation.Status.HELD:
+            return obj.safety_note or "Held by the safety check."
+        state = "link suspended" if obj.share_suspended_at else "link still open"
+        return f"Reported by viewers ({state})."
+
+    @admin.display(description="Classifier scores")
+    def scores(self, obj):
+        if not obj.safety_scores:
+            return "—"
+        return ", ".join(
+            f"{label} {score:.2f}"
+            for label, score in sorted(obj.safety_scores.items(), key=lambda item: -item[1])
+        )
+
+    @admin.display(description="Reports")
+    def reports_list(self, obj):
+        reports = [report for report in obj.reports.all() if report.reviewed_at is None]
+        if not reports:
+            return "—"
+        counts = {}
+        for report in reports:
+            counts[report.get_reason_display()] = counts.get(report.get_reason_display(), 0) + 1
+        return ", ".join(f"{reason} × {count}" for reason, count in counts.items())
+
+    @admin.action(description="Approve selected (show the images, reopen the links)")
+    def approve_selected(self, request, queryset):
+        done = services.approve(
+            generation_ids=list(queryset.values_list("pk", flat=True)), by=request.user
+        )
+        self.message_user(request, f"Approved {_count(done, 'image')}.", messages.SUCCESS)
+
+    @admin.action(description="Reject selected (remove the images, turn the links off)")
+    def reject_selected(self, request, queryset):
+        done = services.reject(
+            generation_ids=list(queryset.values_list("pk", flat=True)), by=request.user
+        )
+        self.message_user(request, f"Rejected {_count(done, 'image')}.", messages.SUCCESS)
+
+
+@admin.register(ReviewDecision)
+class ReviewDecisionAdmin(admin.ModelAdmin):
+    """Every review decision, read-only: who decided what, when, on which generation."""
+
+    list_display = ("decided_at", "action", "subject", "generation_ref", "decided_by_name")
+    list_filter = ("action", "subject")
+    search_fields = ("generation_ref", "decided_by_name")
+    readonly_fields = (
+        "decided_at",
+        "action",
+        "subject",
+        "generation_ref",
+        "generation",
+        "decided_by",
+        "decided_by_name",
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 # --- Users and their quota -------------------------------------------------------------------

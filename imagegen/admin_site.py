@@ -1,6 +1,7 @@
-"""TravelFit's admin site: Django's, with its own titles, no nav sidebar, and the monthly budget
-warning on the index. Installed as the default site by imagegen.apps.TravelFitAdminConfig
-(in INSTALLED_APPS instead of django.contrib.admin), so `admin.site` is this class everywhere.
+"""TravelFit's admin site: Django's, with its own titles, no nav sidebar, and on the index the
+monthly budget warning and what waits for a review. Installed as the default site by
+imagegen.apps.TravelFitAdminConfig (in INSTALLED_APPS instead of django.contrib.admin), so
+`admin.site` is this class everywhere.
 """
 
 from django.conf import settings
@@ -32,6 +33,27 @@ def warn_about_budget(request) -> None:
     )
 
 
+def tell_what_waits_for_review(request) -> None:
+    """The review queue's count on the index: held images and reported shares."""
+    from django.urls import reverse
+    from django.utils.html import format_html
+
+    from . import services
+
+    waiting = services.count_waiting()
+    if not waiting.total:
+        return
+    messages.warning(
+        request,
+        format_html(
+            '<a href="{}">{} held image(s) and {} reported share(s) wait for a review.</a>',
+            reverse("admin:imagegen_reviewitem_changelist"),
+            waiting.held,
+            waiting.reported,
+        ),
+    )
+
+
 class TravelFitAdminSite(admin.AdminSite):
     site_header = "TravelFit administration"
     site_title = "TravelFit admin"
@@ -41,4 +63,5 @@ class TravelFitAdminSite(admin.AdminSite):
 
     def index(self, request, extra_context=None):
         warn_about_budget(request)
+        tell_what_waits_for_review(request)
         return super().index(request, extra_context)

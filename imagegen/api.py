@@ -838,8 +838,9 @@ def _file_responses(*content_types):
     openapi_extra=_file_responses("image/png", "image/jpeg", "image/webp"),
 )
 def image(request, generation_id: uuid.UUID, download: bool = False):
-    """The image as the provider made it (usually PNG); `download=true` as an attachment."""
-    generation = _own_generation(request, generation_id)
+    """The image as the provider made it (usually PNG); `download=true` as an attachment.
+    404 until it has succeeded (held for review included)."""
+    generation = views.own_shown_image(request, generation_id)
     return views.send_file(
         generation.image,
         content_type=generation.image_content_type,
@@ -856,7 +857,7 @@ def image(request, generation_id: uuid.UUID, download: bool = False):
     openapi_extra=_file_responses("image/webp"),
 )
 def thumbnail(request, generation_id: uuid.UUID):
-    generation = _own_generation(request, generation_id)
+    generation = views.own_shown_image(request, generation_id)
     return views.send_file(generation.thumbnail, content_type="image/webp")
 
 

@@ -127,6 +127,10 @@ class GenerationOut(Schema):
     elapsed_seconds: float | None
     duration_seconds: float | None
     error: str = Field(description="Why it failed, for the user; empty otherwise.")
+    notice: str = Field(
+        description="Held for review (`held`) or removed after one (`rejected`): what the "
+        "owner is told instead of the image; empty otherwise."
+    )
     demo: bool = Field(description="Drawn by the offline demo provider.")
     detail_url: str = Field(description="The generation's page on the site.")
     image_url: str | None = Field(description="The image, once done (follows the key).")

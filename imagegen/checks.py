@@ -25,3 +25,20 @@ def check_providers(app_configs, **kwargs):
         )
         for problem in configuration_errors(names)
     ]
+
+
+@checks.register(checks.Tags.security, "safety", deploy=True)
+def check_safety(app_configs, **kwargs):
+    """`check --deploy`: anyone can sign up, and no image safety check looks at the results."""
+    from . import safety
+
+    warning = safety.off_by_default_warning()
+    if not warning:
+        return []
+    return [
+        checks.Warning(
+            warning,
+            hint="README, Safety: what the check does and what it costs.",
+            id="imagegen.W001",
+        )
+    ]

@@ -211,6 +211,10 @@ class GenerationStatus(models.TextChoices):
     SUCCEEDED = "succeeded", _("Done")
     FAILED = "failed", _("Failed")
     CANCELED = "canceled", _("Canceled")
+    # Made, but the safety check flagged it (or could not look): nobody but staff sees it
+    # until a person approves it (then succeeded) or rejects it (then rejected).
+    HELD = "held", _("In review")
+    REJECTED = "rejected", _("Removed")
 
 
 class Generation(models.Model):
@@ -340,6 +344,27 @@ class Generation(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         help_text="The garment, for a try-on.",
+    )
+    # The image safety check (imagegen/safety.py): the classifier's scores, and for admins what
+    # it decided or why it could not; a person's review of a held image or a reported share.
+    safety_scores = models.JSONField(
+        null=True, blank=True, help_text="The safety classifier's label scores."
+    )
+    safety_note = models.TextField(
+        blank=True, default="", db_default="", help_text="What the safety check found (admins)."
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    share_suspended_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Reports suspended its share link until a review.",
     )
     # The API's and the webhook's absolute links start here when SITE_URL is empty
     # (presenters.link_base); empty for one made by a command.
@@ -631,3 +656,81 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.key} of {self.user_id} ({self.response_status or 'in progress'})"
+
+
+class ReportReason(models.TextChoices):
+    SEXUAL = "sexual", _("Sexual content")
+    VIOLENCE = "violence", _("Violence or gore")
+    HATE = "hate", _("Hate or harassment")
+    PRIVACY = "privacy", _("A person shown without their consent")
+    OTHER = "other", _("Something else")
+
+
+class ShareReport(models.Model):
+    """A viewer's report of a shared image. One per image and address (the address is kept as
+    a keyed digest only): IMAGEGEN_REPORTS_TO_SUSPEND of them suspend the share link."""
+
+    Reason = ReportReason
+
+    generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="reports")
+    reason = models.CharField(max_length=16, choices=ReportReason)
+    address = models.CharField(max_length=64, help_text="A keyed digest of the reporter's address.")
+    created_at = models.DateTimeField(default=timezone.now)
+    reviewed_at = models.DateTimeField(null=True, blank=True, help_text="Dealt with by a review.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["generation", "address"], name="share_report_once_per_address"
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=ReportReason.values), name="share_report_reason_known"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_reason_display()} on {self.generation_id}"
+
+
+class ReviewAction(models.TextChoices):
+    APPROVE = "approve", "Approved"
+    REJECT = "reject", "Rejected"
+
+
+class ReviewDecision(models.Model):
+    """A person's decision on a held image or a reported share: who, when, what. Kept when the
+    generation is deleted (its id stays as text)."""
+
+    Action = ReviewAction
+
+    generation = models.ForeignKey(
+        Generation, null=True, on_delete=models.SET_NULL, related_name="review_decisions"
+    )
+    generation_ref = models.CharField(max_length=36, help_text="The generation's id.")
+    subject = models.CharField(
+        max_length=16, help_text="held (an image the check flagged) or reported (a share link)."
+    )
+    action = models.CharField(max_length=16, choices=ReviewAction)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_by_name = models.CharField(max_length=150)
+    decided_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-decided_at"]
+
+    def __str__(self):
+        who = self.decided_by_name
+        return f"{self.get_action_display()} {self.subject} {self.generation_ref} by {who}"
+
+
+class ReviewItem(Generation):
+    """The admin's review queue: held images and reported shares (services.review). A proxy:
+    the same rows as Generation, listed for a person's decision."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "image to review"
+        verbose_name_plural = "review queue"

@@ -13,9 +13,11 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from . import selectors
 from .models import Generation
+from .safety import HELD_MESSAGE, REJECTED_MESSAGE
 from .user_messages import localize
 
 _LOOK_UP = object()
@@ -54,6 +56,10 @@ def status_payload(
         "estimated_seconds": estimate,
         "elapsed_seconds": elapsed,
         "error": localize(generation.error_message),
+        # Held for review, or removed after one: what the owner is told instead of an image.
+        "notice": gettext(REVIEW_NOTICES[generation.status])
+        if generation.status in REVIEW_NOTICES
+        else "",
         "demo": generation.is_demo,
         # What the detail page fills in when a generation it is watching ends.
         "actual_seed": generation.actual_seed,
@@ -69,6 +75,13 @@ def status_payload(
         "image_url": reverse("imagegen:image", args=[generation.pk]) if done else None,
         "thumbnail_url": reverse("imagegen:thumbnail", args=[generation.pk]) if done else None,
     }
+
+
+# What the owner is told instead of the image while it waits for a review, or once removed.
+REVIEW_NOTICES = {
+    Generation.Status.HELD: HELD_MESSAGE,
+    Generation.Status.REJECTED: REJECTED_MESSAGE,
+}
 
 
 def _id_or_none(value):

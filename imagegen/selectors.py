@@ -103,9 +103,9 @@ def queue_positions(queued: Sequence[Generation]) -> dict[uuid.UUID, int]:
 def queue_position(generation: Generation) -> int | None:
     """1 for the next queued generation to start, 2 for the one after it, …
 
-    Dispatched generations go in the order they were handed to the broker. One still held
+    Dispatched generations go in the order they were handed to the broker. One still waiting
     (its owner has IMAGEGEN_IN_FLIGHT_PER_USER in flight) comes after everything dispatched
-    and after its owner's earlier held ones: a lower bound, as other users' may come between.
+    and after its owner's earlier waiting ones: a lower bound, as other users' may come between.
     """
     if generation.status != Generation.Status.QUEUED:
         return None
@@ -125,8 +125,9 @@ def queue_position(generation: Generation) -> int | None:
 
 GALLERY_FILTERS = {
     "done": [Generation.Status.SUCCEEDED],
-    "active": list(Generation.ACTIVE),
-    "failed": [Generation.Status.FAILED, Generation.Status.CANCELED],
+    # Held for review: not done yet, from the owner's side.
+    "active": [*Generation.ACTIVE, Generation.Status.HELD],
+    "failed": [Generation.Status.FAILED, Generation.Status.CANCELED, Generation.Status.REJECTED],
 }
 
 

@@ -12,7 +12,6 @@ never fails the generation: the words go out as they are, with a note saying so.
 import hashlib
 import json
 import logging
-import os
 import re
 import threading
 from dataclasses import dataclass
@@ -160,20 +159,13 @@ def _describe(exc):
 def _by_hf_inference(text, model):
     """Ask the hf-inference provider, through HF_ROUTER_URL, as the image calls go."""
     from huggingface_hub import InferenceClient
-    from huggingface_hub.inference._providers import PROVIDERS
 
-    from .providers.hf import TOKEN_HELP, _point_router_at, _use_timeout_everywhere
+    from .providers.hf import TOKEN_HELP, prepare_client_library
 
     token = settings.HUGGINGFACE_API_TOKEN
     if not token:
         raise TranslationFailed(f"HUGGINGFACE_API_TOKEN is not set. {TOKEN_HELP}")
-    _use_timeout_everywhere(settings.HF_TIMEOUT)
-    _point_router_at(settings.HF_ROUTER_URL)
-    # The hf-inference helpers copied the router's base when huggingface_hub was imported;
-    # _point_router_at moves the text-to-image one, this moves translation's.
-    PROVIDERS["hf-inference"]["translation"].base_url = settings.HF_ROUTER_URL + "/hf-inference"
-    # The Hub look-up of the model's pipeline tag sends the library's own token (HF_TOKEN).
-    os.environ.setdefault("HF_TOKEN", token)
+    prepare_client_library()
     client = InferenceClient(
         provider="hf-inference", token=token, timeout=settings.HF_TRANSLATION_TIMEOUT
     )

@@ -41,15 +41,21 @@ class UploadRefused(Exception):
         return text % self.params if self.params else text
 
 
+# The longer side of the small copy the safety check looks at (classifiers see 224 px).
+PREVIEW_SIZE = 512
+
+
 @dataclass(frozen=True)
 class CleanPhoto:
-    """A checked photo, re-encoded without metadata: what is stored and sent to providers."""
+    """A checked photo, re-encoded without metadata: what is stored and sent to providers,
+    and a small JPEG copy of it for the safety check (not stored)."""
 
     data: bytes
     content_type: str
     extension: str
     width: int
     height: int
+    preview: bytes = b""
 
 
 def clean_photo(data: bytes) -> CleanPhoto:
@@ -123,12 +129,17 @@ def _reencode(image):
     else:
         clean.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
         content_type, extension = "image/jpeg", "jpg"
+    small = clean.convert("RGB")
+    small.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE))
+    preview = io.BytesIO()
+    small.save(preview, format="JPEG", quality=85)
     return CleanPhoto(
         data=buffer.getvalue(),
         content_type=content_type,
         extension=extension,
         width=clean.width,
         height=clean.height,
+        preview=preview.getvalue(),
     )
 
 

@@ -23,4 +23,5 @@ urlpatterns = [
     # Share tokens are URL-safe base64 (secrets.token_urlsafe): nothing else can match one.
     path("s/<slug:token>/", views.shared, name="shared"),
     path("s/<slug:token>/image.png", views.shared_image, name="shared_image"),
+    path("s/<slug:token>/report", views.report_shared, name="report_shared"),
 ]

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 
 from . import media, presenters, selectors, services
 from .forms import CreateForm, initial_from, reject_control_characters
-from .models import PHOTOS_OF_TASK, Generation, Upload
+from .models import PHOTOS_OF_TASK, Generation, ShareReport, Upload
 from .uploads import UploadRefused, too_large
 
 RECENT_ON_CREATE_PAGE = 6
@@ -27,6 +27,14 @@ GALLERY_PAGE_SIZE = 24
 def _own_generation(request, generation_id):
     # Someone else's generation is "not found", exactly like one that does not exist.
     return get_object_or_404(Generation, pk=generation_id, owner=request.user)
+
+
+def own_shown_image(request, generation_id):
+    """The user's own generation whose image may be seen: succeeded. One held for review (or
+    removed after it) is "not found" to its owner too, until a person approves it."""
+    return get_object_or_404(
+        Generation, pk=generation_id, owner=request.user, status=Generation.Status.SUCCEEDED
+    )
 
 
 LAST_REQUEST_SESSION = "travelfit-last-request"
@@ -307,7 +315,7 @@ def send_file(field, *, content_type, download_name=None):
 @login_required
 def image(request, generation_id):
     """The original PNG, inline or (with ?download=1) as an attachment."""
-    generation = _own_generation(request, generation_id)
+    generation = own_shown_image(request, generation_id)
     name = generation.download_name if request.GET.get("download") else None
     return send_file(
         generation.image, content_type=generation.image_content_type, download_name=name
@@ -324,7 +332,7 @@ def upload_image(request, upload_id):
 
 @login_required
 def thumbnail(request, generation_id):
-    generation = _own_generation(request, generation_id)
+    generation = own_shown_image(request, generation_id)
     return send_file(generation.thumbnail, content_type="image/webp")
 
 
@@ -405,23 +413,39 @@ def unshare(request, generation_id):
     return redirect("imagegen:detail", generation_id=generation.pk)
 
 
-def _shared(token):
-    return get_object_or_404(
+# The link is the key: keep it out of other sites' logs. Not "no-referrer": with it, browsers
+# post this page's forms (report, language) with "Origin: null", which Django's CSRF check
+# refuses; "same-origin" sends the origin to us alone.
+SHARED_REFERRER_POLICY = "same-origin"
+
+
+def _shared(token, *, suspended=False):
+    """The image shared under `token`; one whose link reports suspended only if asked for."""
+    generation = get_object_or_404(
         Generation, share_token=token, status=Generation.Status.SUCCEEDED, share_token__isnull=False
     )
+    if generation.share_suspended_at is not None and not suspended:
+        raise Http404("suspended")
+    return generation
 
 
 def shared(request, token):
-    """A shared image: the picture and its prompt, for anyone with the link, nothing else.
+    """A shared image: the picture and its prompt, for anyone with the link, nothing else, and
+    a way to report it.
 
     A link that was turned off, or never existed, gets a page saying so (still a 404): the two
-    look the same, so a guessed token learns nothing.
+    look the same, so a guessed token learns nothing. A link viewers' reports suspended says
+    that it waits for a review (403), never the image.
     """
     try:
-        generation = _shared(token)
+        generation = _shared(token, suspended=True)
     except Http404:
         response = render(request, "imagegen/shared_gone.html", status=404)
     else:
+        if generation.share_suspended_at is not None:
+            response = render(request, "imagegen/shared_suspended.html", status=403)
+            response["Referrer-Policy"] = SHARED_REFERRER_POLICY
+            return response
         origin = presenters.site_origin(request)
         response = render(
             request,
@@ -432,10 +456,10 @@ def shared(request, token):
                 # Absolute, for the link previews (Open Graph) of chat apps and social sites.
                 "page_url": origin + reverse("imagegen:shared", args=[token]),
                 "preview_url": origin + reverse("imagegen:shared_image", args=[token]),
+                "reasons": ShareReport.Reason.choices,
             },
         )
-    # The link is the key: keep it out of other sites' logs.
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = SHARED_REFERRER_POLICY
     return response
 
 
@@ -445,6 +469,36 @@ def shared_image(request, token):
     return send_file(
         generation.image, content_type=generation.image_content_type, download_name=download
     )
+
+
+@require_POST
+def report_shared(request, token):
+    """A viewer reports a shared image (no log-in; the form's CSRF token and a limit per
+    address): one report per address counts; enough of them suspend the link until a review."""
+    from accounts import throttles
+
+    reason = request.POST.get("reason", "")
+    if reason not in ShareReport.Reason.values:
+        messages.error(request, _("Choose why you are reporting this image."))
+        return redirect("imagegen:shared", token=token)
+    address = throttles.client_address(request)
+    refused = throttles.take(
+        action="report",
+        address=address,
+        limit=settings.IMAGEGEN_REPORTS_PER_HOUR,
+        window_minutes=60,
+    )
+    if refused:
+        response = render(request, "imagegen/shared_gone.html", status=429)
+        response["Retry-After"] = str(refused.retry_after_seconds)
+        return response
+    outcome = services.report_share(token=token, reason=reason, address=address)
+    if outcome is None:
+        return render(request, "imagegen/shared_gone.html", status=404)
+    messages.success(
+        request, _("Thank you: the report was sent, and a person will look at this image.")
+    )
+    return redirect("imagegen:shared", token=token)
 
 
 def _back(request, fallback):

@@ -1,9 +1,10 @@
 """Webhooks: a generation submitted with a callback URL calls it when it ends.
 
 The call follows the Standard Webhooks specification (https://www.standardwebhooks.com): a
-POST of JSON `{"type": "generation.succeeded" | "generation.failed" | "generation.canceled",
-"timestamp": <when it ended>, "data": <the generation as the API shows it>}` with the headers
-`webhook-id` (the event's id, the same on every attempt: use it to drop repeats),
+POST of JSON `{"type": "generation.succeeded" | "generation.failed" | "generation.canceled" |
+"generation.rejected", "timestamp": <when it ended>, "data": <the generation as the API shows
+it>}`, and `generation.held` before the end when the safety check holds it for review, with
+the headers `webhook-id` (the event's id, the same on every attempt: use it to drop repeats),
 `webhook-timestamp` (this attempt's Unix time) and `webhook-signature: v1,<base64 of
 HMAC-SHA256(secret bytes, "{id}.{timestamp}.{body}")>`. The secret belongs to the API key the
 generation was submitted with, is shown once when the key is made as `whsec_<base64 of the
@@ -100,11 +101,17 @@ def sign(*, secret: str, event_id: str, timestamp: int, body: bytes | str) -> st
     return "v1," + base64.b64encode(digest).decode()
 
 
-def event_id_for(generation_id) -> str:
-    """The `webhook-id` of a generation's end: one per generation, as it ends once.
+# States a generation passes through on its way to its end: each is an event of its own.
+INTERIM_EVENTS = ("held",)
+
+
+def event_id_for(generation_id, status: str = "") -> str:
+    """The `webhook-id` of a generation's event: one for its end (succeeded, failed, canceled,
+    rejected), and one for being held for review on the way, which comes before it.
 
     Letters, digits and _ only: the specification forbids "." in it."""
-    return f"msg_{getattr(generation_id, 'hex', str(generation_id).replace('-', ''))}"
+    hex_id = getattr(generation_id, "hex", str(generation_id).replace("-", ""))
+    return f"msg_{hex_id}_{status}" if status in INTERIM_EVENTS else f"msg_{hex_id}"
 
 
 # --- Which URLs may be called ------------------------------------------------------------------
@@ -324,7 +331,7 @@ def deliver(generation_id, attempt=1):
     generation = Generation.objects.select_related("api_token").filter(pk=generation_id).first()
     if generation is None or not generation.callback_url or generation.is_active:
         return None
-    event_id = event_id_for(generation.pk)
+    event_id = event_id_for(generation.pk, generation.status)
     try:
         with transaction.atomic():
             delivery = WebhookDelivery.objects.create(

@@ -12,6 +12,9 @@ os.environ.setdefault("TRAVELFIT_ENV_FILE", os.devnull)
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production-" + "x" * 20)
 os.environ["IMAGEGEN_PROVIDERS"] = os.environ.get("TEST_IMAGEGEN_PROVIDERS", "demo")
 os.environ.setdefault("IMAGEGEN_DEMO_DELAY", "0")
+# The image safety check is tested on its own (test_safety_*.py); elsewhere it is off, as the
+# site's default is without a token, but chosen, so that /health has nothing to warn about.
+os.environ.setdefault("IMAGEGEN_SAFETY_CHECK", "off")
 # Never the real try-on Space (its default, yisol/IDM-VTON, is on huggingface.co): a test that
 # wants one points this at the fake (conftest's gradio_tryon_server).
 os.environ.setdefault("GRADIO_TRYON_SPACE", "http://127.0.0.1:9/")

@@ -146,7 +146,7 @@ def test_a_revoked_share_link_explains_itself_with_a_404(user_client, user, clie
     assert "This share link does not open anything" in body
     assert "turned the link off" in body
     assert generation.prompt not in body
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
 
 
 def test_a_share_link_that_never_existed_gets_the_same_page(client, db):

@@ -1,6 +1,7 @@
 """HTTPS is the default with DEBUG off: redirect, HSTS, secure cookies, the proxy's header."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -20,21 +21,37 @@ def bare_environment(**variables):
     return env
 
 
-def test_the_deploy_check_passes_with_only_debug_secret_and_hosts():
-    done = subprocess.run(
+def deploy_check(**variables):
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=bare_environment(
             DEBUG="0",
             SECRET_KEY="0Jq4-plY_r8cQkVvP2Tn9xW6sHfL3bZmA7uE5dRg1KoNiMtCyB",
             ALLOWED_HOSTS="travelfit.example.com",
+            **variables,
         ),
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "no issues" in done.stdout
+
+
+def test_the_deploy_check_asks_only_about_the_image_safety_check():
+    """With DEBUG, SECRET_KEY and ALLOWED_HOSTS set, the one thing left to decide is whether
+    anything looks at the images of a site anyone can sign up to."""
+    bare = deploy_check()
+    assert bare.returncode != 0
+    found = set(re.findall(r"\((\w+\.[EW]\d+)\)", bare.stdout + bare.stderr))
+    assert found == {"imagegen.W001"}, bare.stdout + bare.stderr
+    for decided in (
+        {"HUGGINGFACE_API_TOKEN": "hf_DeployTokenAbcdefghijklmnop123456"},
+        {"IMAGEGEN_SAFETY_CHECK": "off"},
+        {"SIGNUP_LIMIT": "0"},
+    ):
+        done = deploy_check(**decided)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "no issues" in done.stdout
 
 
 def test_plain_http_on_purpose_is_what_the_deploy_check_warns_about():

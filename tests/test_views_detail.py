@@ -109,7 +109,7 @@ def test_a_share_link_shows_that_image_and_prompt_to_anyone_until_revoked(user_c
     text = re.sub(r'value="[^"]*"', "", body)
     assert "crowds" not in text
     assert str(seed) not in text.replace(",", "").replace(".", "")
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
     image = client.get(reverse("imagegen:shared_image", args=[token]))
     assert image["Content-Type"] == "image/png"
     assert client.get(reverse("imagegen:image", args=[generation.pk])).status_code == 302

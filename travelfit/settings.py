@@ -638,6 +638,38 @@ IMAGEGEN_UPLOADS_PER_DAY = _setting(
 # written nowhere (imagegen.uploads.BoundedMemoryUploadHandler stops at the limit).
 FILE_UPLOAD_HANDLERS = ["imagegen.uploads.BoundedMemoryUploadHandler"]
 
+# --- Image safety (imagegen/safety.py) -------------------------------------------------------
+# An image classifier looks at every result (and every uploaded photo) before anyone sees it:
+# hf_inference (image_classification on the hf-inference provider, with HUGGINGFACE_API_TOKEN),
+# local (a transformers pipeline in the worker: pip install -r requirements-local.txt), off,
+# or auto: hf_inference when a token is configured, else off (with a warning in /health and in
+# `check --deploy` while sign-up is open).
+IMAGEGEN_SAFETY_CHECK = _setting(
+    "IMAGEGEN_SAFETY_CHECK",
+    _one_of("off", "hf_inference", "local", "auto"),
+    "auto",
+    "off, hf_inference, local or auto",
+)
+IMAGEGEN_SAFETY_MODEL = (
+    env.str("IMAGEGEN_SAFETY_MODEL", default="").strip() or "Falconsai/nsfw_image_detection"
+)
+# A result whose unsafe label scores at least this is held for review.
+IMAGEGEN_SAFETY_THRESHOLD = _setting(
+    "IMAGEGEN_SAFETY_THRESHOLD", _fraction, 0.8, "a fraction above 0 and at most 1, such as 0.8"
+)
+# When the classifier cannot be asked: hold the image for review, or let it through.
+IMAGEGEN_SAFETY_ON_ERROR = _setting(
+    "IMAGEGEN_SAFETY_ON_ERROR", _one_of("hold", "allow"), "hold", "hold or allow"
+)
+# Reports from this many different addresses suspend a share link until it is reviewed.
+IMAGEGEN_REPORTS_TO_SUSPEND = _setting(
+    "IMAGEGEN_REPORTS_TO_SUSPEND", _whole_number(1, 1000), 3, "a whole number (1–1000)"
+)
+# Reports one address may send per hour, whatever the images.
+IMAGEGEN_REPORTS_PER_HOUR = _setting(
+    "IMAGEGEN_REPORTS_PER_HOUR", _whole_number(1, 1000), 10, "a whole number (1–1000)"
+)
+
 # --- Prompt translation (imagegen/translation.py) ------------------------------------------
 # The image models read English only: prompts with Korean in them are translated before a
 # provider is asked. off; hf_inference (the hf-inference provider through HF_ROUTER_URL, with

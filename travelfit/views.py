@@ -22,7 +22,7 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.status import Stat
 
-from imagegen import services
+from imagegen import safety, services
 from imagegen.models import Generation, ProviderCooldown
 from imagegen.paginators import table_count
 from imagegen.providers import get_provider
@@ -66,6 +66,7 @@ def health(request):
             for cooldown in ProviderCooldown.objects.filter(until__gt=now)
         }
         spent, budget, budget_state = services.budget_state()
+        review = services.count_waiting()
     except DatabaseError as exc:
         logger.error("health: database unreachable: %s", type(exc).__name__)
         response = JsonResponse({"status": "unhealthy", "database": "unreachable"}, status=503)
@@ -85,6 +86,9 @@ def health(request):
         warnings.append(f"Monthly budget {budget_state}: ${spent:.2f} of ${budget:.2f} spent.")
     if not workers:
         warnings.append("No worker seen in the last seconds: is `manage.py qcluster` running?")
+    unchecked = safety.off_by_default_warning()
+    if unchecked:
+        warnings.append(unchecked)
     stalled = False
     if queued:
         waited = (now - (oldest_queued[0] or oldest_queued[1])).total_seconds()
@@ -122,6 +126,8 @@ def health(request):
                 "budget_usd": None if budget is None else f"{budget:.2f}",
                 "state": budget_state,
             },
+            "safety_check": safety.mode(),
+            "review": {"held": review.held, "reported": review.reported},
             "database": "ok",
             "broker": "ok" if broker_ok else "unreachable",
             "warnings": warnings,

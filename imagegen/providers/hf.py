@@ -186,8 +186,22 @@ def _point_router_at(base):
     except for hf-inference, whose helpers copied it when the library was imported.
     """
     constants.INFERENCE_PROXY_TEMPLATE = base + "/{provider}"
-    for task in ("text-to-image", "image-to-image"):
+    for task in HF_INFERENCE_TASKS:
         PROVIDERS["hf-inference"][task].base_url = base + "/hf-inference"
+
+
+# The hf-inference tasks TravelFit calls: images, edits, prompt translation, the safety check.
+HF_INFERENCE_TASKS = ("text-to-image", "image-to-image", "translation", "image-classification")
+
+
+def prepare_client_library() -> None:
+    """Set huggingface_hub up as every TravelFit call through it needs: HF_TIMEOUT on every
+    request, the router at HF_ROUTER_URL, and our token for the Hub look-ups, which send the
+    library's own (HF_TOKEN) rather than the api_key a client is given."""
+    _use_timeout_everywhere(settings.HF_TIMEOUT)
+    _point_router_at(settings.HF_ROUTER_URL)
+    if settings.HUGGINGFACE_API_TOKEN:
+        os.environ.setdefault("HF_TOKEN", settings.HUGGINGFACE_API_TOKEN)
 
 
 def retry_after_seconds(response: httpx2.Response | None, message: str = "") -> float | None:
@@ -495,11 +509,7 @@ class HFInferenceProvider(ImageProvider):
         token = settings.HUGGINGFACE_API_TOKEN
         if not token:
             raise Misconfigured(f"{self.name}: HUGGINGFACE_API_TOKEN is not set. {TOKEN_HELP}")
-        _use_timeout_everywhere(settings.HF_TIMEOUT)
-        _point_router_at(settings.HF_ROUTER_URL)
-        # The Hub look-up of the model's provider mapping sends the library's own token
-        # (HF_TOKEN), not the api_key below; give it ours when none is set.
-        os.environ.setdefault("HF_TOKEN", token)
+        prepare_client_library()
         return InferenceClient(provider=provider, api_key=token, timeout=settings.HF_TIMEOUT)
 
     def generate(self, request: GenerationRequest) -> ProviderResult:

@@ -1,12 +1,13 @@
 """TravelFit's workflows, one module per concern; each is the one place its writes happen.
 
 - `quota`: reserving units (`_reserve_quota`, the only place), refunds, bonus credits.
-- `generations`: submit (`submit_generation(s)`), dispatch held ones, retry, cancel, fail,
+- `generations`: submit (`submit_generation(s)`), dispatch waiting ones, retry, cancel, fail,
   delete, favourite.
 - `worker`: `run_generation`, the background task's body: providers, retries, storing.
 - `policy`, `budget`: why a submission may be refused (with `errors.SubmissionRefused`).
 - `cooldowns`, `sharing`, `api_keys`, `maintenance` (recovery sweep, cleanup, deletions).
 - `uploads`: photos for edit and try-on: storing the clean copy, the daily limit, retention.
+- `review`: held images and reported shares: a person's approve or reject, viewers' reports.
 
 Everything public is re-exported here: callers write `services.submit_generation(...)`.
 """
@@ -44,7 +45,7 @@ from .generations import (  # noqa: F401
     delete_generation,
     delete_generation_with_files,
     delete_users_with_files,
-    dispatch_held,
+    dispatch_waiting,
     enqueue_generation,
     fail_generation,
     retry_generation,
@@ -70,6 +71,14 @@ from .quota import (  # noqa: F401
     grant_credits,
     quota_for,
     refund,
+)
+from .review import (  # noqa: F401
+    ReportOutcome,
+    approve,
+    count_waiting,
+    reject,
+    report_share,
+    waiting_for_review,
 )
 from .sharing import (  # noqa: F401
     revoke_share,

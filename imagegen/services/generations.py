@@ -1,4 +1,4 @@
-"""A user's generations: submit (quota, policy, budget, the row, the queue), dispatch held ones,
+"""A user's generations: submit (quota, policy, budget, the row, the queue), dispatch waiting ones,
 retry, cancel, fail, favourite, and delete with their files (a user's own, an admin's, a
 whole account's)."""
 
@@ -122,7 +122,7 @@ def submit_generations(
             for _ in range(count)
         ]
         use_uploads([source_image, garment_image])
-        if dispatch_held(user_id=user.pk):
+        if dispatch_waiting(user_id=user.pk):
             for generation in generations:
                 generation.refresh_from_db(fields=["enqueued_at"])
     logger.info(
@@ -227,9 +227,10 @@ def _enqueue_in_transaction(generation_id):
 RUN_GENERATION = "imagegen.tasks.run_generation"
 
 
-def dispatch_held(*, user_id: int) -> int:
-    """Hand the user's held generations to the broker while they have fewer than
-    IMAGEGEN_IN_FLIGHT_PER_USER in it or running; returns how many were handed over.
+def dispatch_waiting(*, user_id: int) -> int:
+    """Hand the user's waiting generations (queued, not yet given to the broker) to it while
+    they have fewer than IMAGEGEN_IN_FLIGHT_PER_USER in it or running; returns how many were
+    handed over.
 
     A generation is recorded at once (quota, row, position) but only dispatched (enqueued_at
     set, task queued) when one of its owner's slots is free, so one user's batch of fifty waits
@@ -242,14 +243,14 @@ def dispatch_held(*, user_id: int) -> int:
     with transaction.atomic():
         list(Quota.objects.select_for_update().filter(user_id=user_id).values_list("pk"))
         queued = Generation.objects.filter(owner_id=user_id, status=Generation.Status.QUEUED)
-        held = queued.filter(enqueued_at__isnull=True).order_by("created_at")
+        waiting = queued.filter(enqueued_at__isnull=True).order_by("created_at")
         if limit:
             in_flight = Generation.objects.filter(
                 owner_id=user_id, status__in=Generation.ACTIVE, enqueued_at__isnull=False
             ).count()
-            held = held[: max(0, limit - in_flight)]
+            waiting = waiting[: max(0, limit - in_flight)]
         dispatched = 0
-        for generation_id in held.values_list("pk", flat=True):
+        for generation_id in waiting.values_list("pk", flat=True):
             if Generation.objects.filter(pk=generation_id, enqueued_at__isnull=True).update(
                 enqueued_at=timezone.now()
             ):
@@ -261,7 +262,7 @@ def dispatch_held(*, user_id: int) -> int:
 def _dispatch_next_of_owner(generation_id):
     owner_id = Generation.objects.filter(pk=generation_id).values_list("owner_id", flat=True)
     for user_id in owner_id:
-        dispatch_held(user_id=user_id)
+        dispatch_waiting(user_id=user_id)
 
 
 def enqueue_generation(generation_id: uuid.UUID | str) -> None:
@@ -281,7 +282,7 @@ def cancel_generation(*, generation_id: uuid.UUID | str, user: AbstractBaseUser)
         ).update(status=Generation.Status.CANCELED, finished_at=timezone.now())
         if canceled:
             refund(generation_id)
-            dispatch_held(user_id=user.pk)
+            dispatch_waiting(user_id=user.pk)
             webhooks.generation_ended(generation_id)
     return bool(canceled)
 

@@ -22,7 +22,7 @@ from ..models import (
 from .generations import (
     RUN_GENERATION,
     _enqueue_in_transaction,
-    dispatch_held,
+    dispatch_waiting,
     enqueue_generation,
     fail_generation,
 )
@@ -100,7 +100,7 @@ def recover_stuck(*, now: datetime.datetime | None = None, dry_run: bool = False
             .distinct()
         )
         for user_id in list(owners):
-            dispatch_held(user_id=user_id)
+            dispatch_waiting(user_id=user_id)
     lost = _lost_from_the_queue(now)
     for generation_id in lost:
         if dry_run or Generation.objects.filter(

@@ -20,8 +20,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from .. import safety
 from ..models import Generation, Upload
-from ..uploads import clean_photo
+from ..uploads import UploadRefused, clean_photo
 from .errors import InvalidRequest, SubmissionRefused
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ def store_upload(*, user: AbstractBaseUser, data: bytes) -> Upload:
     )
     if refused:
         raise UploadsExhausted(refused.retry_after_seconds)
+    # After the day's count: each look costs a call to the classifier.
+    _check_safety(photo)
     now = timezone.now()
     upload = Upload(
         owner=user,
@@ -78,6 +81,17 @@ def store_upload(*, user: AbstractBaseUser, data: bytes) -> Upload:
         raise
     logger.info("upload %s stored for user %s (%d bytes)", upload.pk, user.pk, len(photo.data))
     return upload
+
+
+def _check_safety(photo):
+    """A photo the safety check flags is refused, storing nothing; one it could not look at
+    too, unless IMAGEGEN_SAFETY_ON_ERROR=allow."""
+    verdict = safety.check(photo.preview)
+    if verdict.flagged:
+        logger.warning("upload refused by the safety check: %s", verdict.note)
+        raise UploadRefused(safety.UPLOAD_FLAGGED, "flagged")
+    if verdict.hold:
+        raise UploadRefused(safety.UPLOAD_UNCHECKED, "unchecked")
 
 
 def upload_of(*, user: AbstractBaseUser, upload_id, field: str) -> Upload:

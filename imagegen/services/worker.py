@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 from django_q.exceptions import TimeoutException
 
-from .. import translation, webhooks
+from .. import safety, translation, webhooks
 from ..images import ImageRejected, check_image, stored_bytes
 from ..models import (
     MAX_SEED,
@@ -41,7 +41,7 @@ from ..providers.base import (
 )
 from .budget import budget_state, record_spending
 from .cooldowns import active_cooldown, start_cooldown
-from .generations import dispatch_held, fail_generation
+from .generations import dispatch_waiting, fail_generation
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,9 @@ def _quoted(text):
     return json.dumps(text, ensure_ascii=False) if text else None
 
 
-def _store(generation, *, claim, provider, request, result, image, notes, seconds):
+def _store(generation, *, claim, provider, request, result, image, notes, seconds, verdict):
+    """Keep the checked image and record the generation done, or held for review when the
+    safety check (`verdict`) says so: stored either way, shown only once it is succeeded."""
     # The user's own words too, where the model got a translation of them.
     originals = {
         "original_prompt": generation.prompt if generation.prompt_en else "",
@@ -148,7 +150,9 @@ def _store(generation, *, claim, provider, request, result, image, notes, second
         stored = Generation.objects.filter(
             pk=generation.pk, status=Generation.Status.RUNNING, claim=claim
         ).update(
-            status=Generation.Status.SUCCEEDED,
+            status=Generation.Status.HELD if verdict.hold else Generation.Status.SUCCEEDED,
+            safety_scores=verdict.scores or None,
+            safety_note=verdict.note,
             image=generation.image.name,
             thumbnail=generation.thumbnail.name,
             actual_seed=request.seed,
@@ -169,7 +173,7 @@ def _store(generation, *, claim, provider, request, result, image, notes, second
         generation.image.delete(save=False)
         generation.thumbnail.delete(save=False)
     else:
-        dispatch_held(user_id=generation.owner_id)
+        dispatch_waiting(user_id=generation.owner_id)
     return bool(stored)
 
 
@@ -316,6 +320,11 @@ def _make(generation_id, claim):
         outcome = _ask(provider, request, generation_id=generation_id, deadline=deadline)
         if not isinstance(outcome, ProviderError):
             result, image, seconds = outcome
+            # Before anyone can see it: a flagged image (or one the check could not look at,
+            # with IMAGEGEN_SAFETY_ON_ERROR=hold) is kept for a person's review. The classifier
+            # gets the thumbnail: it looks at 224 px anyway, and a 1.5 MB upload per image
+            # would cost more than the look.
+            verdict = safety.check(image.thumbnail)
             _store(
                 generation,
                 claim=claim,
@@ -327,6 +336,7 @@ def _make(generation_id, claim):
                 notes=[exc.detail for _name, exc in failures if isinstance(exc, TaskUnsupported)]
                 + notes,
                 seconds=seconds,
+                verdict=verdict,
             )
             logger.info("generation %s done by %s", generation_id, provider.name)
             return

@@ -4,7 +4,10 @@
   "use strict";
   var ACTIVE = { queued: true, running: true };
   var ENDED_WITHOUT_IMAGE = { failed: true, canceled: true };
+  // Held for a person's review: no hurry, but the page shows the outcome when it comes.
+  var WATCHED = { queued: true, running: true, held: true };
   var INTERVAL_MS = 1500;
+  var REVIEW_INTERVAL_MS = 30000;
   // The page's language when base.html loaded Django's JavaScript catalogue; English otherwise.
   var _ = function (text) { return window.gettext ? window.gettext(text) : text; };
   var format = function (text, values) {
@@ -22,6 +25,7 @@
   }
 
   function progressText(data) {
+    if (data.notice) { return data.notice; }
     if (data.status === "queued" && data.position) { return format(_("Position %(position)s in the queue"), { position: data.position }) + about(data.estimated_seconds); }
     if (data.status === "running" && data.elapsed_seconds !== null) {
       var left = data.estimated_seconds === null ? "" : " · " + format(_("about %(seconds)s s left"), { seconds: Math.max(1, Math.round(data.estimated_seconds)) });
@@ -103,7 +107,9 @@
       .then(function (response) { if (!response.ok) { throw new Error(response.status); } return response.json(); })
       .then(function (data) {
         apply(root, data);
-        if (ACTIVE[data.status]) { setTimeout(function () { poll(root); }, INTERVAL_MS); }
+        if (WATCHED[data.status]) {
+          setTimeout(function () { poll(root); }, ACTIVE[data.status] ? INTERVAL_MS : REVIEW_INTERVAL_MS);
+        }
       })
       .catch(function () { setTimeout(function () { poll(root); }, INTERVAL_MS * 4); });
   }
@@ -123,7 +129,8 @@
   document.addEventListener("DOMContentLoaded", function () {
     copyButtons();
     document.querySelectorAll("[data-status-url]").forEach(function (root) {
-      if (ACTIVE[root.getAttribute("data-status")]) { setTimeout(function () { poll(root); }, INTERVAL_MS); } else { dropQueuedNotice(root); }
+      var status = root.getAttribute("data-status");
+      if (WATCHED[status]) { setTimeout(function () { poll(root); }, ACTIVE[status] ? INTERVAL_MS : REVIEW_INTERVAL_MS); } else { dropQueuedNotice(root); }
     });
   });
 })();

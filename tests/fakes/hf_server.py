@@ -21,6 +21,9 @@ One threaded HTTP server plays every part huggingface_hub 2.4.0 talks to when it
   answer ``[{"translation_text": ...}]``. The translation is deterministic: a phrase of
   ``TRANSLATIONS`` comes back in English; any other text as ``"english <sha256 of it, 8 hex>"``.
 
+* the router's image classification (the safety check), ``POST /hf-inference/models/<owner>/
+  <model>`` for a model whose ``pipeline_tag`` is ``image-classification``: see below.
+
 Images are drawn with Pillow at the size asked for (``image_size`` for fal,
 ``parameters.width``/``height`` otherwise; 1024x1024 when not given); an image-to-image result
 is the photo received, tinted with the seed's colour and labelled with the prompt
@@ -107,6 +110,35 @@ from the scripted queue: ``ok``, ``garbage`` (200 with HTML, not JSON), ``empty`
 ``slow``, ``hangup`` or any error behaviour above (``500``, ``503-loading``, ...).
 ``server.translation_requests`` lists them (``inference_requests`` leaves them out).
 
+Image classification (the safety check)
+---------------------------------------
+``InferenceClient(provider="hf-inference").image_classification(image_bytes, model=...)`` in
+huggingface_hub 2.4.0 makes no provider-mapping look-up: it asks the Hub for the model
+(``GET /api/models/<model>``, no ``expand``, cached per process like the mapping) and refuses,
+with ``ValueError("Model '<m>' doesn't support task 'image-classification'...")``, a model whose
+``pipeline_tag`` is another; then it POSTs the image's raw bytes, with no ``content-type`` header,
+to ``/hf-inference/models/<model>``. Only with ``top_k=`` or ``function_to_apply=`` does the body
+become JSON ``{"inputs": "<base64 of the image>", "parameters": {...}}`` (the fake reads both and
+honours ``top_k``). The answer is a JSON list sorted by score, highest first::
+
+    [{"label": "nsfw", "score": s}, {"label": "normal", "score": 1 - s}]
+
+``s`` is ``server.nsfw_score``: a number (default 0.02), or a callable given the image's bytes
+that returns one, so that one server can flag one picture and pass another;
+``nsfw_score_by_redness`` is such a rule (a pure red picture scores 1.0, white, grey or blue 0.0,
+``(204, 0, 0)`` exactly 0.8). The labels are ``server.classification_labels[model]``, the first
+scored ``s``, the second ``1 - s``; ``("nsfw", "normal")`` (Falconsai/nsfw_image_detection's) for a
+model not listed there. ``travelfit-test/cat-or-dog`` (not a real model) answers ``("cat",
+"dog")``: a classifier with no unsafe label. Bytes Pillow cannot open get 400 ``{"error":
+"cannot identify image file"}`` (the real wording is unchecked).
+
+``server.classification_behaviour`` (default ``"ok"``) answers these POSTs, which never take from
+the scripted queue: ``ok``; ``garbage`` (200 with HTML); ``empty`` (200 ``[]``); ``wrong-json``
+(200 ``{"detail": ...}``, an object, not a list); ``slow``; ``hangup``; or any error behaviour of
+the table above (``503-loading``, ``401``, ``404``, ``repo-not-found``, ``500``, ...).
+``server.classification_requests`` lists them (``inference_requests`` leaves them out), each
+with the image bytes received in ``.image`` and the unsafe label's score answered in ``.score``.
+
 ``server.hub_behaviour`` answers the Hub look-up: ``"ok"`` (the mapping in ``server.models``; a
 model not in it gets 404 + ``X-Error-Code: RepoNotFound``, as the Hub does), or any error behaviour
 above. ``server.models`` maps a Hub model id to its ``inferenceProviderMapping`` dict and
@@ -131,13 +163,14 @@ Nothing needs to be set before huggingface_hub is imported. In 2.4.0:
 * ``provider="hf-inference"`` does not read that constant at call time: its helper copied it into
   ``.base_url`` when huggingface_hub was imported. Patch
   ``huggingface_hub.inference._providers.PROVIDERS["hf-inference"]["text-to-image"].base_url``
-  (and ``["image-to-image"]``'s) to ``server.url + "/hf-inference"``. (A URL given as
-  ``model=`` needs none of this.)
+  (and ``["image-to-image"]``'s, ``["translation"]``'s, ``["image-classification"]``'s) to
+  ``server.url + "/hf-inference"``. (A URL given as ``model=`` needs none of this.)
 * The look-ups are ``functools.lru_cache``-d for the life of the process. Clear them with
   ``_fetch_inference_provider_mapping.cache_clear()`` (same function object in
   ``huggingface_hub.inference._providers._common`` and ``huggingface_hub.inference._providers``)
   and, for hf-inference, ``huggingface_hub.inference._providers.hf_inference.
-  _check_supported_task.cache_clear()``.
+  _check_supported_task.cache_clear()`` (the pipeline-tag look-up of translation and image
+  classification).
 * The look-up sends the implicit token (``HF_TOKEN`` or a stored login), not the ``api_key`` given
   to InferenceClient; with neither, it goes without ``authorization``.
 * Telemetry: unless ``HF_HUB_DISABLE_TELEMETRY`` is set, the first request huggingface_hub
@@ -177,13 +210,13 @@ import re
 import socket
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageStat
 
 GPU_QUOTA_MESSAGE = "You have exceeded your GPU quota (65s requested vs. 57s left)."
 
@@ -246,6 +279,34 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
             }
         },
     },
+    # The safety check's default classifier; its labels are "nsfw" and "normal".
+    "Falconsai/nsfw_image_detection": {
+        "pipeline_tag": "image-classification",
+        "inferenceProviderMapping": {
+            "hf-inference": {
+                "status": "live",
+                "providerId": "Falconsai/nsfw_image_detection",
+                "task": "image-classification",
+            }
+        },
+    },
+    # Not a real model: a classifier with no unsafe label, for the check that says so.
+    "travelfit-test/cat-or-dog": {
+        "pipeline_tag": "image-classification",
+        "inferenceProviderMapping": {
+            "hf-inference": {
+                "status": "live",
+                "providerId": "travelfit-test/cat-or-dog",
+                "task": "image-classification",
+            }
+        },
+    },
+}
+
+# An image classifier's two labels: the first scores ``server.nsfw_score``, the second the rest.
+NSFW_LABELS = ("nsfw", "normal")
+DEFAULT_CLASSIFICATION_LABELS: dict[str, tuple[str, str]] = {
+    "travelfit-test/cat-or-dog": ("cat", "dog"),
 }
 
 BEHAVIOURS = frozenset(
@@ -280,6 +341,16 @@ BEHAVIOURS = frozenset(
     }
 )
 
+# What a classification POST may be told to do: the behaviours about image sizes, fal's image
+# URLs and queues, or scaling endpoints have no meaning there.
+CLASSIFICATION_BEHAVIOURS = BEHAVIOURS - {
+    "wrong-size",
+    "image-404",
+    "image-slow",
+    "stuck",
+    "scaled-to-zero",
+}
+
 GARBAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
 WRONG_JSON = {"detail": "Service temporarily reorganised; see the status page."}
 # fal's queue URLs, with or without the router's /fal-ai in front: .../requests/<id>[/status]
@@ -300,6 +371,14 @@ TRANSLATIONS = {
 }
 
 
+def nsfw_score_by_redness(image: bytes) -> float:
+    """A per-image rule for ``server.nsfw_score``: how much redder than green and blue the
+    picture is on average, from 0 to 1 (pure red 1.0, ``(204, 0, 0)`` 0.8, white, grey or blue
+    0.0). Raises ``PIL.UnidentifiedImageError`` for bytes that are no image."""
+    red, green, blue = ImageStat.Stat(Image.open(io.BytesIO(image)).convert("RGB")).mean
+    return max(0.0, red - (green + blue) / 2) / 255
+
+
 def translate_text(text: str) -> str:
     """The fake's English for a text: TRANSLATIONS, or a stand-in that names the text."""
     return TRANSLATIONS.get(text) or f"english {hashlib.sha256(text.encode()).hexdigest()[:8]}"
@@ -317,7 +396,10 @@ class RecordedRequest:
     json: Any = None
     behaviour: str | None = None  # what the fake did with it: inference POSTs, fal's queue GETs
     translation: str | None = None  # what the fake did with it, for translation POSTs
-    image: bytes | None = None  # fal's queue: the photo decoded from the payload's image_url
+    classification: str | None = None  # what the fake did with it, for classification POSTs
+    # fal's queue: the photo decoded from the payload's image_url; classification: the image
+    image: bytes | None = None
+    score: float | None = None  # classification: the first label's score answered (None: none)
     image_type: str | None = None  # ... and the MIME type its data URL named
     queue_step: str | None = None  # fal's queue GETs: "status" or "result"
 
@@ -475,6 +557,9 @@ class FakeHuggingFace(ThreadingHTTPServer):
         self.behaviour = "ok"
         self.hub_behaviour = "ok"
         self.translation_behaviour = "ok"
+        self.classification_behaviour = "ok"
+        self.nsfw_score: float | Callable[[bytes], float] = 0.02
+        self.classification_labels = dict(DEFAULT_CLASSIFICATION_LABELS)
         self.status_behaviour = "ok"
         self.result_behaviour = "ok"
         self.polls_in_progress = 1
@@ -528,12 +613,16 @@ class FakeHuggingFace(ThreadingHTTPServer):
         provider: str = "fal-ai",
         status: str = "live",
         task: str = "text-to-image",
+        labels: tuple[str, str] | None = None,
     ) -> None:
-        """Serve a Hub model whose mapping names provider_id on provider (None: no mapping)."""
+        """Serve a Hub model whose mapping names provider_id on provider (None: no mapping);
+        ``labels`` are an image classifier's two labels (default ``NSFW_LABELS``)."""
         entry = self.models.setdefault(model, {"pipeline_tag": task})
         mapping = entry.setdefault("inferenceProviderMapping", {})
         if provider_id is not None:
             mapping[provider] = {"status": status, "providerId": provider_id, "task": task}
+        if labels is not None:
+            self.classification_labels[model] = labels
 
     @property
     def translation_behaviour(self) -> str:
@@ -544,6 +633,26 @@ class FakeHuggingFace(ThreadingHTTPServer):
     def translation_behaviour(self, value: str) -> None:
         _check(value)
         self._translation_behaviour = value
+
+    @property
+    def classification_behaviour(self) -> str:
+        """How image-classification POSTs are answered (they never take from the scripted
+        queue)."""
+        return self._classification_behaviour
+
+    @classification_behaviour.setter
+    def classification_behaviour(self, value: str) -> None:
+        if value not in CLASSIFICATION_BEHAVIOURS:
+            raise ValueError(
+                f"unknown classification behaviour {value!r}; "
+                f"known: {sorted(CLASSIFICATION_BEHAVIOURS)}"
+            )
+        self._classification_behaviour = value
+
+    def nsfw_score_of(self, image: bytes) -> float:
+        """The unsafe label's score for this image: ``nsfw_score``, or what it says if a rule."""
+        score = self.nsfw_score
+        return float(score(image) if callable(score) else score)
 
     @property
     def status_behaviour(self) -> str:
@@ -568,6 +677,9 @@ class FakeHuggingFace(ThreadingHTTPServer):
     def is_translation_model(self, model: str) -> bool:
         return self.models.get(model, {}).get("pipeline_tag") == "translation"
 
+    def is_classification_model(self, model: str) -> bool:
+        return self.models.get(model, {}).get("pipeline_tag") == "image-classification"
+
     def next_behaviour(self) -> str:
         with self._lock:
             return self._queue.popleft() if self._queue else self._behaviour
@@ -583,6 +695,11 @@ class FakeHuggingFace(ThreadingHTTPServer):
     def translation_requests(self) -> list[RecordedRequest]:
         """The translation POSTs received, oldest first."""
         return [r for r in self.requests if r.method == "POST" and r.translation is not None]
+
+    @property
+    def classification_requests(self) -> list[RecordedRequest]:
+        """The image-classification POSTs received, oldest first (``.image``: the bytes)."""
+        return [r for r in self.requests if r.method == "POST" and r.classification is not None]
 
     @property
     def received_images(self) -> list[bytes | None]:
@@ -698,11 +815,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         record = self._read_request()
         model = record.path.removeprefix("/hf-inference/models/").strip("/")
-        if record.path.startswith("/hf-inference/models/") and self.server.is_translation_model(
-            model
-        ):
+        on_hf_inference = record.path.startswith("/hf-inference/models/")
+        if on_hf_inference and self.server.is_translation_model(model):
             record.translation = self.server.translation_behaviour
             self._answer_translation(record, record.translation, model)
+            return
+        if on_hf_inference and self.server.is_classification_model(model):
+            record.classification = self.server.classification_behaviour
+            self._answer_classification(record, record.classification, model)
             return
         behaviour = self.server.next_behaviour()
         record.behaviour = behaviour
@@ -921,6 +1041,44 @@ class _Handler(BaseHTTPRequestHandler):
             english = translate_text(str(body.get("inputs", "")))
             self._send(_Reply(200, json.dumps([{"translation_text": english}]).encode()))
 
+    def _answer_classification(self, record: RecordedRequest, behaviour: str, model: str) -> None:
+        """hf-inference's image classification: the labels' scores, highest first."""
+        parameters: dict[str, Any] = {}
+        if isinstance(record.json, dict) and isinstance(record.json.get("inputs"), str):
+            # With parameters, the client sends the image base64-encoded in JSON.
+            record.image = base64.b64decode(record.json["inputs"])
+            parameters = record.json.get("parameters") or {}
+        else:
+            record.image = record.body
+        if self._common_behaviour(behaviour, model):
+            return
+        if behaviour == "garbage":
+            self._send(_Reply(200, GARBAGE, "text/html; charset=utf-8"))
+            return
+        if behaviour == "empty":
+            self._send(_Reply(200, b"[]"))
+            return
+        if behaviour == "wrong-json":
+            self._send(_json_reply(200, WRONG_JSON))
+            return
+        try:
+            Image.open(io.BytesIO(record.image)).verify()
+            score = self.server.nsfw_score_of(record.image)
+        except (OSError, SyntaxError):  # not an image, or a broken one (Pillow raises both)
+            self._send(_json_reply(400, {"error": "cannot identify image file"}))
+            return
+        record.score = score
+        first, second = self.server.classification_labels.get(model, NSFW_LABELS)
+        answer = sorted(
+            [{"label": first, "score": score}, {"label": second, "score": 1.0 - score}],
+            key=lambda item: item["score"],
+            reverse=True,
+        )
+        top_k = parameters.get("top_k")
+        if isinstance(top_k, int) and top_k > 0:
+            answer = answer[:top_k]
+        self._send(_Reply(200, json.dumps(answer).encode()))
+
     def _answer_file(self, name: str) -> None:
         with self.server._lock:
             stored = self.server._files.get(name)
@@ -997,6 +1155,11 @@ def start_hf_server() -> FakeHuggingFace:
     return FakeHuggingFace().start()
 
 
+# The hf-inference tasks whose helpers copied the router's address at import (TravelFit's own
+# list is imagegen.providers.hf.HF_INFERENCE_TASKS; the fake does not import the app).
+HF_INFERENCE_TASKS = ("text-to-image", "image-to-image", "translation", "image-classification")
+
+
 def clear_huggingface_hub_caches() -> None:
     """Forget the model look-ups huggingface_hub caches for the life of the process."""
     from huggingface_hub.inference._providers import _common, hf_inference
@@ -1010,39 +1173,32 @@ def huggingface_hub_pointed_at(url: str) -> Iterator[None]:
     """Within the block, huggingface_hub sends its Hub look-ups and router calls to url.
 
     Patches ``huggingface_hub.constants.ENDPOINT``, ``...constants.INFERENCE_PROXY_TEMPLATE``,
-    ``...constants.HF_HUB_DISABLE_TELEMETRY`` (True) and the hf-inference text-to-image,
-    image-to-image and translation helpers' ``base_url``, and clears the look-up caches on the
-    way in and out, so no test sees another's mapping. Not thread-safe against other tests
-    patching the same names at once (pytest runs tests one at a time in a process).
+    ``...constants.HF_HUB_DISABLE_TELEMETRY`` (True) and the ``base_url`` of the hf-inference
+    helpers of ``HF_INFERENCE_TASKS``, and clears the look-up caches on the way in and out, so
+    no test sees another's mapping. Not thread-safe against other tests patching the same names
+    at once (pytest runs tests one at a time in a process).
     """
     from huggingface_hub import constants
     from huggingface_hub.inference._providers import PROVIDERS
 
-    helper = PROVIDERS["hf-inference"]["text-to-image"]
-    edit = PROVIDERS["hf-inference"]["image-to-image"]
-    translation = PROVIDERS["hf-inference"]["translation"]
+    helpers = [PROVIDERS["hf-inference"][task] for task in HF_INFERENCE_TASKS]
     saved = (
         constants.ENDPOINT,
         constants.INFERENCE_PROXY_TEMPLATE,
         constants.HF_HUB_DISABLE_TELEMETRY,
-        helper.base_url,
-        edit.base_url,
-        translation.base_url,
+        [helper.base_url for helper in helpers],
     )
     clear_huggingface_hub_caches()
     constants.ENDPOINT = url
     constants.INFERENCE_PROXY_TEMPLATE = url + "/{provider}"
     constants.HF_HUB_DISABLE_TELEMETRY = True
-    helper.base_url = edit.base_url = translation.base_url = url + "/hf-inference"
+    for helper in helpers:
+        helper.base_url = url + "/hf-inference"
     try:
         yield
     finally:
-        (
-            constants.ENDPOINT,
-            constants.INFERENCE_PROXY_TEMPLATE,
-            constants.HF_HUB_DISABLE_TELEMETRY,
-            helper.base_url,
-            edit.base_url,
-            translation.base_url,
-        ) = saved
+        constants.ENDPOINT, constants.INFERENCE_PROXY_TEMPLATE = saved[0], saved[1]
+        constants.HF_HUB_DISABLE_TELEMETRY = saved[2]
+        for helper, base_url in zip(helpers, saved[3], strict=True):
+            helper.base_url = base_url
         clear_huggingface_hub_caches()

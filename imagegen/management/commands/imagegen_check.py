@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from imagegen import media, services, translation
+from imagegen import media, safety, services, translation
 from imagegen.providers import get_providers
 from imagegen.providers.base import TASKS
 from travelfit.redaction import redact
@@ -62,6 +62,7 @@ class Command(BaseCommand):
                 self.style.SUCCESS(f"Image storage ({where}): OK (write, read, delete)")
             )
         translation_problems = self.check_translation()
+        safety_problems = self.check_safety()
         if first_problems:
             raise CommandError(
                 f"The first provider, {providers[0].name}, cannot serve: fix the problems above."
@@ -72,6 +73,11 @@ class Command(BaseCommand):
             raise CommandError(
                 "Korean prompts cannot be translated: fix the problem above, or set "
                 "PROMPT_TRANSLATION=off."
+            )
+        if safety_problems:
+            raise CommandError(
+                "The image safety check cannot look at images: fix the problem above (or "
+                "results will be held for review, with IMAGEGEN_SAFETY_ON_ERROR=hold)."
             )
 
     def report_tasks(self, providers):
@@ -89,6 +95,28 @@ class Command(BaseCommand):
             f"kept {settings.IMAGEGEN_UPLOAD_RETENTION_DAYS} days after their last use "
             "(IMAGEGEN_UPLOAD_RETENTION_DAYS)"
         )
+
+    def check_safety(self):
+        """Try the safety classifier on a small picture; its problems."""
+        current = safety.mode()
+        if current == safety.OFF:
+            warning = safety.off_by_default_warning()
+            self.stdout.write("Image safety check: off" + (f" ({warning})" if warning else ""))
+            return []
+        label = f"Image safety check ({current}, {settings.IMAGEGEN_SAFETY_MODEL})"
+        try:
+            problems = safety.problems()
+        except Exception as exc:  # a check that crashes is itself a finding
+            problems = [(redact(f"The check itself failed: {type(exc).__name__}: {exc}"), "")]
+        if not problems:
+            self.stdout.write(self.style.SUCCESS(f"{label}: OK"))
+            return []
+        self.stdout.write(self.style.ERROR(f"{label}: {len(problems)} problem(s)"))
+        for problem, fix in problems:
+            self.stdout.write(f"   ✗ {problem}")
+            if fix:
+                self.stdout.write(f"     → {fix}")
+        return problems
 
     def check_translation(self):
         """Say whether prompts can be translated as PROMPT_TRANSLATION asks; the problems."""
