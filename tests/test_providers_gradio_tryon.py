@@ -203,10 +203,14 @@ def test_a_space_that_dies_mid_call_is_forgotten_then_is_down(settings):
                 time.sleep(0.05)
             dying.stop()
 
-        threading.Thread(target=stop_once_called, daemon=True).start()
+        stopper = threading.Thread(target=stop_once_called, daemon=True)
+        stopper.start()
         with pytest.raises(Unavailable, match="stopped answering"):
             provider.generate(REQUEST)
         assert provider._tryon.client is None  # rebuilt on the next call
+        # The call fails as the server starts to shut down; ask again once it is down, or
+        # the new client may still read the config of a Space half-way through stopping.
+        stopper.join(timeout=30)
         with pytest.raises(Unavailable, match="cannot be reached"):
             provider.generate(REQUEST)
     finally:
