@@ -53,6 +53,7 @@ from .models import (
 from .paginators import EstimatedCountPaginator
 from .providers import REGISTRY
 from .providers.base import FAILURE_CLASSES
+from .tiers import STANDARD, tiers
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
@@ -88,6 +89,20 @@ class ProviderFilter(admin.SimpleListFilter):
         return queryset.filter(provider=self.value()) if self.value() else queryset
 
 
+class TierFilter(admin.SimpleListFilter):
+    """The configured tiers (and `standard`, which generations made before tiers have)."""
+
+    title = "tier"
+    parameter_name = "tier"
+
+    def lookups(self, request, model_admin):
+        names = dict.fromkeys([*(tier.name for tier in tiers()), STANDARD])
+        return [(name, name) for name in names]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(tier=self.value()) if self.value() else queryset
+
+
 class FailureClassFilter(admin.SimpleListFilter):
     """The failure classes providers report (imagegen.providers.base.FAILURE_CLASSES)."""
 
@@ -109,6 +124,7 @@ class GenerationAdmin(admin.ModelAdmin):
         "owner",
         "short_prompt",
         "status_and_failure",
+        "tier_and_units",
         "provider_and_model",
         "duration_seconds",
         "cost",
@@ -116,7 +132,7 @@ class GenerationAdmin(admin.ModelAdmin):
     list_display_links = ("thumb", "created")
     # Filters with fixed choices: Django's own for a field would SELECT DISTINCT over every row
     # (and date_hierarchy truncates every row's date), which grows with the table.
-    list_filter = ("status", "task", ProviderFilter, FailureClassFilter, "created_at")
+    list_filter = ("status", "task", TierFilter, ProviderFilter, FailureClassFilter, "created_at")
     search_fields = ("prompt", "owner__username")
     list_select_related = ("owner",)
     list_per_page = 50
@@ -155,6 +171,8 @@ class GenerationAdmin(admin.ModelAdmin):
         "finished_at",
         "duration_seconds",
         "cost",
+        "tier",
+        "units",
         "charged",
         "charged_bonus",
         "charged_day",
@@ -176,6 +194,7 @@ class GenerationAdmin(admin.ModelAdmin):
             "Request",
             {
                 "fields": (
+                    ("tier", "units"),
                     ("task", "source_image", "garment_image"),
                     "prompt",
                     "negative_prompt",
@@ -253,6 +272,10 @@ class GenerationAdmin(admin.ModelAdmin):
         return format_html(
             '{}<br><span class="quiet">{}</span>', obj.get_status_display(), obj.failure_class
         )
+
+    @admin.display(description="Tier", ordering="tier")
+    def tier_and_units(self, obj):
+        return f"{obj.tier} · {obj.units} unit{'' if obj.units == 1 else 's'}"
 
     @admin.display(description="Provider / model", ordering="provider")
     def provider_and_model(self, obj):

@@ -36,7 +36,7 @@ from ninja.security.base import AuthBase
 
 from travelfit.json_errors import JSON_DUMPS_PARAMS, json_error
 
-from . import idempotency, presenters, ratelimit, selectors, services, views, webhooks
+from . import idempotency, presenters, ratelimit, selectors, services, tiers, views, webhooks
 from .api_schemas import (
     CREATE_FIELDS,
     CapabilitiesOut,
@@ -48,6 +48,7 @@ from .api_schemas import (
     PresetList,
     QuotaOut,
     ShareOut,
+    TierList,
     UploadOut,
 )
 from .forms import (
@@ -101,7 +102,7 @@ ERROR_CODES = {
     "unsupported_media_type": (415, "Send the body as application/json."),
     "over_quota": (
         429,
-        "Fewer generations left than asked for; nothing was charged. "
+        "Fewer units left than asked for (`n` × the tier's units); nothing was charged. "
         "`Retry-After` and `resets_at` say when more come.",
     ),
     "rate_limited": (429, "Too many requests with this key this minute; `Retry-After`."),
@@ -111,6 +112,11 @@ ERROR_CODES = {
     ),
     "server_error": (500, "A bug on our side; it has been logged."),
     "budget_exhausted": (503, "The site's monthly image budget is spent."),
+    "tier_unavailable": (
+        503,
+        "Every provider of the chosen `tier` is paused (quota, budget); nothing was charged. "
+        "`suggested_tier` names one that can serve now, or is null.",
+    ),
     "unavailable": (
         503,
         "The site cannot reach its database for a moment; try again after `Retry-After`.",
@@ -382,6 +388,8 @@ def _refused(exc):
     if isinstance(exc, services.QuotaExceeded):
         return _over_quota(exc)
     extra = {"fields": {exc.field: [str(exc)]}} if exc.field else {}
+    if isinstance(exc, services.TierUnavailable):
+        extra["suggested_tier"] = exc.suggested or None
     return ApiError(exc.http_status, exc.code, str(exc), **extra)
 
 
@@ -1053,6 +1061,34 @@ def list_presets(request):
             for preset in Preset.objects.filter(active=True)
         ]
     }
+
+
+@api.get(
+    "/tiers",
+    response={200: TierList, **_errors(401, 429)},
+    url_name="tiers",
+    summary="List the quality tiers",
+    tags=["site"],
+)
+def list_tiers(request):
+    """The quality tiers `tier` takes, in the create page's order: what each costs in quota
+    units, what it can make, about how long it takes, and whether it can serve now."""
+    default = tiers.default_tier()
+    results = []
+    for tier in tiers.tiers():
+        tasks = tier.tasks()
+        results.append(
+            {
+                "name": tier.name,
+                "label": tier.label,
+                "units": tier.units,
+                "tasks": [task for task in Generation.Task.values if task in tasks],
+                "typical_seconds": round(selectors.tier_typical_seconds(tier), 1),
+                "default": tier == default,
+                "available": any(services.paused_until(tier, task) is None for task in tasks),
+            }
+        )
+    return {"results": results}
 
 
 @api.get(

@@ -67,7 +67,14 @@ class GenerationCreate(BaseModel):
     translate_prompt: bool | None = Field(
         None, description="false sends Korean words untranslated (default true)."
     )
-    n: int = Field(1, ge=1, le=MAX_BATCH, description="How many images (1–4), quota for all.")
+    n: int = Field(
+        1, ge=1, le=MAX_BATCH, description="How many images (1–4), quota for all (n × units)."
+    )
+    tier: str | None = Field(
+        None,
+        description="The quality tier (GET /tiers): its providers make the image and each "
+        "image costs its units. Default: the site's default tier.",
+    )
     callback_url: str | None = Field(
         None,
         max_length=2000,
@@ -97,6 +104,7 @@ class GenerationFilters(Schema):
 
 # The request fields GenerationForm checks the values of (the others are the API's own).
 CREATE_FIELDS = (
+    "tier",
     "task",
     "source_image",
     "garment_image",
@@ -120,6 +128,8 @@ class GenerationOut(Schema):
     )
     garment_image: uuid.UUID | None = Field(description="The garment's upload (try_on).")
     status: STATUSES
+    tier: str = Field(description="The quality tier it was made in (GET /tiers).")
+    units: int = Field(description="Quota units it reserved: its tier's price.")
     status_label: str = Field(description="The status in the reader's language.")
     active: bool = Field(description="Queued or running.")
     position: int | None = Field(description="Place in the queue while queued (1 is next).")
@@ -167,6 +177,8 @@ class ShareOut(Schema):
 
 
 class QuotaOut(Schema):
+    """Counted in units: an image costs its tier's units (GET /tiers), 1 on most sites."""
+
     daily_limit: int
     day_left: int
     monthly_limit: int
@@ -201,6 +213,27 @@ class PresetOut(Schema):
 
 class PresetList(Schema):
     results: list[PresetOut]
+
+
+class TierOut(Schema):
+    """A quality tier `tier` takes: its price and how long it usually takes."""
+
+    name: str = Field(description="What `tier` takes.")
+    label: str = Field(description="In the reader's language.")
+    units: int = Field(description="Quota units each image costs.")
+    tasks: list[TASKS] = Field(description="What it can make.")
+    typical_seconds: float = Field(
+        description="About how long an image takes once started: the median of recent ones."
+    )
+    default: bool = Field(description="Used when a request names no tier.")
+    available: bool = Field(
+        description="false while every provider of the tier is paused (quota, budget): a "
+        "request for it is refused with `tier_unavailable` (503) until then."
+    )
+
+
+class TierList(Schema):
+    results: list[TierOut]
 
 
 class SizeRange(Schema):

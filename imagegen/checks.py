@@ -1,4 +1,5 @@
-"""System checks: a wrong IMAGEGEN_PROVIDERS stops `manage.py check`, the server and workers."""
+"""System checks: a wrong IMAGEGEN_PROVIDERS (or IMAGEGEN_TIERS) stops `manage.py check`, the
+server and workers."""
 
 from django.conf import settings
 from django.core import checks
@@ -17,9 +18,11 @@ def check_providers(app_configs, **kwargs):
                 id="imagegen.E001",
             )
         ]
+    # With tiers, the providers are the ones IMAGEGEN_TIERS names: say where to fix them.
+    where = "IMAGEGEN_TIERS" if settings.IMAGEGEN_TIERS else "IMAGEGEN_PROVIDERS"
     return [
         checks.Error(
-            problem,
+            problem.replace("IMAGEGEN_PROVIDERS", where),
             hint=f"Use one of {', '.join(sorted(REGISTRY))}, or a provider class's dotted path.",
             id="imagegen.E002",
         )

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .models import ASPECT_RATIOS, MAX_SEED, PHOTOS_OF_TASK, Aspect, Generation, Preset
 from .providers import available_tasks, primary_provider
+from .tiers import default_tier, priced, tier_named, tiers
 
 ALLOWED_CONTROL = {"\n", "\r", "\t"}
 CUSTOM = "custom"
@@ -96,6 +97,8 @@ class GenerationForm(forms.Form):
         label=_("What to make"),
         choices=Generation.Task.choices,
     )
+    # The quality tier; the page shows the choice only when the site has more than one.
+    tier = forms.ChoiceField(required=False, widget=forms.RadioSelect, label=_("Quality"))
     source_image = forms.CharField(required=False, widget=forms.HiddenInput)
     garment_image = forms.CharField(required=False, widget=forms.HiddenInput)
 
@@ -167,6 +170,13 @@ class GenerationForm(forms.Form):
             (value, label) for value, label in Generation.Task.choices if value in self.tasks
         ]
         self.fields["task"].initial = Generation.Task.TEXT
+        self.fields["tier"].choices = [(tier.name, tier.label) for tier in tiers()]
+        self.fields["tier"].initial = default_tier().name
+        self.fields["tier"].error_messages["invalid_choice"] = _(
+            "Choose one of this site's tiers: %(names)s."
+        ) % {"names": ", ".join(tier.name for tier in tiers())}
+        if priced():
+            self.fields["n"].help_text = _("Each picture uses its tier's units from your quota.")
         self.capabilities = capabilities = primary_provider().capabilities
         max_length = settings.IMAGEGEN_MAX_PROMPT_LENGTH
         for name in ("prompt", "negative_prompt"):
@@ -286,6 +296,7 @@ class GenerationForm(forms.Form):
         task = data["task"]
         if task != Generation.Task.TEXT:
             return {
+                "tier": data.get("tier") or "",
                 "task": task,
                 "source_image": data["source_image"],
                 "garment_image": data["garment_image"],
@@ -304,6 +315,7 @@ class GenerationForm(forms.Form):
         if preset:
             negative = ", ".join(part for part in (preset.negative_prompt, negative) if part)
         return {
+            "tier": data.get("tier") or "",
             "prompt": preset.apply(text) if preset else text,
             "negative_prompt": negative,
             "width": data["width"],
@@ -322,6 +334,8 @@ def initial_from(generation, *, vary=False):
     """Form values that ask for `generation` again: a remix, or with vary a new seed."""
     capabilities = primary_provider().capabilities
     initial = {
+        # The same tier while the site still has it; else the form's default.
+        "tier": generation.tier if tier_named(generation.tier) else default_tier().name,
         "task": generation.task,
         "source_image": generation.source_image_id or "",
         "garment_image": generation.garment_image_id or "",

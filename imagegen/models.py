@@ -292,12 +292,19 @@ class Generation(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     favourite = models.BooleanField(default=False)
     share_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
-    # A unit of quota is held while charged is true; services.refund() clears it exactly once.
+    # The quality tier chosen (imagegen.tiers) and the quota units it reserved: its price.
+    tier = models.CharField(
+        max_length=32, default="standard", db_index=True, help_text="The quality tier chosen."
+    )
+    units = models.PositiveIntegerField(
+        default=1, help_text="Quota units this generation reserved (its tier's price)."
+    )
+    # Its units of quota are held while charged is true; services.refund() clears it once.
     charged = models.BooleanField(default=False)
     charged_day = models.DateField(null=True, blank=True)
     charged_month = models.DateField(null=True, blank=True)
     charged_bonus = models.BooleanField(
-        default=False, help_text="Paid with a bonus credit rather than the day's and month's."
+        default=False, help_text="Paid with bonus credits rather than the day's and month's."
     )
     only_provider = models.CharField(
         max_length=200, blank=True, help_text="Ask only this provider (set by an operator)."

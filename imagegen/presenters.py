@@ -28,14 +28,15 @@ def status_payload(
 ) -> dict[str, Any]:
     """What the live status poll (and the API) says about a generation.
 
-    `position` and `typical` (the serving provider's median duration) are looked up unless a
+    `position` and `typical` (the median duration of the provider serving the generation's
+    tier) are looked up unless a
     caller that lists many generations has read them once for all.
     """
     done = generation.status == Generation.Status.SUCCEEDED
     if position is _LOOK_UP:
         position = selectors.queue_position(generation)
     if typical is _LOOK_UP:
-        typical = selectors.typical_duration_now() if generation.is_active else None
+        typical = selectors.typical_duration_now(generation.tier) if generation.is_active else None
     elapsed = estimate = None
     if generation.started_at:
         end = generation.finished_at or timezone.now()
@@ -50,6 +51,8 @@ def status_payload(
         "source_image": _id_or_none(generation.source_image_id),
         "garment_image": _id_or_none(generation.garment_image_id),
         "status": generation.status,
+        "tier": generation.tier,
+        "units": generation.units,
         "status_label": generation.get_status_display(),
         "active": generation.is_active,
         "position": position,
@@ -167,11 +170,15 @@ def generation_items(
     generations = list(generations)
     queued = [g for g in generations if g.status == Generation.Status.QUEUED]
     positions = selectors.queue_positions(queued)
-    typical = selectors.typical_duration_now() if any(g.is_active for g in generations) else None
+    # Read once per tier that has an active generation here (usually one).
+    typical = {
+        tier: selectors.typical_duration_now(tier)
+        for tier in {g.tier for g in generations if g.is_active}
+    }
     return [
         generation_item(
             g,
-            status_payload(g, position=positions.get(g.pk), typical=typical),
+            status_payload(g, position=positions.get(g.pk), typical=typical.get(g.tier)),
             request=request,
         )
         for g in generations

@@ -27,6 +27,7 @@ from django.db.models import Count, Q
 from .models import Generation, PromptRefusal
 from .periods import Periods, local_midnight
 from .providers.base import FAILURE_CLASSES
+from .tiers import choosable, tier_named, tiers
 
 # The report's failure columns: the providers' classes in their declared order, with the
 # catch-all last. A blank or unknown class (a row an admin edited) counts as unexpected.
@@ -110,6 +111,8 @@ class UsageRow:
     # None on provider rows: a refused prompt never reaches a provider.
     refused: int | None = 0
     cost: Decimal = Decimal(0)
+    # Quota units still held (not refunded): what users paid for this row's generations.
+    units: int = 0
     durations: list = field(default_factory=list, repr=False)
 
     @property
@@ -141,12 +144,19 @@ class UsageRow:
 
 @dataclass
 class UsageReport:
-    """A month's usage: rows per user and per provider (sorted by name) and the totals."""
+    """A month's usage: rows per user, per provider and per tier (sorted by name; tiers in
+    the site's order) and the totals."""
 
     month: datetime.date
     users: list
     providers: list
     totals: UsageRow
+    tiers: list = field(default_factory=list)
+
+    @property
+    def shows_tiers(self):
+        """Tiers are worth a section once there is a choice of them (or was, this month)."""
+        return choosable() or len(self.tiers) > 1
 
     @property
     def label(self):
@@ -167,6 +177,9 @@ def usage_report(month):
             "started_at",
             "finished_at",
             "estimated_cost",
+            "tier",
+            "units",
+            "charged",
         )
     )
     start, end = month_bounds(month)
@@ -177,6 +190,8 @@ def usage_report(month):
         .annotate(refused=Count("id"))
     )
     users, providers = {}, {}
+    # The site's tiers first, in its order, then any a generation names that is gone since.
+    tier_rows = {tier.name: UsageRow(name=tier.name, refused=None) for tier in tiers()}
     totals = UsageRow(name="all")
     for generation in generations.iterator(chunk_size=2000):
         status, started, finished = (
@@ -194,8 +209,13 @@ def usage_report(month):
         provider_row = providers.setdefault(
             provider_name, UsageRow(name=provider_name, refused=None)
         )
-        for row in (user_row, provider_row, totals):
+        tier_row = tier_rows.setdefault(
+            generation["tier"], UsageRow(name=generation["tier"], refused=None)
+        )
+        for row in (user_row, provider_row, tier_row, totals):
             row.add(status, generation["failure_class"], seconds, generation["estimated_cost"])
+            if generation["charged"]:
+                row.units += generation["units"]
     for user_id, username, refused in refusals:
         users.setdefault(user_id, UsageRow(name=username)).refused = refused
         totals.refused += refused
@@ -204,7 +224,12 @@ def usage_report(month):
         users=sorted(users.values(), key=lambda row: row.name),
         providers=sorted(providers.values(), key=lambda row: row.name),
         totals=totals,
+        tiers=[row for name, row in tier_rows.items() if _used_or_offered(row, name)],
     )
+
+
+def _used_or_offered(row, name):
+    return tier_named(name) is not None or row.images or row.failed or row.canceled or row.active
 
 
 # --- What each way to run would cost ----------------------------------------------------------

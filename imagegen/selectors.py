@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from .models import Generation, ProviderCooldown, Quota
 from .periods import Periods
+from .tiers import Tier, priced, tier_of, tiers
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -36,10 +37,12 @@ class QuotaStatus:
     monthly_limit: int
     month_left: int
     resets_at: datetime.datetime | None  # when the binding limit next gives more, or None
+    cheapest: int = 1  # the units of the cheapest tier: fewer left, nothing can be made
+    in_units: bool = False  # some tier costs more than a unit: the page speaks of units
 
     @property
     def exhausted(self) -> bool:
-        return self.day_left == 0 or self.month_left == 0
+        return self.day_left < self.cheapest or self.month_left < self.cheapest
 
     @property
     def level(self) -> Literal["empty", "low", "ok"]:
@@ -56,19 +59,23 @@ class QuotaStatus:
 
 
 def quota_status(user: AbstractBaseUser) -> QuotaStatus:
-    """How many generations the user has left today and this month, and when more come."""
+    """How many units (generations, where every tier costs one) the user has left today and
+    this month, and when more come."""
     # A read only: a user who never submitted has no row yet, and gets the defaults it would.
     quota = Quota.objects.filter(user=user).first() or Quota(user=user)
     periods = Periods.current()
     day_left = max(0, quota.daily_limit - quota.used_today(periods.day))
     month_left = max(0, quota.monthly_limit - quota.used_this_month(periods.month))
-    if month_left == 0:
+    cheapest = min(tier.units for tier in tiers())
+    if month_left < cheapest:
         resets_at = periods.month_resets_at()
-    elif day_left == 0:
+    elif day_left < cheapest:
         resets_at = periods.day_resets_at()
     else:
         resets_at = None
-    return QuotaStatus(quota.daily_limit, day_left, quota.monthly_limit, month_left, resets_at)
+    return QuotaStatus(
+        quota.daily_limit, day_left, quota.monthly_limit, month_left, resets_at, cheapest, priced()
+    )
 
 
 def queue_positions(queued: Sequence[Generation]) -> dict[uuid.UUID, int]:
@@ -191,9 +198,10 @@ def typical_duration(provider_name: str) -> float | None:
     return statistics.median(durations) if durations else None
 
 
-def serving_provider_name() -> str:
-    """The provider the next generation will go to: the first one not cooling down."""
-    names = list(settings.IMAGEGEN_PROVIDERS)
+def serving_provider_name(tier_name: str = "") -> str:
+    """The provider the next generation of the tier (default: the site's default tier) will go
+    to: the first of its chain not cooling down."""
+    names = list(tier_of(tier_name).providers)
     cooling = set(
         ProviderCooldown.objects.filter(provider__in=names, until__gt=timezone.now()).values_list(
             "provider", flat=True
@@ -202,9 +210,36 @@ def serving_provider_name() -> str:
     return next((name for name in names if name not in cooling), names[0])
 
 
-def typical_duration_now() -> float | None:
-    """Median duration of the provider the next generation will go to (see typical_duration)."""
-    return typical_duration(serving_provider_name())
+def typical_duration_now(tier_name: str = "") -> float | None:
+    """Median duration of the provider the tier's next generation will go to
+    (see typical_duration)."""
+    return typical_duration(serving_provider_name(tier_name))
+
+
+def tier_typical_seconds(tier: Tier) -> float:
+    """About how long a picture of the tier takes: the median of its recent successful
+    generations, else of its serving provider's, else the demo's delay or
+    IMAGEGEN_SECONDS_PER_IMAGE (what the cost advice assumes too)."""
+    recent = (
+        Generation.objects.filter(
+            tier=tier.name,
+            status=Generation.Status.SUCCEEDED,
+            started_at__isnull=False,
+            finished_at__isnull=False,
+        )
+        .order_by("-finished_at")
+        .values_list("started_at", "finished_at")[:RECENT_FOR_ESTIMATES]
+    )
+    durations = [(end - start).total_seconds() for start, end in recent]
+    if durations:
+        return statistics.median(durations)
+    serving = serving_provider_name(tier.name)
+    measured = typical_duration(serving)
+    if measured is not None:
+        return measured
+    if serving == "demo":
+        return settings.IMAGEGEN_DEMO_DELAY
+    return settings.IMAGEGEN_SECONDS_PER_IMAGE
 
 
 def wait_estimate(position: int | None, typical: float | None) -> float | None:

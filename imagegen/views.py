@@ -13,9 +13,10 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from . import media, presenters, selectors, services
+from . import media, presenters, selectors, services, tiers
 from .forms import CreateForm, initial_from, reject_control_characters
 from .models import PHOTOS_OF_TASK, Generation, ShareReport, Upload
 from .uploads import UploadRefused, too_large
@@ -99,8 +100,32 @@ def create(request):
             "recent": recent,
             "preset_data": preset_data,
             "photo_pickers": _photo_pickers(form),
+            "tier_options": _tier_options(form),
         },
     )
+
+
+def _tier_options(form):
+    """Each tier's radio with its price and usual wait ("about 8 s · 1 unit"), the tasks it
+    can do (the page hides it for the others) and whether it is paused now; empty when the
+    site has one tier, so there is nothing to choose."""
+    if not tiers.choosable():
+        return []
+    radios = {radio.data["value"]: radio for radio in form["tier"]}
+    options = []
+    for tier in tiers.tiers():
+        wait = tiers.typical_wait_text(selectors.tier_typical_seconds(tier))
+        tasks = tier.tasks()
+        options.append(
+            {
+                "radio": radios[tier.name],
+                "label": tier.label,
+                "meta": f"{wait} · {tier.units_text()}",
+                "tasks": " ".join(task for task in Generation.Task.values if task in tasks),
+                "paused": all(services.paused_until(tier, task) is not None for task in tasks),
+            }
+        )
+    return options
 
 
 def _store_photos(request, data):
@@ -248,10 +273,26 @@ def detail(request, generation_id):
             "photos": _photos_of(generation),
             "retention_days": settings.IMAGEGEN_UPLOAD_RETENTION_DAYS,
             "position": position,
-            "estimate": selectors.wait_estimate(position, selectors.typical_duration_now()),
+            "estimate": selectors.wait_estimate(
+                position, selectors.typical_duration_now(generation.tier)
+            ),
+            "tier_text": _tier_text(generation),
             "share_url": share_url,
         },
     )
+
+
+def _tier_text(generation):
+    """ "Best · 3 units" on a site with a choice of tiers (or once a picture cost more than
+    one unit); empty where there is nothing to choose."""
+    if not (tiers.choosable() or generation.units != 1):
+        return ""
+    tier = tiers.tier_named(generation.tier)
+    label = tier.label if tier else generation.tier
+    units = ngettext("%(units)s unit", "%(units)s units", generation.units) % {
+        "units": generation.units
+    }
+    return f"{label} · {units}"
 
 
 def _photos_of(generation):

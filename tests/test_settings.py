@@ -53,6 +53,13 @@ def test_defaults_pass_the_checks(tmp_path):
         ("IMAGEGEN_UPLOAD_RETENTION_DAYS", "0", "IMAGEGEN_UPLOAD_RETENTION_DAYS must be a whole"),
         ("IMAGEGEN_UPLOADS_PER_DAY", "many", "IMAGEGEN_UPLOADS_PER_DAY must be a whole number"),
         ("LOCAL_EDIT_STRENGTH", "1.5", "LOCAL_EDIT_STRENGTH must be a fraction above 0"),
+        ("IMAGEGEN_TIERS", "fast:demo", "'fast:demo' has no '=' between the name"),
+        ("IMAGEGEN_TIERS", "fast=demo:0", "the tier 'fast' must cost a whole number of units"),
+        ("IMAGEGEN_TIERS", "fast=demo;fast=demo:2", "the name 'fast' is used twice"),
+        ("IMAGEGEN_TIERS", "Fast Lane=demo", "the name 'Fast Lane' must be 1–32 lowercase"),
+        ("IMAGEGEN_TIERS", "fast=:2", "the tier 'fast' names no provider"),
+        ("IMAGEGEN_TIERS", "fast=demo;best=dalle:3", "IMAGEGEN_TIERS names an unknown provider"),
+        ("IMAGEGEN_DEFAULT_TIER", "gold", "IMAGEGEN_DEFAULT_TIER names no tier: 'gold'"),
     ],
 )
 def test_a_bad_value_is_named_in_the_error(tmp_path, name, value, message):
@@ -79,3 +86,24 @@ def test_every_setting_read_is_documented_in_env_example():
     read |= set(re.findall(r'env\.\w+\(\s*"([A-Z_]+)"', settings_source))
     documented = set(re.findall(r"^#? ?([A-Z_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read - documented == set()
+
+
+def test_tiers_replace_the_provider_list_and_choose_the_default(tmp_path):
+    result = start(
+        {
+            "DATA_DIR": str(tmp_path),
+            "IMAGEGEN_PROVIDERS": "hf_inference",
+            "IMAGEGEN_TIERS": " fast = demo : 1 ; best=demo:3 ",
+            "IMAGEGEN_DEFAULT_TIER": "best",
+        },
+        command=(
+            "shell",
+            "-c",
+            "from django.conf import settings as s; "
+            "print(s.IMAGEGEN_TIERS, s.IMAGEGEN_PROVIDERS, s.IMAGEGEN_DEFAULT_TIER)",
+        ),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == (
+        "[('fast', ['demo'], 1), ('best', ['demo'], 3)] ['demo'] best"
+    )

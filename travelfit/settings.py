@@ -6,6 +6,7 @@ switch database, broker or image provider: set the variable instead.
 
 import datetime
 import os
+import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -513,6 +514,65 @@ IMAGEGEN_PROVIDERS = _setting(
     ["hf_inference"] if HUGGINGFACE_API_TOKEN else ["demo"],
     "a comma-separated list of provider names",
 )
+
+
+TIERS_EXAMPLE = "fast=hf_inference:1;best=gradio_space,hf_inference:3"
+TIER_NAME = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def _tier_list(raw):
+    """IMAGEGEN_TIERS: `name=provider,provider:units;…` as [(name, [providers], units)]; a
+    missing `:units` is 1. Every problem is named, with the tier it is in."""
+
+    def refuse(problem):
+        raise ImproperlyConfigured(
+            f"IMAGEGEN_TIERS must be like {TIERS_EXAMPLE} (name=providers in fallback "
+            f"order:units); {problem} Got {raw!r}."
+        )
+
+    tiers = []
+    for part in (part.strip() for part in raw.split(";")):
+        if not part:
+            continue
+        name, equals, rest = (item.strip() for item in part.partition("="))
+        if not equals:
+            refuse(f"{part!r} has no '=' between the name and the providers.")
+        if not TIER_NAME.fullmatch(name):
+            refuse(
+                f"the name {name!r} must be 1–32 lowercase letters, digits, '-' or '_', "
+                "starting with a letter."
+            )
+        chain, colon, units = rest.rpartition(":") if ":" in rest else (rest, "", "1")
+        providers = _name_list(chain)
+        if not providers:
+            refuse(f"the tier {name!r} names no provider.")
+        if len(set(providers)) != len(providers):
+            refuse(f"the tier {name!r} names a provider twice.")
+        if not units.strip().isdigit() or not 1 <= int(units) <= 1000:
+            refuse(f"the tier {name!r} must cost a whole number of units from 1 to 1000.")
+        if any(name == other for other, _, _ in tiers):
+            refuse(f"the name {name!r} is used twice.")
+        tiers.append((name, providers, int(units)))
+    if not tiers:
+        refuse("it names no tier.")
+    return tiers
+
+
+# Quality tiers a user chooses per picture, each priced in quota units. Unset (empty): one
+# tier, "standard", which is IMAGEGEN_PROVIDERS at 1 unit (imagegen.tiers). Set, the configured
+# providers (checked, shown in /health) are those the tiers name, in order of first mention.
+IMAGEGEN_TIERS = _setting("IMAGEGEN_TIERS", _tier_list, [], "a list of tiers")
+if IMAGEGEN_TIERS:
+    IMAGEGEN_PROVIDERS = list(
+        dict.fromkeys(name for _, chain, _ in IMAGEGEN_TIERS for name in chain)
+    )
+_TIER_NAMES = [name for name, _, _ in IMAGEGEN_TIERS] or ["standard"]
+IMAGEGEN_DEFAULT_TIER = env.str("IMAGEGEN_DEFAULT_TIER", default="").strip() or _TIER_NAMES[0]
+if IMAGEGEN_DEFAULT_TIER not in _TIER_NAMES:
+    raise ImproperlyConfigured(
+        f"IMAGEGEN_DEFAULT_TIER names no tier: {IMAGEGEN_DEFAULT_TIER!r}; the tiers are "
+        f"{', '.join(_TIER_NAMES)} (IMAGEGEN_TIERS)."
+    )
 IMAGEGEN_DAILY_QUOTA = _setting(
     "IMAGEGEN_DAILY_QUOTA", _whole_number(0), 20, "a whole number (0 or more)"
 )

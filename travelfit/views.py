@@ -22,7 +22,7 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.status import Stat
 
-from imagegen import safety, services
+from imagegen import safety, services, tiers
 from imagegen.models import Generation, ProviderCooldown
 from imagegen.paginators import table_count
 from imagegen.providers import get_provider
@@ -78,6 +78,16 @@ def health(request):
     can_serve = any(p["state"] == "ok" for p in providers) and not (
         budget_state == "reached" and settings.IMAGEGEN_BUDGET_ACTION == "refuse"
     )
+    serving = {p["name"] for p in providers if p["state"] == "ok"}
+    tier_states = [
+        {
+            "name": tier.name,
+            "units": tier.units,
+            "providers": list(tier.providers),
+            "state": "ok" if serving.intersection(tier.providers) else "paused",
+        }
+        for tier in tiers.tiers()
+    ]
     clusters, workers = _workers_seen()
     queued = queue.get(Generation.Status.QUEUED, 0)
     running = queue.get(Generation.Status.RUNNING, 0)
@@ -86,6 +96,12 @@ def health(request):
         warnings.append(f"Monthly budget {budget_state}: ${spent:.2f} of ${budget:.2f} spent.")
     if not workers:
         warnings.append("No worker seen in the last seconds: is `manage.py qcluster` running?")
+    for tier in tier_states:
+        if tier["state"] == "paused" and len(tier_states) > 1:
+            warnings.append(
+                f"Tier {tier['name']} has no provider able to serve now: submissions to it are "
+                "refused until one is."
+            )
     unchecked = safety.off_by_default_warning()
     if unchecked:
         warnings.append(unchecked)
@@ -121,6 +137,7 @@ def health(request):
             "queue": {"queued": queued, "running": running},
             "workers": {"clusters": clusters, "workers": workers},
             "providers": providers,
+            "tiers": tier_states,
             "budget": {
                 "spent_usd": f"{spent:.2f}",
                 "budget_usd": None if budget is None else f"{budget:.2f}",

@@ -68,8 +68,10 @@ def get_providers() -> list[ImageProvider]:
 
 
 def primary_provider() -> ImageProvider:
-    """The first configured provider: the form offers what it accepts."""
-    return get_providers()[0]
+    """The first provider of the default tier: the form offers what it accepts."""
+    from ..tiers import default_tier
+
+    return get_provider(default_tier().providers[0])
 
 
 def available_tasks() -> frozenset[str]:

@@ -20,6 +20,7 @@ from .api_keys import (  # noqa: F401
     token_for_api_key,
     user_for_api_key,
 )
+from .availability import check_tier_can_serve, paused_until  # noqa: F401
 from .budget import (  # noqa: F401
     budget_state,
     check_budget_allows_new_generations,
@@ -37,6 +38,7 @@ from .errors import (  # noqa: F401
     PromptBlocked,
     QuotaExceeded,
     SubmissionRefused,
+    TierUnavailable,
 )
 from .generations import (  # noqa: F401
     RUN_GENERATION,

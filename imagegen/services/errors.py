@@ -5,7 +5,9 @@ the API answers with."""
 import datetime
 
 from django.utils import formats, timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
+
+from .. import tiers
 
 
 class SubmissionRefused(Exception):
@@ -41,7 +43,9 @@ class QuotaExceeded(SubmissionRefused):
         # In the reader's time zone and language: raised while their request is served.
         local = timezone.localtime(resets_at)
         when = f"{formats.date_format(local, 'DATETIME_FORMAT')} {formats.date_format(local, 'T')}"
-        if left and period == "day":
+        if tiers.priced():
+            text = _UNITS_TEXT[(period, bool(left))]
+        elif left and period == "day":
             text = gettext(
                 "You asked for %(asked)s, but only %(left)s of today's generations are left. "
                 "More from %(when)s."
@@ -60,6 +64,38 @@ class QuotaExceeded(SubmissionRefused):
                 "You have used all %(limit)s of this month's generations. More from %(when)s."
             )
         super().__init__(text % {"limit": limit, "when": when, "asked": asked, "left": left})
+
+
+# On a site whose tiers cost more than a unit, quotas count units, not pictures.
+_UNITS_TEXT = {
+    ("day", True): gettext_lazy(
+        "This needs %(asked)s units, but only %(left)s of today's units are left. "
+        "More from %(when)s."
+    ),
+    ("month", True): gettext_lazy(
+        "This needs %(asked)s units, but only %(left)s of this month's units are left. "
+        "More from %(when)s."
+    ),
+    ("day", False): gettext_lazy(
+        "You have used all %(limit)s of today's units. More from %(when)s."
+    ),
+    ("month", False): gettext_lazy(
+        "You have used all %(limit)s of this month's units. More from %(when)s."
+    ),
+}
+
+
+class TierUnavailable(SubmissionRefused):
+    """Every provider of the chosen tier is cooling down or over the budget: refused before
+    anything is charged, naming another tier that can serve now, if one can."""
+
+    http_status = 503
+    code = "tier_unavailable"
+    field = "tier"
+
+    def __init__(self, message: str, *, suggested: str = "") -> None:
+        self.suggested = suggested
+        super().__init__(message)
 
 
 class PromptBlocked(SubmissionRefused):

@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 from django_q.tasks import async_task
 
-from .. import webhooks
+from .. import tiers, webhooks
 from ..models import (
     PHOTOS_OF_TASK,
     ApiToken,
@@ -31,6 +31,7 @@ from ..providers import available_tasks
 from ..providers.base import (
     redact,
 )
+from .availability import check_tier_can_serve
 from .budget import check_budget_allows_new_generations
 from .errors import InvalidRequest
 from .policy import check_prompt
@@ -69,6 +70,7 @@ def submit_generations(
     task: str = Generation.Task.TEXT,
     source_image: Upload | None = None,
     garment_image: Upload | None = None,
+    tier: str = "",
 ) -> list[Generation]:
     """Reserve `count` units of quota, record `count` generations of the same request and
     queue them, in one transaction: all are charged and queued, or none.
@@ -86,14 +88,20 @@ def submit_generations(
     `task` is text, edit (`source_image`, the user's upload, changed as the prompt says) or
     try_on (`source_image` the person, `garment_image` the garment); InvalidRequest names the
     field when they do not go together or no configured provider can do the task.
+    `tier` names the quality tier (empty: the site's default): its providers serve the request
+    and each generation reserves its price in units; TierUnavailable when the whole tier is
+    paused, before anything is charged.
     """
+    chosen = tier_for_request(tier)
     check_task(task, source_image=source_image, garment_image=garment_image, user=user)
+    check_tier_task(chosen, task)
     periods = Periods.current()
     check_budget_allows_new_generations()
+    check_tier_can_serve(chosen, task)
     if prompt:
         check_prompt(user=user, prompt=prompt)
     with transaction.atomic():
-        bonus = _reserve_quota(user, periods, units=count)
+        bonus = _reserve_quota(user, periods, units=count * chosen.units)
         generations = [
             Generation.objects.create(
                 owner=user,
@@ -114,6 +122,8 @@ def submit_generations(
                 task=task,
                 source_image=source_image,
                 garment_image=garment_image,
+                tier=chosen.name,
+                units=chosen.units,
                 charged=True,
                 charged_day=None if bonus else periods.day,
                 charged_month=None if bonus else periods.month,
@@ -158,6 +168,31 @@ def check_task(
         )
 
 
+def tier_for_request(name: str) -> tiers.Tier:
+    """The tier a request names (empty: the default), or InvalidRequest naming `tier`."""
+    if not name:
+        return tiers.default_tier()
+    tier = tiers.tier_named(name)
+    if tier is None:
+        names = ", ".join(tier.name for tier in tiers.tiers())
+        raise InvalidRequest(
+            "tier", gettext("Choose one of this site's tiers: %(names)s.") % {"names": names}
+        )
+    return tier
+
+
+def check_tier_task(tier: tiers.Tier, task: str) -> None:
+    """InvalidRequest naming `tier` when its providers cannot do the task but another's can."""
+    if task in tier.tasks():
+        return
+    others = [other.label for other in tiers.tiers() if task in other.tasks()]
+    raise InvalidRequest(
+        "tier",
+        gettext("“%(tier)s” cannot make this kind of picture; choose %(others)s.")
+        % {"tier": tier.label, "others": " / ".join(f"“{label}”" for label in others)},
+    )
+
+
 # What a photo task without its photo is told (the form and the API say the same).
 PHOTO_NEEDED = {
     "source_image": gettext_lazy("Choose the photo to use: for a try-on, the person's."),
@@ -191,6 +226,8 @@ def retry_generation(
         task=source.task,
         source_image=_still_there(source, "source_image"),
         garment_image=_still_there(source, "garment_image"),
+        # The same tier if the site still has it, else the site's default.
+        tier=source.tier if tiers.tier_named(source.tier) else "",
     )
 
 

@@ -104,33 +104,38 @@ def grant_credits(*, user: AbstractBaseUser, credits: int) -> int:
 
 
 def refund(generation_id: uuid.UUID | str) -> bool:
-    """Give back the unit of quota a generation holds. True if this call gave it back.
+    """Give back the units of quota a generation holds (its tier's price). True if this call
+    gave them back.
 
     The generation's `charged` flag is cleared with a conditional UPDATE first, so however
-    many callers race here, exactly one refunds. A unit goes back to the period it was taken
+    many callers race here, exactly one refunds. Units go back to the period they were taken
     from; if that period is over, its counter has already started again and nothing is owed.
     """
     with transaction.atomic():
         if not Generation.objects.filter(pk=generation_id, charged=True).update(charged=False):
             return False
-        owner_id, day, month, bonus = Generation.objects.values_list(
-            "owner_id", "charged_day", "charged_month", "charged_bonus"
+        owner_id, day, month, bonus, units = Generation.objects.values_list(
+            "owner_id", "charged_day", "charged_month", "charged_bonus", "units"
         ).get(pk=generation_id)
         if bonus:
-            Quota.objects.filter(user_id=owner_id).update(bonus_credits=F("bonus_credits") + 1)
-            logger.info("generation %s refunded (a bonus credit)", generation_id)
+            Quota.objects.filter(user_id=owner_id).update(bonus_credits=F("bonus_credits") + units)
+            logger.info("generation %s refunded (%d bonus credits)", generation_id, units)
             return True
         Quota.objects.filter(user_id=owner_id).update(
-            day_used=Case(
-                When(day=day, day_used__gt=0, then=F("day_used") - 1),
-                default=F("day_used"),
-                output_field=PositiveIntegerField(),
-            ),
-            month_used=Case(
-                When(month=month, month_used__gt=0, then=F("month_used") - 1),
-                default=F("month_used"),
-                output_field=PositiveIntegerField(),
-            ),
+            day_used=_less(F("day_used"), units, day=day),
+            month_used=_less(F("month_used"), units, month=month),
         )
-    logger.info("generation %s refunded", generation_id)
+    logger.info("generation %s refunded (%d units)", generation_id, units)
     return True
+
+
+def _less(used, units, **period):
+    """`used` less `units` if the counter is still that period's, never below 0."""
+    ((field, value),) = period.items()
+    name = used.name
+    return Case(
+        When(**{field: value, f"{name}__gte": units}, then=used - units),
+        When(**{field: value}, then=Value(0)),
+        default=used,
+        output_field=PositiveIntegerField(),
+    )

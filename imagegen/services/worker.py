@@ -26,7 +26,7 @@ from ..models import (
     PHOTOS_OF_TASK,
     Generation,
 )
-from ..providers import get_provider, get_providers
+from ..providers import get_provider
 from ..providers.base import (
     TEXT,
     BadOutput,
@@ -39,6 +39,7 @@ from ..providers.base import (
     adapt,
     redact,
 )
+from ..tiers import tier_of
 from .budget import budget_state, record_spending
 from .cooldowns import active_cooldown, start_cooldown
 from .generations import dispatch_waiting, fail_generation
@@ -230,7 +231,7 @@ def run_generation(generation_id: uuid.UUID | str) -> None:
     """Make the image for a queued generation: the body of the background task.
 
     Idempotent: a second delivery of the same task finds the generation already claimed and
-    returns. Providers are asked in IMAGEGEN_PROVIDERS order, skipping any that is cooling
+    returns. Providers are asked in its tier's order, skipping any that is cooling
     down; each is retried while its failure is transient; a failure that says the next one
     may help moves on. When none serves, the generation fails with the last failure's
     message and its unit of quota goes back.
@@ -390,10 +391,11 @@ def _request_for(generation: Generation, claim) -> tuple[GenerationRequest, str]
 
 
 def _providers_for(generation: Generation) -> list:
-    """The providers to ask, in order: the one the generation names, or IMAGEGEN_PROVIDERS."""
+    """The providers to ask, in order: the one the generation names, or its tier's chain
+    (fallback never leaves the tier the user chose and paid for)."""
     if generation.only_provider:
         return [get_provider(generation.only_provider)]
-    return get_providers()
+    return [get_provider(name) for name in tier_of(generation.tier).providers]
 
 
 def _skip_reason(provider, *, over_budget: bool) -> ProviderError | None:

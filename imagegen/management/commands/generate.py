@@ -36,7 +36,13 @@ class Command(BaseCommand):
         parser.add_argument(
             "--provider",
             default="",
-            help="Ask only this provider (e.g. demo, hf_inference), not IMAGEGEN_PROVIDERS.",
+            help="Ask only this provider (e.g. demo, hf_inference), not the tier's chain.",
+        )
+        parser.add_argument(
+            "--tier",
+            default="",
+            help="The quality tier (IMAGEGEN_TIERS; default: IMAGEGEN_DEFAULT_TIER), charged "
+            "its units.",
         )
         parser.add_argument(
             "--count", type=int, default=1, help=f"How many to queue (1–{MAX_COUNT})."
@@ -107,6 +113,7 @@ class Command(BaseCommand):
             preset_id = found.pk
         width, height = options["width"], options["height"]
         return {
+            "tier": options["tier"],
             "prompt": options["prompt"],
             "negative_prompt": options["negative"],
             "preset": preset_id,

@@ -28,7 +28,8 @@ class Command(BaseCommand):
     help = (
         "Compare the monthly cost of Inference Providers, a duplicated Space (T4, A10G) and a "
         "dedicated Inference Endpoint for this month's usage, another month's (--month) or a "
-        "given number of images (--volume), and name the cheapest."
+        "given number of images (--volume), and name the cheapest; for a month, also what "
+        "each quality tier cost, per image and per quota unit."
     )
 
     def add_arguments(self, parser):
@@ -77,6 +78,8 @@ class Command(BaseCommand):
         for band in reports.GUIDE_BANDS:
             marker = "→" if band == advice.band else " "
             self.stdout.write(f"  {marker} {band.volumes:<13} {band.way}: {band.cost}")
+        if advice.month is not None:
+            self.write_tiers(reports.usage_report(advice.month))
         if advice.band.provider != cheapest.provider:
             self.stdout.write(
                 textwrap.fill(
@@ -86,4 +89,20 @@ class Command(BaseCommand):
                     "endpoint or your own GPU).",
                     WIDTH,
                 )
+            )
+
+    def write_tiers(self, report):
+        """What each tier cost in that month, per image and per quota unit it earned: whether
+        each tier's price in units matches what it costs the site."""
+        if not report.shows_tiers:
+            return
+        self.stdout.write("")
+        self.stdout.write(self.style.MIGRATE_HEADING(f"By tier, measured in {report.label}"))
+        for row in report.tiers:
+            per_image = reports.usd(row.cost / row.images, 4) if row.images else "–"
+            per_unit = reports.usd(row.cost / row.units, 4) if row.units else "–"
+            self.stdout.write(
+                f"  {row.name}: {row.images:,} images, {row.units:,} units, "
+                f"{reports.usd(row.cost, 4)} estimated; {per_image} an image, "
+                f"{per_unit} a unit"
             )

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from imagegen import media, safety, services, translation
+from imagegen import media, safety, services, tiers, translation
 from imagegen.providers import get_providers
 from imagegen.providers.base import TASKS
 from travelfit.redaction import redact
@@ -87,6 +87,14 @@ class Command(BaseCommand):
             doers = [provider.name for provider in providers if task in provider.tasks()]
             said = ", ".join(doers) if doers else "no provider: not offered"
             self.stdout.write(f"Task {task}: {said}")
+        default = tiers.default_tier()
+        for tier in tiers.tiers():
+            chain = " → ".join(tier.providers)
+            mark = " (default)" if tier == default else ""
+            self.stdout.write(
+                f"Tier {tier.name}{mark}: {chain}, {tier.units} unit"
+                f"{'' if tier.units == 1 else 's'} a picture"
+            )
         self.stdout.write(
             f"Uploads: at most {settings.IMAGEGEN_UPLOAD_MAX_BYTES / 1024 / 1024:.1f} MB and "
             f"{settings.IMAGEGEN_UPLOAD_MAX_PIXELS / 1_000_000:g} megapixels "

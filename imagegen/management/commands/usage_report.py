@@ -1,4 +1,5 @@
-"""A month's usage per user and per provider: images, failures by class, durations and cost.
+"""A month's usage per user, per provider and (on a site with a choice of them) per tier:
+images, failures by class, durations and cost.
 
 The counting rules (which month a generation belongs to, how p95 is taken) are in
 `imagegen.reports`. In JSON, dollars are strings ("0.1050") so no cent is lost to a float;
@@ -24,7 +25,8 @@ CSV_COLUMNS = (
 
 class Command(BaseCommand):
     help = (
-        "Report a month's usage (default: this month in TIME_ZONE) per user and per provider: "
+        "Report a month's usage (default: this month in TIME_ZONE) per user, per provider and per "
+        "tier (with more than one): "
         "images, failures by class, canceled, still active, refused prompts, median and p95 "
         "seconds, estimated cost, and totals."
     )
@@ -71,7 +73,10 @@ class Command(BaseCommand):
             "cost",
             "failures by class",
         )
-        for title, rows in (("Users", report.users), ("Providers", report.providers)):
+        sections = [("Users", report.users), ("Providers", report.providers)]
+        if report.shows_tiers:
+            sections.append(("Tiers", report.tiers))
+        for title, rows in sections:
             self.stdout.write("")
             self.stdout.write(self.style.MIGRATE_HEADING(title))
             if rows:
@@ -118,6 +123,8 @@ def as_json(report):
         "time_zone": settings.TIME_ZONE,
         "users": [row(usage) for usage in report.users],
         "providers": [row(usage) for usage in report.providers],
+        # Each tier's generations, and the quota units they hold (refunds given back).
+        "tiers": [{**row(usage), "units": usage.units} for usage in report.tiers],
         "totals": row(report.totals),
     }
 
@@ -129,6 +136,8 @@ def as_csv(report):
     writer.writerow(CSV_COLUMNS)
     sections = [("user", usage) for usage in report.users]
     sections += [("provider", usage) for usage in report.providers]
+    if report.shows_tiers:
+        sections += [("tier", usage) for usage in report.tiers]
     sections.append(("total", report.totals))
     for section, usage in sections:
         writer.writerow(
