@@ -283,11 +283,14 @@ def test_with_images_in_a_bucket_the_pages_show_them(
         page.get_by_role("button", name="Generate").click()
         page.locator('article.card[data-status="succeeded"]').first.wait_for(timeout=60_000)
         page.get_by_role("link", name="My gallery", exact=True).click()
+        # The load event waits for the page's images (a click waits only for the navigation).
+        page.wait_for_load_state("load")
         thumbnail = page.locator("article.card img").first
         assert thumbnail.get_attribute("src").startswith(s3_server.url)
         assert thumbnail.evaluate("img => img.complete && img.naturalWidth") > 0
         shoot(page, f"gallery-bucket-{suffix}")
         page.locator("article.card a.card-media").first.click()
+        page.wait_for_load_state("load")
         full = page.locator(".detail-media img")
         full.wait_for()
         assert full.evaluate("img => img.complete && img.naturalWidth") == 1024
