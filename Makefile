@@ -31,7 +31,10 @@ run: $(VENV)/.app-installed .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py createcachetable
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) manage.py serve
+	@# prometheus_client's multiprocess files: the site and its worker count into one place,
+	@# emptied at each start (README: Metrics).
+	rm -rf var/prometheus && mkdir -p var/prometheus
+	PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus $(PY) manage.py serve
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .

@@ -24,6 +24,8 @@ from django.utils.translation import gettext_noop
 
 from travelfit.redaction import redact
 
+from . import metrics
+
 logger = logging.getLogger(__name__)
 
 UNSAFE_LABELS = frozenset({"nsfw", "porn", "hentai", "sexy", "explicit", "unsafe"})
@@ -81,12 +83,19 @@ class SafetyCheckFailed(Exception):
     """The classifier could not be asked, or answered something that is no classification."""
 
 
-def check(data: bytes) -> Verdict:
+def check(data: bytes, *, subject: str = "result") -> Verdict:
     """Look at an image's bytes (PNG, JPEG or WebP, already checked) as IMAGEGEN_SAFETY_CHECK
-    says; never raises."""
+    says; never raises. `subject` (result, upload) labels the metrics."""
     current = mode()
     if current == OFF:
         return Verdict(hold=False, note="")
+    verdict = _check(current, data)
+    outcome = "error" if verdict.error else "flagged" if verdict.hold else "passed"
+    metrics.SAFETY_CHECKS.labels(subject, outcome).inc()
+    return verdict
+
+
+def _check(current, data):
     try:
         scores = _classify(current, data)
     except SafetyCheckFailed as exc:

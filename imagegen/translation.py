@@ -22,6 +22,8 @@ from django.utils.translation import gettext_noop
 
 from travelfit.redaction import redact
 
+from . import metrics
+
 logger = logging.getLogger(__name__)
 
 # Hangul syllables, Hangul Jamo and Hangul Compatibility Jamo.
@@ -94,6 +96,7 @@ def translate(text):
     except Exception as exc:  # an unreachable cache only costs a second translation
         logger.warning("translation cache not read: %s", redact(exc))
         cached = None
+    metrics.TRANSLATION_CACHE.labels("hit" if cached else "miss").inc()
     if cached:
         return cached
     try:

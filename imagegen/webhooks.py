@@ -57,8 +57,10 @@ from django.utils.translation import gettext as _
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
+from travelfit import request_id
 from travelfit.redaction import redact
 
+from . import metrics
 from .models import Generation, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -282,7 +284,25 @@ def generation_ended(generation_id):
     Call it inside the transaction that ended it: the task is queued once that commits, so it
     reads the final row (and nothing is sent for a change rolled back).
     """
-    if Generation.objects.filter(pk=generation_id).exclude(callback_url="").exists():
+    generation = (
+        Generation.objects.filter(pk=generation_id)
+        .only(
+            "status",
+            "task",
+            "tier",
+            "provider",
+            "failure_class",
+            "created_at",
+            "finished_at",
+            "callback_url",
+        )
+        .first()
+    )
+    if generation is None:
+        return
+    # Every end state passes here: its metrics (a rolled-back end would count; none does).
+    metrics.count_finished(generation)
+    if generation.callback_url:
         transaction.on_commit(partial(enqueue_delivery, generation_id, 1))
 
 
@@ -331,6 +351,12 @@ def deliver(generation_id, attempt=1):
     generation = Generation.objects.select_related("api_token").filter(pk=generation_id).first()
     if generation is None or not generation.callback_url or generation.is_active:
         return None
+    # Its log lines, and the receiver's, carry the id of the request that queued it.
+    with request_id.bound(generation.request_id or request_id.current()):
+        return _deliver(generation, attempt)
+
+
+def _deliver(generation, attempt):
     event_id = event_id_for(generation.pk, generation.status)
     try:
         with transaction.atomic():
@@ -361,6 +387,7 @@ def deliver(generation_id, attempt=1):
         ),
         "content-type": "application/json",
         "user-agent": USER_AGENT,
+        request_id.HEADER.lower(): request_id.current() or request_id.new(),
     }
     try:
         status, excerpt, retry_after = _post(generation.callback_url, body, headers)
@@ -452,6 +479,7 @@ def _failed(delivery, generation, *, error, retry_after):
 
 
 def _finish(delivery, *, outcome, error=None):
+    metrics.WEBHOOKS.labels(outcome).inc()
     delivery.outcome = outcome
     if error is not None:
         delivery.error = error

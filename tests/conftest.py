@@ -137,20 +137,24 @@ def start_worker(transactional_db, worker_env):
     """Start real `manage.py qcluster` processes on the test database and queue.
 
     `start_worker(providers="demo")` returns the process; the worker's IMAGEGEN_PROVIDERS
-    can differ from the test process's. All are stopped when the test ends.
+    can differ from the test process's; `log_file` keeps its output. All are stopped when the
+    test ends.
     """
     processes = []
 
-    def start(providers="demo", **extra_env):
+    def start(providers="demo", log_file=None, **extra_env):
         env = {**worker_env, "TEST_IMAGEGEN_PROVIDERS": providers, **extra_env}
+        output = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
         process = subprocess.Popen(
             [sys.executable, "manage.py", "qcluster"],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL,
             start_new_session=True,
         )
+        if log_file:
+            output.close()  # the process has its own copy
         processes.append(process)
         return process
 
@@ -205,6 +209,47 @@ def serve_site(transactional_db, worker_env):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def start_web(transactional_db, worker_env):
+    """`gunicorn -c travelfit/gunicorn.conf.py` on the test database; returns its URL."""
+    processes = []
+
+    def start(**extra_env):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {**worker_env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_WORKERS": "2"}
+        env.update(extra_env)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-c", "travelfit/gunicorn.conf.py"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/health", timeout=2)
+                break
+            except urllib.error.HTTPError:  # answering (503 while a worker is missing)
+                break
+            except OSError:  # not listening yet
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("gunicorn did not start") from None
+                time.sleep(0.2)
+        return url, process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.communicate(timeout=60)
 
 
 @pytest.fixture

@@ -48,43 +48,6 @@ def request(url, *, key=None, body=None, follow=True):
         return error.code, error.headers, error.read()
 
 
-@pytest.fixture
-def start_web(transactional_db, worker_env):
-    """`gunicorn -c travelfit/gunicorn.conf.py` on the test database; returns its URL."""
-    processes = []
-
-    def start(**extra_env):
-        port = free_port()
-        env = {**worker_env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_WORKERS": "2"}
-        env.update(extra_env)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "travelfit/gunicorn.conf.py"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                request(url + "/health")
-                break
-            except OSError:  # not listening yet
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.2)
-        return url, process
-
-    yield start
-    for process in processes:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.communicate(timeout=60)
-
-
 def test_gunicorn_serves_health_pages_and_long_cached_static_files(start_web):
     url, process = start_web()
     status, _, body = request(url + "/health")

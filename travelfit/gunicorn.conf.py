@@ -38,3 +38,12 @@ if settings.WEB_CONTROL_SOCKET:
     control_socket = settings.WEB_CONTROL_SOCKET
 else:
     control_socket_disable = True
+
+
+def child_exit(server, worker):
+    """prometheus_client's multiprocess mode: a worker that is gone stops counting in live
+    gauges (its counters stay, as counts must)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

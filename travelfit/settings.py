@@ -136,6 +136,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later log line of a request carries its id; then count and time it.
+    "travelfit.request_id.RequestIdMiddleware",
+    "imagegen.metrics.HttpMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -558,6 +561,15 @@ def _tier_list(raw):
     return tiers
 
 
+# /metrics (Prometheus' text format): scraped with `Authorization: Bearer <METRICS_TOKEN>`;
+# empty, only signed-in staff may read it. PROMETHEUS_MULTIPROC_DIR (read by prometheus_client
+# itself, from the environment or .env) is where every process of this machine writes its
+# counts, so that any web process's /metrics adds them all up; METRICS_PORT, on a worker-only
+# machine, serves that machine's counts on METRICS_ADDR:METRICS_PORT from `qcluster`.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_PORT = _setting("METRICS_PORT", _whole_number(0, 65535), 0, "a port number (0: none)")
+METRICS_ADDR = env.str("METRICS_ADDR", default="127.0.0.1")
+
 # Quality tiers a user chooses per picture, each priced in quota units. Unset (empty): one
 # tier, "standard", which is IMAGEGEN_PROVIDERS at 1 unit (imagegen.tiers). Set, the configured
 # providers (checked, shown in /health) are those the tiers name, in order of first mention.
@@ -804,17 +816,29 @@ IMAGEGEN_BUDGET_ACTION = _setting(
     "IMAGEGEN_BUDGET_ACTION", _one_of("fallback", "refuse"), "fallback", "fallback or refuse"
 )
 
+# text: "time LEVEL logger [request id]: message"; json: one object a line (time, level, logger,
+# message, request_id), for Loki or any collector. Both are redacted.
+LOG_FORMAT = _setting("LOG_FORMAT", _one_of("text", "json"), "text", "text or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     # Every line, traceback included, passes the same redaction as provider messages.
     "formatters": {
-        "plain": {
+        "text": {
             "()": "travelfit.redaction.RedactingFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
+        },
+        "json": {"()": "travelfit.redaction.JsonFormatter"},
+    },
+    # The id of the request (or of the request a task serves) on every record.
+    "filters": {"request_id": {"()": "travelfit.request_id.RequestIdFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
         }
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "imagegen": {"level": env.str("LOG_LEVEL", default="INFO"), "propagate": True},

@@ -1,4 +1,4 @@
-"""Top-level URLs: the generation app, accounts, admin and the health endpoint."""
+"""Top-level URLs: the generation app, accounts, admin, the health and metrics endpoints."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("imagegen.api_urls")),
     path("accounts/", include("accounts.urls")),
     path("health", views.health, name="health"),
+    path("metrics", views.metrics, name="metrics"),
     # The language switcher posts to /i18n/setlang/ (Django's set_language: cookie + redirect).
     path("i18n/", include("django.conf.urls.i18n")),
     # The JavaScript texts of the page's language (gettext() in static/js).

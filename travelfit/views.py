@@ -8,7 +8,7 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.db.models import Count
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.shortcuts import render
 from django.template import loader
@@ -34,6 +34,23 @@ logger = logging.getLogger("imagegen.health")
 
 # Queued work older than this, with nothing running, means no worker is taking it.
 STALLED_AFTER_SECONDS = 60
+
+
+@never_cache
+def metrics(request):
+    """Prometheus' text format: every process's counts and the queue now (imagegen.metrics).
+
+    For a scraper with `Authorization: Bearer <METRICS_TOKEN>`; without the token set, for
+    signed-in staff only. Anyone else gets 404, as if there were nothing here."""
+    from imagegen import metrics as site_metrics
+
+    allowed = site_metrics.token_matches(request.headers.get("Authorization", ""))
+    if not allowed and not settings.METRICS_TOKEN:
+        allowed = request.user.is_authenticated and request.user.is_staff
+    if not allowed:
+        raise Http404
+    body, content_type = site_metrics.exposition()
+    return HttpResponse(body, content_type=content_type)
 
 
 @never_cache
@@ -88,7 +105,7 @@ def health(request):
         }
         for tier in tiers.tiers()
     ]
-    clusters, workers = _workers_seen()
+    clusters, workers = workers_seen()
     queued = queue.get(Generation.Status.QUEUED, 0)
     running = queue.get(Generation.Status.RUNNING, 0)
     warnings = []
@@ -172,7 +189,7 @@ def _broker_reachable():
         return False
 
 
-def _workers_seen():
+def workers_seen():
     """(clusters, workers) whose heartbeat django-q2 kept in the shared cache (a few seconds)."""
     try:
         stats = Stat.get_all()

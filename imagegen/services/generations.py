@@ -17,7 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 from django_q.tasks import async_task
 
-from .. import tiers, webhooks
+from travelfit import request_id
+
+from .. import metrics, tiers, webhooks
 from ..models import (
     PHOTOS_OF_TASK,
     ApiToken,
@@ -124,6 +126,7 @@ def submit_generations(
                 garment_image=garment_image,
                 tier=chosen.name,
                 units=chosen.units,
+                request_id=request_id.current(),
                 charged=True,
                 charged_day=None if bonus else periods.day,
                 charged_month=None if bonus else periods.month,
@@ -135,6 +138,7 @@ def submit_generations(
         if dispatch_waiting(user_id=user.pk):
             for generation in generations:
                 generation.refresh_from_db(fields=["enqueued_at"])
+    metrics.SUBMITTED.labels(task, chosen.name).inc(count)
     logger.info(
         "generations %s queued for user %s", ", ".join(str(g.pk) for g in generations), user.pk
     )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
 
+from .. import metrics
 from ..models import (
     Generation,
     Quota,
@@ -75,6 +76,7 @@ def _reserve_quota(user, periods, units=1):
         return True
     quota = Quota.objects.get(user=user)
     day_left = max(0, quota.daily_limit - quota.used_today(day))
+    metrics.QUOTA_REFUSALS.labels("day" if day_left < units else "month").inc()
     if day_left < units:
         raise QuotaExceeded(
             period="day",

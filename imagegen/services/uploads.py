@@ -86,7 +86,7 @@ def store_upload(*, user: AbstractBaseUser, data: bytes) -> Upload:
 def _check_safety(photo):
     """A photo the safety check flags is refused, storing nothing; one it could not look at
     too, unless IMAGEGEN_SAFETY_ON_ERROR=allow."""
-    verdict = safety.check(photo.preview)
+    verdict = safety.check(photo.preview, subject="upload")
     if verdict.flagged:
         logger.warning("upload refused by the safety check: %s", verdict.note)
         raise UploadRefused(safety.UPLOAD_FLAGGED, "flagged")

@@ -19,7 +19,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 from django_q.exceptions import TimeoutException
 
-from .. import safety, translation, webhooks
+from travelfit import request_id
+
+from .. import metrics, safety, translation, webhooks
 from ..images import ImageRejected, check_image, stored_bytes
 from ..models import (
     MAX_SEED,
@@ -196,7 +198,9 @@ def _ask(provider, request, *, generation_id, deadline):
         try:
             result = provider.generate(request)
             image = check_image(result.image, expected_size=_expected_size(request))
-            return result, image, time.monotonic() - started
+            seconds = time.monotonic() - started
+            metrics.PROVIDER_SECONDS.labels(provider.name, "ok").observe(seconds)
+            return result, image, seconds
         except ImageRejected as exc:
             error = BadOutput(exc.detail, user_message=exc.user_message)
         except ProviderError as exc:
@@ -207,6 +211,9 @@ def _ask(provider, request, *, generation_id, deadline):
             logger.exception(
                 "generation %s: %s raised an unexpected error", generation_id, provider.name
             )
+        metrics.PROVIDER_SECONDS.labels(provider.name, error.failure_class).observe(
+            time.monotonic() - started
+        )
         logger.warning(
             "generation %s: %s attempt %d failed (%s): %s",
             generation_id,
@@ -236,6 +243,13 @@ def run_generation(generation_id: uuid.UUID | str) -> None:
     may help moves on. When none serves, the generation fails with the last failure's
     message and its unit of quota goes back.
     """
+    # Its log lines carry the id of the request that queued it (travelfit.request_id).
+    origin = Generation.objects.filter(pk=generation_id).values_list("request_id", flat=True)
+    with request_id.bound(origin.first() or ""):
+        _run(generation_id)
+
+
+def _run(generation_id):
     claim = _claim(generation_id)
     if claim is None:
         logger.info("generation %s is not queued any more; nothing to do", generation_id)

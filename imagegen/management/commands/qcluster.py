@@ -100,6 +100,7 @@ class Command(DjangoQCommand):
         settings.SECRET_KEY  # noqa: B018  (as django-q2's own command: signing needs it)
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
+        self.serve_metrics()
         django_q.cluster.Sentinel = Sentinel  # Cluster.start() forks django_q.cluster.Sentinel
         cluster = django_q.cluster.Cluster()
         received = []
@@ -114,6 +115,23 @@ class Command(DjangoQCommand):
         if not options.get("run_once"):
             self.watch(cluster, received)
         cluster.stop()
+
+    def serve_metrics(self):
+        """On a worker-only machine (no web process to scrape), METRICS_PORT serves the counts
+        of this machine's processes (PROMETHEUS_MULTIPROC_DIR) for Prometheus, from a thread of
+        the main process. Counts only: the queue's state is the web's /metrics."""
+        if not settings.METRICS_PORT:
+            return
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not directory:
+            logger.warning("METRICS_PORT is set but PROMETHEUS_MULTIPROC_DIR is not: not served")
+            return
+        from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)
+        start_http_server(settings.METRICS_PORT, addr=settings.METRICS_ADDR, registry=registry)
+        logger.info("metrics on http://%s:%s/", settings.METRICS_ADDR, settings.METRICS_PORT)
 
     def watch(self, cluster, received):
         """Sweep until a stop signal arrives or the sentinel is gone."""
