@@ -13,8 +13,10 @@ bench/README.md between the RESULTS markers. Run with `make bench`.
    items, and the query count of each (it must not grow).
 4. MEDIA_STORAGE=s3 (moto's S3 server on 127.0.0.1) against local: storing one 1024×1024
    photo-like PNG, serving it to its owner (the view and the bytes), and the gallery of 24.
-5. Scale: the admin changelist, /health and the gallery with 10,000 generations (and 1,000,000
-   on PostgreSQL) against the same pages with 10 and with 60.
+5. Scale: the admin changelist, /health, the gallery and the operations page with 10,000
+   generations (and 1,000,000 on PostgreSQL) against the same pages with 10 and with 60.
+5b. The operations page (/ops/) with the same 2,000 generations in its 14 days and 10,000 or
+   1,000,000 (100,000 on SQLite) in the table: the first view and later ones.
 6. The pipeline under real qcluster workers (bench/pipeline.py, in a child process): end-to-end
    against a direct call to the provider, dispatch, the work after the provider answered, CPU
    per image, throughput at W = 2, 8, 16, fairness and the idle cost.
@@ -374,6 +376,7 @@ def bench_scale(make_user, sizes):
         "health": (admin, "/health"),
         "gallery_p1": (user, "/gallery/"),
         "gallery_p400": (user, "/gallery/?page=400"),
+        "ops": (admin, "/ops/"),
     }
     results = {}
     # 10 rows is the issue's baseline; 60 fills a first page, so that page renders as many
@@ -388,6 +391,79 @@ def bench_scale(make_user, sizes):
             results[f"scale_{name}_{size}_ms"] = ms
             results[f"scale_{name}_{size}_queries"] = queries
     results["scale_sizes"] = sizes
+    return results
+
+
+def _fill_history(user, rows, recent):
+    """`recent` finished generations spread over the last 14 days and the rest of `rows` over
+    the year before them: what a site that has run for a while holds."""
+    import datetime
+    import random
+    import uuid as uuid_module
+
+    from django.utils import timezone
+
+    from imagegen.models import Generation
+
+    Generation.objects.all().delete()
+    now = timezone.now()
+    rng = random.Random(24)
+    batch = []
+    for i in range(rows):
+        if i < recent:
+            ago = datetime.timedelta(seconds=rng.uniform(60, 13.9 * 86400))
+        else:
+            ago = datetime.timedelta(days=rng.uniform(15, 380))
+        finished = now - ago
+        failed = i % 17 == 0
+        batch.append(
+            Generation(
+                id=uuid_module.uuid4(),
+                owner=user,
+                prompt=f"trip {i}",
+                width=512,
+                height=512,
+                status="failed" if failed else "succeeded",
+                failure_class="unavailable" if failed else "",
+                provider=("demo", "hf_inference", "gradio_space")[i % 3],
+                image="" if failed else "generations/x.png",
+                thumbnail="" if failed else "generations/x.webp",
+                created_at=finished - datetime.timedelta(seconds=9),
+                enqueued_at=finished - datetime.timedelta(seconds=9),
+                started_at=finished - datetime.timedelta(seconds=rng.uniform(1, 8)),
+                finished_at=finished,
+            )
+        )
+        if len(batch) == 5000:
+            Generation.objects.bulk_create(batch)
+            batch = []
+    Generation.objects.bulk_create(batch)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE imagegen_generation")
+
+
+def bench_ops(make_user, sizes, recent=2000):
+    """/ops/ with `recent` generations in its 14 days and 10,000 or a million in the table:
+    the first view (every day counted) and later ones (the days that are over are kept)."""
+    from django.contrib.auth import get_user_model
+
+    from imagegen import ops
+
+    owner = make_user("bench-ops")
+    staff = get_user_model().objects.create_superuser("bench-ops-admin", "o@example.org", "x" * 20)
+    admin = Client()
+    admin.force_login(staff)
+    results = {}
+    for size in sizes:
+        _fill_history(owner, size, recent)
+        ops.forget()
+        start = time.perf_counter()
+        admin.get("/ops/")
+        results[f"ops_{size}_first_ms"] = (time.perf_counter() - start) * 1000
+        ms, queries = _timed_page(admin, "/ops/")
+        results[f"ops_{size}_ms"], results[f"ops_{size}_queries"] = ms, queries
+    results["ops_sizes"] = sizes
     return results
 
 
@@ -410,6 +486,8 @@ def main():
         results |= bench_storage(make_user)
         sizes = [10_000] + ([1_000_000] if connection.vendor == "postgresql" else [])
         results |= bench_scale(make_user, sizes)
+        big = 1_000_000 if connection.vendor == "postgresql" else 100_000
+        results |= bench_ops(make_user, [10_000, big])
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     import pipeline
@@ -477,6 +555,7 @@ def write(r, pipeline_figures):
             ("health", "/health (with its details)"),
             ("gallery_p1", "gallery, page 1"),
             ("gallery_p400", "gallery, page 400"),
+            ("ops", "/ops/, the last 14 days as charts"),
         ):
             big = r[f"scale_{name}_{size}_ms"]
             for base in (10, 60):
@@ -487,6 +566,15 @@ def write(r, pipeline_figures):
                     f"{small:.1f} ms, {r[f'scale_{name}_{base}_queries']} queries",
                     big / small,
                 )
+    small, big = r["ops_sizes"]
+    for when, key in (("first view (every day counted)", "first_ms"), ("later views", "ms")):
+        table += row(
+            f"/ops/ with 2,000 generations in its 14 days, {when}: {big:,} in the table vs "
+            f"{small:,}",
+            f"{r[f'ops_{big}_{key}']:.1f} ms",
+            f"{r[f'ops_{small}_{key}']:.1f} ms",
+            r[f"ops_{big}_{key}"] / r[f"ops_{small}_{key}"],
+        )
     table += "\n" + pipeline_figures
     readme = ROOT / "bench" / "README.md"
     text = readme.read_text()

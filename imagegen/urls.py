@@ -9,6 +9,7 @@ app_name = "imagegen"
 urlpatterns = [
     path("", views.create, name="create"),
     path("gallery/", views.gallery, name="gallery"),
+    path("ops/", views.ops, name="ops"),
     path("g/<uuid:generation_id>/", views.detail, name="detail"),
     path("g/<uuid:generation_id>/status", views.status, name="status"),
     path("g/<uuid:generation_id>/image.png", views.image, name="image"),

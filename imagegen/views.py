@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -17,6 +18,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from . import media, presenters, selectors, services, tiers
+from . import ops as ops_data
 from .forms import CreateForm, initial_from, reject_control_characters
 from .models import PHOTOS_OF_TASK, Generation, ShareReport, Upload
 from .uploads import UploadRefused, too_large
@@ -548,3 +550,17 @@ def _back(request, fallback):
     if url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         return target
     return fallback
+
+
+@staff_member_required
+def ops(request):
+    """The operations page: the last 14 days as charts (imagegen.ops), for staff."""
+    days = ops_data.last_days()
+    totals = ops_data.totals(days)
+    totals["failed_percent"] = round(100 * totals["failed_share"], 1)
+    totals["spent"] = f"{totals['spent']:,.2f}"
+    return render(
+        request,
+        "imagegen/ops.html",
+        {"charts": ops_data.charts(days), "totals": totals, "days": ops_data.DAYS},
+    )

@@ -4,9 +4,11 @@ the Grafana dashboard built on the metrics."""
 import json
 import logging
 import re
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 from django.urls import reverse
@@ -277,3 +279,27 @@ def test_two_gunicorn_workers_and_a_qcluster_count_into_the_same_figures(
     assert generation.request_id
     time.sleep(0.5)
     assert generation.request_id in worker_log.read_text()
+
+
+@pytest.mark.worker
+def test_a_worker_only_machine_serves_its_counts_on_metrics_port(start_worker, user, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    shared = tmp_path / "prometheus"
+    shared.mkdir()
+    start_worker(PROMETHEUS_MULTIPROC_DIR=str(shared), METRICS_PORT=str(port))
+    services.submit_generations(user=user, count=3, **REQUEST)
+    deadline = time.monotonic() + 90
+    finished = 0.0
+    while finished < 3:
+        assert time.monotonic() < deadline, "the worker's counts did not reach 3"
+        time.sleep(0.3)
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as answer:
+                scraped = samples(answer.read().decode())
+        except OSError:  # not listening yet
+            continue
+        labels = {"status": "succeeded", "task": "text", "tier": "standard", "provider": "demo"}
+        finished = value(scraped, "travelfit_generations_finished_total", **labels)
+    assert finished == 3
