@@ -270,7 +270,15 @@ def test_two_gunicorn_workers_and_a_qcluster_count_into_the_same_figures(
         )
         created = {"view": "api:generations", "method": "POST", "status": "201"}
         assert value(scraped, "travelfit_http_requests_total", **created) == made
-        assert value(scraped, "travelfit_workers_seen", kind="workers") >= 1
+    # The workers' gauge is their last heartbeat in the shared cache, written every few
+    # seconds: wait for one rather than for a moment.
+    deadline = time.monotonic() + 30
+    while True:
+        scraped = samples(request(url + "/metrics", key=TOKEN)[2].decode())
+        if value(scraped, "travelfit_workers_seen", kind="workers") >= 1:
+            break
+        assert time.monotonic() < deadline, "no worker heartbeat reached /metrics"
+        time.sleep(0.5)
     pids = {path.name.split("_")[-1] for path in shared.glob("counter_*.db")}
     assert len(pids) >= 3  # two web processes and at least one worker process wrote counts
 
