@@ -169,6 +169,30 @@ def start_worker(transactional_db, worker_env):
             process.wait()
 
 
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_health(url, process, what, *, any_answer=False, timeout=30):
+    """Wait until `url`/health answers 200 (with `any_answer`, any HTTP status), or raise
+    RuntimeError when `process` exits or the time is up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url + "/health", timeout=2)
+            return
+        except urllib.error.HTTPError:
+            if any_answer:
+                return
+        except OSError:  # not listening yet
+            pass
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def serve_site(transactional_db, worker_env):
     """Start `manage.py serve --no-worker` in a subprocess on the test database: the real server
@@ -176,9 +200,7 @@ def serve_site(transactional_db, worker_env):
     processes = []
 
     def start(**extra_env):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         process = subprocess.Popen(
             [sys.executable, "manage.py", "serve", "--no-worker", "--port", str(port)],
             cwd=ROOT,
@@ -189,16 +211,11 @@ def serve_site(transactional_db, worker_env):
         )
         processes.append(process)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/health", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    process.kill()
-                    raise RuntimeError("manage.py serve did not start") from None
-                time.sleep(0.1)
+        try:
+            wait_for_health(url, process, "manage.py serve")
+        except RuntimeError:
+            process.kill()
+            raise
         return url
 
     yield start
@@ -217,9 +234,7 @@ def start_web(transactional_db, worker_env):
     processes = []
 
     def start(**extra_env):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        port = free_port()
         env = {**worker_env, "HOST": "127.0.0.1", "PORT": str(port), "WEB_WORKERS": "2"}
         env.update(extra_env)
         process = subprocess.Popen(
@@ -232,17 +247,8 @@ def start_web(transactional_db, worker_env):
         )
         processes.append(process)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url + "/health", timeout=2)
-                break
-            except urllib.error.HTTPError:  # answering (503 while a worker is missing)
-                break
-            except OSError:  # not listening yet
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.2)
+        # Any answer will do: /health is 503 while no worker is running.
+        wait_for_health(url, process, "gunicorn", any_answer=True)
         return url, process
 
     yield start

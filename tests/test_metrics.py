@@ -4,7 +4,6 @@ the Grafana dashboard built on the metrics."""
 import json
 import logging
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from imagegen import services
 from imagegen.models import Generation, Quota, WebhookDelivery
-from tests.conftest import ROOT, run_queued_generations, run_queued_tasks
+from tests.conftest import ROOT, free_port, run_queued_generations, run_queued_tasks
 from tests.fakes.webhook_receiver import start_receiver
 from tests.test_production import request
 from travelfit.redaction import JsonFormatter
@@ -291,9 +290,7 @@ def test_two_gunicorn_workers_and_a_qcluster_count_into_the_same_figures(
 
 @pytest.mark.worker
 def test_a_worker_only_machine_serves_its_counts_on_metrics_port(start_worker, user, tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     shared = tmp_path / "prometheus"
     shared.mkdir()
     start_worker(PROMETHEUS_MULTIPROC_DIR=str(shared), METRICS_PORT=str(port))

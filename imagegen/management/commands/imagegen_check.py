@@ -112,19 +112,7 @@ class Command(BaseCommand):
             self.stdout.write("Image safety check: off" + (f" ({warning})" if warning else ""))
             return []
         label = f"Image safety check ({current}, {settings.IMAGEGEN_SAFETY_MODEL})"
-        try:
-            problems = safety.problems()
-        except Exception as exc:  # a check that crashes is itself a finding
-            problems = [(redact(f"The check itself failed: {type(exc).__name__}: {exc}"), "")]
-        if not problems:
-            self.stdout.write(self.style.SUCCESS(f"{label}: OK"))
-            return []
-        self.stdout.write(self.style.ERROR(f"{label}: {len(problems)} problem(s)"))
-        for problem, fix in problems:
-            self.stdout.write(f"   ✗ {problem}")
-            if fix:
-                self.stdout.write(f"     → {fix}")
-        return problems
+        return self.report(label, safety.problems)
 
     def check_translation(self):
         """Say whether prompts can be translated as PROMPT_TRANSLATION asks; the problems."""
@@ -134,8 +122,12 @@ class Command(BaseCommand):
         label = (
             f"Prompt translation ({settings.PROMPT_TRANSLATION}, {settings.HF_TRANSLATION_MODEL})"
         )
+        return self.report(label, translation.check)
+
+    def report(self, label, check):
+        """Run one optional part's check and print its problems; returns them."""
         try:
-            problems = translation.check()
+            problems = check()
         except Exception as exc:  # a check that crashes is itself a finding
             problems = [(redact(f"The check itself failed: {type(exc).__name__}: {exc}"), "")]
         if not problems:
