@@ -52,7 +52,7 @@ from .models import (
 )
 from .paginators import EstimatedCountPaginator
 from .providers import REGISTRY
-from .providers.base import FAILURE_CLASSES
+from .providers.base import FAILURE_CLASSES, failure_class_label
 from .tiers import STANDARD, tiers
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ class FailureClassFilter(admin.SimpleListFilter):
     parameter_name = "failure_class"
 
     def lookups(self, request, model_admin):
-        return [(name, name.replace("_", " ")) for name in FAILURE_CLASSES]
+        return [(name, failure_class_label(name)) for name in FAILURE_CLASSES]
 
     def queryset(self, request, queryset):
         return queryset.filter(failure_class=self.value()) if self.value() else queryset

@@ -38,7 +38,7 @@ from django.utils.translation import gettext_lazy as _
 from . import reports
 from .models import Generation
 from .periods import local_midnight
-from .providers.base import FAILURE_CLASSES
+from .providers.base import FAILURE_CLASSES, failure_class_label
 from .services.budget import budget_state
 
 DAYS = 14
@@ -147,7 +147,10 @@ def _count(first: datetime.date, last: datetime.date, zone) -> dict[datetime.dat
                 continue
             days[day].statuses[status] += n
             if status == Generation.Status.FAILED:
-                days[day].failures[failure or "unexpected"] += n
+                # A class no provider reports (an admin's edit) counts as unexpected, as in
+                # usage_report.
+                kind = failure if failure in FAILURE_CLASSES else "unexpected"
+                days[day].failures[kind] += n
             if status == Generation.Status.SUCCEEDED:
                 days[day].cost += cost or Decimal(0)
         started = rows.filter(started_at__isnull=False)
@@ -374,7 +377,9 @@ def charts(days: list[Day]) -> list[Chart]:
         _("Failure share per day, by failure class"),
         days,
         {
-            c: [100 * day.failures.get(c, 0) / day.finished if day.finished else 0 for day in days]
+            failure_class_label(c): [
+                100 * day.failures.get(c, 0) / day.finished if day.finished else 0 for day in days
+            ]
             for c in classes
         }
         or {"—": [0] * DAYS},

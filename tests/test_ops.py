@@ -85,8 +85,21 @@ def test_the_charts_are_svg_with_a_bar_per_status_and_day(admin_client, admin_us
     page = admin_client.get(reverse("imagegen:ops")).content.decode()
     assert page.count('<svg class="chart"') == 5
     assert re.search(r"<rect [^>]*fill=\"#2e7d5b\"><title>Done: 3</title>", page)
-    assert re.search(r"<title>unavailable: 100%</title>", page)
+    assert "<title>Service down or timed out (unavailable): 100%</title>" in page
     assert "<script" not in page.split("<main")[1]  # no chart library
+
+
+def test_failure_classes_are_named_in_the_readers_language_with_their_metric_name(
+    admin_client, admin_user
+):
+    made(admin_user, 1, status="failed", failure_class="out_of_quota")
+    made(admin_user, 1, status="failed", failure_class="edited by hand")
+    page = admin_client.get(reverse("imagegen:ops"), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    legend = page.split('<ul class="ops-legend">')[2].split("</ul>")[0]
+    assert "제공자 한도 소진 (out_of_quota)" in legend
+    # A class no provider reports counts as unexpected, as in usage_report: never dropped.
+    assert "예상하지 못한 오류 (unexpected)" in legend
+    assert "<title>예상하지 못한 오류 (unexpected): 50%</title>" in page
 
 
 def test_its_queries_do_not_grow_with_the_generations(

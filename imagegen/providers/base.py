@@ -4,7 +4,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext, gettext_noop
 
 from travelfit.redaction import redact
 
@@ -88,10 +88,12 @@ class ProviderError(Exception):
     `retryable` says whether asking the same provider again may help, `retry_after` how long
     to wait first when the provider said; `try_next` whether the next configured provider
     should be asked; `cooldown` (seconds) keeps every worker away from this provider for a
-    while. `failure_class` names the kind of failure for admins and reports.
+    while. `failure_class` names the kind of failure for admins, reports and metrics; `label`
+    says it in words, for staff pages (`failure_class_label`).
     """
 
     failure_class = "unexpected"
+    label = gettext_noop("Unexpected error")
     default_user_message = gettext_noop(
         "The image service could not make this image. Please try again."
     )
@@ -122,6 +124,7 @@ class Misconfigured(ProviderError):
     """Bad or missing token, wrong URL, model not served there: only an operator can fix it."""
 
     failure_class = "misconfigured"
+    label = gettext_noop("Misconfigured (token or settings)")
     default_user_message = gettext_noop(
         "The site's image service is misconfigured. The administrators can see what to fix."
     )
@@ -131,6 +134,7 @@ class AccessDenied(ProviderError):
     """The token is valid but may not use this model (a gated repository, HTTP 403)."""
 
     failure_class = "access_denied"
+    label = gettext_noop("Access denied (gated model)")
     default_user_message = Misconfigured.default_user_message
 
 
@@ -138,6 +142,7 @@ class ModelUnavailable(ProviderError):
     """The model does not exist (404) or was retired (410)."""
 
     failure_class = "model_unavailable"
+    label = gettext_noop("Model not available")
     default_user_message = gettext_noop(
         "The image model this site uses is not available right now."
     )
@@ -147,6 +152,7 @@ class OutOfQuota(ProviderError):
     """GPU quota, credits or rate limit used up: the provider cools down, the next one serves."""
 
     failure_class = "out_of_quota"
+    label = gettext_noop("Provider quota used up")
     default_user_message = gettext_noop(
         "The image service has reached its usage limit for now. Please try again later."
     )
@@ -156,6 +162,7 @@ class Unavailable(ProviderError):
     """Loading, cold, busy, asleep, unreachable or slow: worth retrying after a pause."""
 
     failure_class = "unavailable"
+    label = gettext_noop("Service down or timed out")
     default_user_message = gettext_noop(
         "The image service is busy or starting up. Please try again shortly."
     )
@@ -166,6 +173,7 @@ class BadOutput(ProviderError):
     """The provider answered, but not with an image we can store. No fallback: it is reported."""
 
     failure_class = "bad_output"
+    label = gettext_noop("Unusable result")
     default_user_message = gettext_noop(
         "The image service sent back something that is not a usable image."
     )
@@ -176,6 +184,7 @@ class PromptRejected(ProviderError):
     """The provider refused this request (400, content filter): the user must change it."""
 
     failure_class = "prompt_rejected"
+    label = gettext_noop("Prompt refused")
     default_user_message = gettext_noop("The image service refused this prompt. Try rewording it.")
     default_try_next = False
 
@@ -184,6 +193,7 @@ class TaskUnsupported(ProviderError):
     """The provider cannot do this generation's task (an edit, a try-on): the next one may."""
 
     failure_class = "task_unsupported"
+    label = gettext_noop("Task not supported")
     default_user_message = gettext_noop(
         "None of this site's image services can make this kind of picture right now."
     )
@@ -203,6 +213,13 @@ FAILURE_CLASSES = {
         TaskUnsupported,
     )
 }
+
+
+def failure_class_label(name: str) -> str:
+    """A failure class in the reader's language with its name after it, as metrics and
+    usage_report spell it: "Provider quota used up (out_of_quota)". Unknown: the name."""
+    cls = FAILURE_CLASSES.get(name)
+    return f"{gettext(cls.label)} ({name})" if cls else name
 
 
 def adapt(
