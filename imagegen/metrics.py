@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import time
 
-from django.conf import settings
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -104,51 +103,26 @@ def count_finished(generation) -> None:
         END_TO_END.labels(generation.tier).observe(max(0.0, seconds))
 
 
-class Timer:
-    """`with Timer() as t: …; t.seconds`: a monotonic stopwatch for observations."""
-
-    def __enter__(self):
-        self.started = time.monotonic()
-        self.seconds = 0.0
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.monotonic() - self.started
-        return False
-
-
 class StateCollector:
     """Gauges read at scrape time: generations queued and running now, the oldest queued one's
     age, and the workers seen in the cache's heartbeats (what /health reads too)."""
 
     def collect(self):
-        from django.db.models import Count, Min
-        from django.utils import timezone
+        from .selectors import queue_now
 
-        from .models import Generation
-
-        counts = dict(
-            Generation.objects.filter(status__in=Generation.ACTIVE)
-            .values_list("status")
-            .annotate(n=Count("pk"))
-            .order_by()
-        )
+        queue = queue_now()
         now_active = GaugeMetricFamily(
             f"{PREFIX}_generations_active",
             "Generations queued or running now.",
             labels=["status"],
         )
-        for status in Generation.ACTIVE:
-            now_active.add_metric([status], counts.get(status, 0))
+        now_active.add_metric(["queued"], queue.queued)
+        now_active.add_metric(["running"], queue.running)
         yield now_active
-        oldest = Generation.objects.filter(status=Generation.Status.QUEUED).aggregate(
-            oldest=Min("created_at")
-        )["oldest"]
-        age = (timezone.now() - oldest).total_seconds() if oldest else 0.0
         yield GaugeMetricFamily(
             f"{PREFIX}_oldest_queued_seconds",
             "How long the oldest queued generation has waited (0 when none waits).",
-            value=max(0.0, age),
+            value=queue.oldest_wait or 0.0,
         )
         from travelfit.views import workers_seen
 
@@ -191,15 +165,6 @@ def exposition() -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-def token_matches(header: str) -> bool:
-    """Whether `Authorization` carries METRICS_TOKEN (constant-time compare)."""
-    import hmac
-
-    token = settings.METRICS_TOKEN
-    scheme, _, given = header.partition(" ")
-    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given, token)
-
-
 class HttpMetricsMiddleware:
     """Counts each request by its URL's name (namespaced, e.g. `api:create_generation`; never
     the path, which holds ids), method and status, and times it."""
@@ -208,11 +173,11 @@ class HttpMetricsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        with Timer() as timer:
-            response = self.get_response(request)
+        started = time.monotonic()
+        response = self.get_response(request)
         match = getattr(request, "resolver_match", None)
         view = (match.view_name if match is not None else "") or "unmatched"
         method = request.method if request.method in METHODS else "other"
         HTTP_REQUESTS.labels(view, method, str(response.status_code)).inc()
-        HTTP_SECONDS.labels(view).observe(timer.seconds)
+        HTTP_SECONDS.labels(view).observe(time.monotonic() - started)
         return response

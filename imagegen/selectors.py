@@ -252,3 +252,35 @@ def wait_estimate(position: int | None, typical: float | None) -> float | None:
         return None
     batches_ahead = (position - 1) // settings.Q_WORKERS
     return round((batches_ahead + 1) * typical, 1)
+
+
+@dataclass(frozen=True)
+class QueueNow:
+    """Generations queued and running now, and how long the oldest queued one has waited since
+    it was (last) put in the queue: what /health and /metrics report."""
+
+    queued: int
+    running: int
+    oldest_wait: float | None  # seconds; None when nothing waits
+
+
+def queue_now() -> QueueNow:
+    counts = dict(
+        Generation.objects.filter(status__in=Generation.ACTIVE)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    oldest = (
+        Generation.objects.filter(status=Generation.Status.QUEUED)
+        .order_by("created_at")
+        .values_list("enqueued_at", "created_at")
+        .first()
+    )
+    # A generation recovery requeued waits from then, not from its submission.
+    waited = (timezone.now() - (oldest[0] or oldest[1])).total_seconds() if oldest else None
+    return QueueNow(
+        queued=counts.get(Generation.Status.QUEUED, 0),
+        running=counts.get(Generation.Status.RUNNING, 0),
+        oldest_wait=None if waited is None else max(0.0, waited),
+    )

@@ -8,9 +8,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from imagegen import services
@@ -67,6 +69,19 @@ def test_metrics_need_the_token_or_staff(client, settings, admin_user):
     assert client.get("/metrics").status_code == 200
     client.logout()
     assert client.get("/metrics").status_code == 404
+
+
+def test_the_oldest_wait_counts_from_when_a_generation_was_last_queued(scrape, user):
+    """As /health's: a generation the watchdog put back waits from then, not from its
+    submission, so a requeue does not look like a stalled queue."""
+    now = timezone.now()
+    requeued = services.submit_generation(user=user, prompt="Seoraksan", width=512, height=512)
+    Generation.objects.filter(pk=requeued.pk).update(
+        created_at=now - timedelta(hours=1), enqueued_at=now - timedelta(seconds=20)
+    )
+    assert 20 <= value(scrape(), "travelfit_oldest_queued_seconds") < 600
+    Generation.objects.filter(pk=requeued.pk).update(enqueued_at=None)
+    assert value(scrape(), "travelfit_oldest_queued_seconds") >= 3600
 
 
 def test_work_is_counted_with_labels_from_small_fixed_sets(scrape, user, client, settings):

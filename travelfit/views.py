@@ -7,7 +7,6 @@ from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, InterfaceError, OperationalError
-from django.db.models import Count
 from django.http import Http404, HttpResponse, JsonResponse
 from django.middleware.csrf import REASON_NO_CSRF_COOKIE
 from django.shortcuts import render
@@ -22,7 +21,7 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.status import Stat
 
-from imagegen import safety, services, tiers
+from imagegen import safety, selectors, services, tiers
 from imagegen.models import Generation, ProviderCooldown
 from imagegen.paginators import table_count
 from imagegen.providers import get_provider
@@ -44,7 +43,7 @@ def metrics(request):
     signed-in staff only. Anyone else gets 404, as if there were nothing here."""
     from imagegen import metrics as site_metrics
 
-    allowed = site_metrics.token_matches(request.headers.get("Authorization", ""))
+    allowed = _bearer_matches(request, settings.METRICS_TOKEN)
     if not allowed and not settings.METRICS_TOKEN:
         allowed = request.user.is_authenticated and request.user.is_staff
     if not allowed:
@@ -67,17 +66,7 @@ def health(request):
     try:
         active_sessions = Session.objects.filter(expire_date__gt=now).count()
         total_generations = table_count(Generation)
-        queue = dict(
-            Generation.objects.filter(status__in=Generation.ACTIVE)
-            .values_list("status")
-            .annotate(count=Count("pk"))
-        )
-        oldest_queued = (
-            Generation.objects.filter(status=Generation.Status.QUEUED)
-            .order_by("created_at")
-            .values_list("enqueued_at", "created_at")
-            .first()
-        )
+        queue = selectors.queue_now()
         cooling = {
             cooldown.provider: cooldown
             for cooldown in ProviderCooldown.objects.filter(until__gt=now)
@@ -106,8 +95,7 @@ def health(request):
         for tier in tiers.tiers()
     ]
     clusters, workers = workers_seen()
-    queued = queue.get(Generation.Status.QUEUED, 0)
-    running = queue.get(Generation.Status.RUNNING, 0)
+    queued, running = queue.queued, queue.running
     warnings = []
     if budget_state in ("warning", "reached"):
         warnings.append(f"Monthly budget {budget_state}: ${spent:.2f} of ${budget:.2f} spent.")
@@ -124,7 +112,7 @@ def health(request):
         warnings.append(unchecked)
     stalled = False
     if queued:
-        waited = (now - (oldest_queued[0] or oldest_queued[1])).total_seconds()
+        waited = queue.oldest_wait
         if not workers:
             stalled = True
         elif not running and waited > STALLED_AFTER_SECONDS:
@@ -174,7 +162,12 @@ def _may_see_details(request):
     """Staff signed in, or `Authorization: Bearer <HEALTH_TOKEN>` (compared in constant time)."""
     if request.user.is_authenticated and request.user.is_staff:
         return True
-    expected = settings.HEALTH_TOKEN
+    return _bearer_matches(request, settings.HEALTH_TOKEN)
+
+
+def _bearer_matches(request, expected):
+    """Whether the request carries `Authorization: Bearer <expected>` (constant time); never
+    when no token is configured."""
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     return bool(
         expected and scheme.lower() == "bearer" and constant_time_compare(given.strip(), expected)
