@@ -72,7 +72,7 @@ class Day:
 
     @property
     def finished(self):
-        return sum(n for status, n in self.statuses.items() if status not in ("queued", "running"))
+        return sum(n for status, n in self.statuses.items() if status not in Generation.ACTIVE)
 
 
 def quantile(q, counts):
@@ -183,7 +183,6 @@ def _count(first: datetime.date, last: datetime.date, zone) -> dict[datetime.dat
 
 
 CACHE_SECONDS = 40 * 24 * 3600
-ACTIVE = ("queued", "running")
 
 
 def _key(date, zone):
@@ -206,7 +205,8 @@ def last_days(today: datetime.date | None = None) -> list[Day]:
     counted = _count(missing[0], missing[-1], zone)
     for date in missing:
         days[date] = counted[date]
-        if date != today and not any(days[date].statuses.get(status) for status in ACTIVE):
+        unfinished = any(days[date].statuses.get(status) for status in Generation.ACTIVE)
+        if date != today and not unfinished:
             cache.set(_key(date, zone), _plain(days[date]), CACHE_SECONDS)
     return [days[date] for date in dates]
 

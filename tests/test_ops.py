@@ -127,3 +127,14 @@ def test_a_day_that_is_over_is_counted_once_and_kept(user):
     assert days[-1].statuses == {"succeeded": 1}  # today is always counted afresh
     ops.forget()
     assert ops.last_days()[-4].statuses == {"succeeded": 9}
+
+
+def test_a_past_day_with_work_still_queued_is_counted_again(user):
+    made(user, 1, days_ago=2)
+    Generation.objects.update(status="queued", finished_at=None, started_at=None)
+    assert ops.last_days()[-3].statuses == {"queued": 1}
+    # The worker finishes it late: the day is read afresh, not from a kept count.
+    Generation.objects.update(
+        status="succeeded", finished_at=timezone.now() - datetime.timedelta(days=2)
+    )
+    assert ops.last_days()[-3].statuses == {"succeeded": 1}
