@@ -76,22 +76,24 @@ def _reserve_quota(user, periods, units=1):
         return True
     quota = Quota.objects.get(user=user)
     day_left = max(0, quota.daily_limit - quota.used_today(day))
-    metrics.QUOTA_REFUSALS.labels("day" if day_left < units else "month").inc()
     if day_left < units:
-        raise QuotaExceeded(
+        refusal = QuotaExceeded(
             period="day",
             limit=quota.daily_limit,
             resets_at=periods.day_resets_at(),
             asked=units,
             left=day_left,
         )
-    raise QuotaExceeded(
-        period="month",
-        limit=quota.monthly_limit,
-        resets_at=periods.month_resets_at(),
-        asked=units,
-        left=max(0, quota.monthly_limit - quota.used_this_month(month)),
-    )
+    else:
+        refusal = QuotaExceeded(
+            period="month",
+            limit=quota.monthly_limit,
+            resets_at=periods.month_resets_at(),
+            asked=units,
+            left=max(0, quota.monthly_limit - quota.used_this_month(month)),
+        )
+    metrics.QUOTA_REFUSALS.labels(refusal.period).inc()
+    raise refusal
 
 
 def grant_credits(*, user: AbstractBaseUser, credits: int) -> int:
