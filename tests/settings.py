@@ -18,6 +18,11 @@ os.environ.setdefault("IMAGEGEN_SAFETY_CHECK", "off")
 # Never the real try-on Space (its default, yisol/IDM-VTON, is on huggingface.co): a test that
 # wants one points this at the fake (conftest's gradio_tryon_server).
 os.environ.setdefault("GRADIO_TRYON_SPACE", "http://127.0.0.1:9/")
+# Never the real Open-Meteo either: a test that wants weather points these at the stand-in
+# (tests/fakes/open_meteo.py); elsewhere nothing listens on port 9, so weather is unavailable.
+os.environ.setdefault("OPEN_METEO_GEOCODING_URL", "http://127.0.0.1:9/v1/search")
+os.environ.setdefault("OPEN_METEO_FORECAST_URL", "http://127.0.0.1:9/v1/forecast")
+os.environ.setdefault("OPEN_METEO_ARCHIVE_URL", "http://127.0.0.1:9/v1/archive")
 os.environ.setdefault("DATA_DIR", tempfile.mkdtemp(prefix="travelfit-test-"))
 # The test client, the served site and Chromium talk plain http on 127.0.0.1; the HTTPS
 # defaults themselves are tested in test_settings.py and test_security_https.py.

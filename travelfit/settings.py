@@ -762,6 +762,65 @@ HF_TRANSLATION_TIMEOUT = _setting(
 )
 
 
+# --- Trip lookbook (imagegen/trips/) ---------------------------------------------------------
+def _http_url(raw):
+    """An http(s) URL with a host, without a query (the client adds its own parameters)."""
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", raw):
+        raise ValueError(raw)
+    return raw.rstrip("/")
+
+
+def _hub_model(raw):
+    """owner/name, optionally with the router's :provider or :fastest suffix."""
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+(:[\w.-]+)?", raw):
+        raise ValueError(raw)
+    return raw
+
+
+# Where a trip's weather comes from: open_meteo (Open-Meteo's geocoding, forecast and historical
+# APIs, each asked within a few seconds; past that, or offline, the page asks for the expected
+# temperatures instead), or off (always ask).
+TRIP_WEATHER = _setting(
+    "TRIP_WEATHER", _one_of("open_meteo", "off"), "open_meteo", "open_meteo or off"
+)
+# Open-Meteo's commercial plan: its key, sent as `apikey` to its customer-… hosts (the endpoints'
+# defaults move there when a key is set). Empty: the free hosts, for non-commercial use only.
+OPEN_METEO_API_KEY = env.str("OPEN_METEO_API_KEY", default="").strip()
+_OPEN_METEO_HOST = "https://customer-{}" if OPEN_METEO_API_KEY else "https://{}"
+OPEN_METEO_GEOCODING_URL = _setting(
+    "OPEN_METEO_GEOCODING_URL",
+    _http_url,
+    _OPEN_METEO_HOST.format("geocoding-api.open-meteo.com/v1/search"),
+    "an http(s) URL like https://geocoding-api.open-meteo.com/v1/search",
+)
+OPEN_METEO_FORECAST_URL = _setting(
+    "OPEN_METEO_FORECAST_URL",
+    _http_url,
+    _OPEN_METEO_HOST.format("api.open-meteo.com/v1/forecast"),
+    "an http(s) URL like https://api.open-meteo.com/v1/forecast",
+)
+OPEN_METEO_ARCHIVE_URL = _setting(
+    "OPEN_METEO_ARCHIVE_URL",
+    _http_url,
+    _OPEN_METEO_HOST.format("archive-api.open-meteo.com/v1/archive"),
+    "an http(s) URL like https://archive-api.open-meteo.com/v1/archive",
+)
+# Who chooses each day's outfit: rules (the Korean temperature bands, in this process), or
+# hf_inference (a chat model through HF_ROUTER_URL with HUGGINGFACE_API_TOKEN, held to the same
+# garments; the rules decide whenever it fails or answers outside them).
+TRIP_PLANNER = _setting(
+    "TRIP_PLANNER", _one_of("rules", "hf_inference"), "rules", "rules or hf_inference"
+)
+TRIP_PLANNER_MODEL = _setting(
+    "TRIP_PLANNER_MODEL",
+    _hub_model,
+    "Qwen/Qwen2.5-7B-Instruct",
+    "a Hub model id like Qwen/Qwen2.5-7B-Instruct (optionally :provider)",
+)
+# The longest trip one lookbook may plan, in days (one picture a day).
+TRIP_MAX_DAYS = _setting("TRIP_MAX_DAYS", _whole_number(1, 31), 14, "a whole number of days (1–31)")
+
+
 # --- The JSON API: webhooks, rate limit --------------------------------------------------------
 # The site's public address, like https://travelfit.example.com: webhook bodies link to the
 # generation and its image with it (a worker has no request to take the host from). Empty:
