@@ -10,6 +10,7 @@ never choose outside that range, and a chat model's plan that does is refused as
 """
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.utils import translation
 from django.utils.functional import Promise
@@ -35,8 +36,10 @@ class Garment:
     coldest: int  # the coldest felt temperature (°C) it suits
     warmest: int  # the warmest
 
-    @property
+    @cached_property
     def english(self) -> str:
+        """Its English name (kept: activating a language for it costs more than the rest of
+        a picture prompt)."""
         return english(self.label)
 
     def suits(self, coldest: float, warmest: float) -> bool:
@@ -106,7 +109,7 @@ class Activity:
     # Words a traveller may type for it, in either language (lower case, no spaces).
     words: tuple[str, ...]
 
-    @property
+    @cached_property
     def english(self) -> str:
         return english(self.label)
 
