@@ -2,6 +2,8 @@
 
 What the models, pages, API and queue call (none of it touches the database):
 
+- `dates.trip_dates(start, end, today=place.today())` → the days, or InvalidTripDates naming
+  the field (a past start, the end before the start, more than TRIP_MAX_DAYS).
 - `places.search_places(name, language=)` → PlaceSearch (`.place` when unambiguous, else
   `.candidates` to offer); `places.place_by_id(id, language=)` for the one chosen, and in
   English for the picture prompts.
