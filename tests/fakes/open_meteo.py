@@ -9,7 +9,7 @@ cached answers of one test never serve another that happens to get the same port
   nothing, 2 characters only a name exactly, 3 and more any name containing them (the real
   one is fuzzier); ``count`` outside 1–100 is 400 ``{"error": true, "reason": "Parameter count
   must be between 1 and 100."}``. Names are answered in ``language`` (English when the place
-  has no name in it), ordered by population.
+  has no name in it), ordered by population; the places are tests/fakes/geonames.py's.
 * ``GET …/v1/get?id=&language=``: one result object, or 400 ``Location ID not found.``.
 * ``GET …/v1/forecast?latitude=&longitude=&daily=&timezone=&past_days=&forecast_days=``: daily
   values from ``past_days`` before the place's today (in ``timezone``) to ``forecast_days - 1``
@@ -61,6 +61,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.geonames import PLACES
+
 ENDPOINTS = ("search", "get", "forecast", "archive")
 BEHAVIOURS = frozenset(
     {"ok", "slow", "400", "429", "503", "html", "wrong-json", "short-arrays", "fahrenheit"}
@@ -77,103 +79,6 @@ UNITS = {
 }
 ARCHIVE_VARIABLES = set(UNITS) - {"precipitation_probability_max"}
 HTML = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
-
-# Real GeoNames places with the names Open-Meteo answers (ids, coordinates, populations from
-# GeoNames; "제주" matches both Jeju City and the province, as the issue's example has it).
-PLACES = [
-    {
-        "id": 1846266,
-        "names": {"ko": "제주시", "en": "Jeju City"},
-        "aliases": ["제주", "jeju"],
-        "latitude": 33.50972,
-        "longitude": 126.52194,
-        "elevation": 18.0,
-        "feature_code": "PPLA",
-        "country_code": "KR",
-        "timezone": "Asia/Seoul",
-        "population": 486306,
-        "country": {"ko": "대한민국", "en": "South Korea"},
-        "admin1": {"ko": "제주특별자치도", "en": "Jeju-do"},
-    },
-    {
-        "id": 1846265,
-        "names": {"ko": "제주특별자치도", "en": "Jeju-do"},
-        "aliases": ["제주", "제주도", "jeju"],
-        "latitude": 33.38,
-        "longitude": 126.55,
-        "elevation": 427.0,
-        "feature_code": "ADM1",
-        "country_code": "KR",
-        "timezone": "Asia/Seoul",
-        "population": 605619,
-        "country": {"ko": "대한민국", "en": "South Korea"},
-    },
-    {
-        "id": 1835848,
-        "names": {"ko": "서울", "en": "Seoul"},
-        "latitude": 37.566,
-        "longitude": 126.9784,
-        "elevation": 38.0,
-        "feature_code": "PPLC",
-        "country_code": "KR",
-        "timezone": "Asia/Seoul",
-        "population": 10349312,
-        "country": {"ko": "대한민국", "en": "South Korea"},
-        "admin1": {"ko": "서울특별시", "en": "Seoul"},
-    },
-    {
-        "id": 1835847,
-        "names": {"ko": "서울특별시", "en": "Seoul"},
-        "aliases": ["서울"],
-        "latitude": 37.58333,
-        "longitude": 127.0,
-        "elevation": 40.0,
-        "feature_code": "ADM1",
-        "country_code": "KR",
-        "timezone": "Asia/Seoul",
-        "population": 10349312,
-        "country": {"ko": "대한민국", "en": "South Korea"},
-    },
-    {
-        "id": 1853909,
-        "names": {"ko": "오사카", "en": "Osaka"},
-        "latitude": 34.69374,
-        "longitude": 135.50218,
-        "elevation": 24.0,
-        "feature_code": "PPLA",
-        "country_code": "JP",
-        "timezone": "Asia/Tokyo",
-        "population": 2592413,
-        "country": {"ko": "일본", "en": "Japan"},
-        "admin1": {"ko": "오사카부", "en": "Osaka"},
-    },
-    {
-        "id": 2988507,
-        "names": {"ko": "파리", "en": "Paris"},
-        "latitude": 48.85341,
-        "longitude": 2.3488,
-        "elevation": 42.0,
-        "feature_code": "PPLC",
-        "country_code": "FR",
-        "timezone": "Europe/Paris",
-        "population": 2138551,
-        "country": {"ko": "프랑스", "en": "France"},
-        "admin1": {"ko": "일드프랑스", "en": "Île-de-France"},
-    },
-    {
-        "id": 4717560,
-        "names": {"en": "Paris"},
-        "latitude": 33.66094,
-        "longitude": -95.55551,
-        "elevation": 183.0,
-        "feature_code": "PPLA2",
-        "country_code": "US",
-        "timezone": "America/Chicago",
-        "population": 24782,
-        "country": {"ko": "미국", "en": "United States"},
-        "admin1": {"ko": "텍사스 주", "en": "Texas"},
-    },
-]
 
 
 def climate(latitude: float, day: datetime.date) -> dict:
