@@ -43,6 +43,26 @@ def test_any_single_flipped_bit_is_detected_not_read_as_another_id():
         assert watermark.mark_id_of(flipped) is None, position
 
 
+def scores_for(mark_id, certainty=0.4):
+    return 0.5 + np.where(watermark.payload_bits(mark_id) == 1, certainty, -certainty)
+
+
+def test_one_bit_left_near_the_edge_is_read_the_other_way():
+    scores = scores_for(MARK_ID)
+    scores[7] = 1 - 0.45 if scores[7] > 0.5 else 0.55  # wrong, but only just
+    assert watermark.mark_id_from_scores(scores) == MARK_ID
+
+
+def test_a_confidently_wrong_bit_or_two_weak_ones_read_as_not_found():
+    confident = scores_for(MARK_ID)
+    confident[7] = 1 - confident[7]
+    assert watermark.mark_id_from_scores(confident) is None
+    two = scores_for(MARK_ID)
+    for position in (7, 20):
+        two[position] = 0.45 if two[position] > 0.5 else 0.55
+    assert watermark.mark_id_from_scores(two) is None
+
+
 def test_flat_reads_carry_no_tag():
     assert watermark.mark_id_of(np.zeros(40, np.uint8)) is None
     assert watermark.mark_id_of(np.ones(40, np.uint8)) is None
