@@ -210,15 +210,16 @@ def _signer(identity):
 def read(data: bytes, content_type: str, *, trust_anchors: bytes = b"") -> CredentialsReport:
     """What the content credentials in `data` say, checked. `trust_anchors` (PEM) are
     trusted besides the library's own list. Never fetches anything."""
+    # An empty user_anchors string makes the library fail every signature check: leave it out.
+    trust = {"trust": {"user_anchors": trust_anchors.decode()}} if trust_anchors else {}
     try:
-        trust = {"trust": {"user_anchors": trust_anchors.decode()}} if trust_anchors else {}
         reader = _reader(data, content_type, trust)
+        if reader is None:
+            return CredentialsReport(present=False)
+        with reader:
+            store = json.loads(reader.json())
     except c2pa.C2paError as exc:
         return CredentialsReport(present=False, error=_error_name(exc))
-    if reader is None:
-        return CredentialsReport(present=False)
-    with reader:
-        store = json.loads(reader.json())
     manifest = store.get("manifests", {}).get(store.get("active_manifest"), {})
     results = store.get("validation_results", {}).get("activeManifest", {})
     state = store.get("validation_state", "")
