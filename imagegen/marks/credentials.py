@@ -78,10 +78,12 @@ class Provenance:
 
     @property
     def action(self) -> str:
+        """c2pa.edited when something went in (a photo, a parent), else c2pa.created."""
         return EDITED if self.photos or self.parent else CREATED
 
     @property
     def digital_source_type(self) -> str:
+        """The IPTC term: composite with AI media when something went in, else AI media."""
         return COMPOSITE if self.photos or self.parent else TRAINED
 
 

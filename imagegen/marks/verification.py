@@ -27,6 +27,7 @@ class MarksReport:
 
     @property
     def made_here(self) -> bool:
+        """Our valid manifest, or our watermark in the pixels."""
         return (self.c2pa.valid and self.c2pa.signed_here) or self.watermark_found
 
     @property
