@@ -875,6 +875,22 @@ IMAGEGEN_BUDGET_ACTION = _setting(
     "IMAGEGEN_BUDGET_ACTION", _one_of("fallback", "refuse"), "fallback", "fallback or refuse"
 )
 
+# --- Marks on every image: content credentials, watermark, label (imagegen/marks/) ------------
+# The operator's C2PA signing certificate chain and its private key (PEM files). Empty: a local
+# CA and certificate are made under DATA_DIR/c2pa/ on first use; verifiers call that signer
+# untrusted, and `check --deploy` warns until these are set.
+C2PA_SIGNING_CERT = env.str("C2PA_SIGNING_CERT", default="").strip()
+C2PA_SIGNING_KEY = env.str("C2PA_SIGNING_KEY", default="").strip()
+if bool(C2PA_SIGNING_CERT) != bool(C2PA_SIGNING_KEY):
+    raise ImproperlyConfigured(
+        "Set both C2PA_SIGNING_CERT and C2PA_SIGNING_KEY (PEM files), or neither (a local, "
+        "untrusted certificate is then made under DATA_DIR/c2pa/)."
+    )
+# The longer side of the thumbnail inside each manifest, in pixels; 0: no thumbnail.
+C2PA_THUMBNAIL_SIZE = _setting(
+    "C2PA_THUMBNAIL_SIZE", _whole_number(0, 1024), 256, "a size in pixels (0–1024)"
+)
+
 # text: "time LEVEL logger [request id]: message"; json: one object a line (time, level, logger,
 # message, request_id), for Loki or any collector. Both are redacted.
 LOG_FORMAT = _setting("LOG_FORMAT", _one_of("text", "json"), "text", "text or json")
