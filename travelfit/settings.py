@@ -697,6 +697,12 @@ IMAGEGEN_UPLOAD_MAX_PIXELS = _setting(
     40_000_000,
     "a number of pixels (4096 to 200000000)",
 )
+# Uploaded photos one process decodes at once (imagegen/decoding.py): a 40-megapixel photo
+# takes about a second of CPU and 700 MB to decode and re-encode, so a burst of them takes turns
+# rather than adding up; one that finds no turn within 20 s is refused as busy.
+IMAGEGEN_DECODES_AT_ONCE = _setting(
+    "IMAGEGEN_DECODES_AT_ONCE", _whole_number(1, 64), 2, "a whole number (1–64)"
+)
 # Days a photo is kept after a generation last used it (the results stay); a photo never used
 # goes after a day.
 IMAGEGEN_UPLOAD_RETENTION_DAYS = _setting(
