@@ -739,11 +739,12 @@ IMAGEGEN_SAFETY_THRESHOLD = _setting(
 IMAGEGEN_SAFETY_ON_ERROR = _setting(
     "IMAGEGEN_SAFETY_ON_ERROR", _one_of("hold", "allow"), "hold", "hold or allow"
 )
-# Reports from this many different addresses suspend a share link until it is reviewed.
+# Reports from this many voices (an account, else an IPv4 address or IPv6 /48), at least one of
+# them a signed-in account, suspend a share link until it is reviewed (services/review.py).
 IMAGEGEN_REPORTS_TO_SUSPEND = _setting(
     "IMAGEGEN_REPORTS_TO_SUSPEND", _whole_number(1, 1000), 3, "a whole number (1–1000)"
 )
-# Reports one address may send per hour, whatever the images.
+# Reports one voice may send per hour, whatever the images.
 IMAGEGEN_REPORTS_PER_HOUR = _setting(
     "IMAGEGEN_REPORTS_PER_HOUR", _whole_number(1, 1000), 10, "a whole number (1–1000)"
 )
