@@ -106,3 +106,11 @@ def test_the_report_form_sends_nothing_until_send_report_is_pressed(client, toke
     answer = client.post(reverse("imagegen:report_shared", args=[token]), follow=True)
     assert "Choose why you are reporting this image." in answer.content.decode()
     assert not ShareReport.objects.exists()
+
+
+def test_the_review_queue_says_how_many_voices_are_accounts(token, make_user, admin_client):
+    report(token, "198.51.100.1")
+    report(token, "198.51.100.2", reporter=make_user("yerin"), reason="violence")
+    queue = admin_client.get(reverse("admin:imagegen_reviewitem_changelist")).content.decode()
+    assert "Sexual content × 1" in queue and "Violence or gore × 1" in queue
+    assert "(1 of 2 from signed-in accounts)" in queue
