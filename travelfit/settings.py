@@ -5,6 +5,7 @@ switch database, broker or image provider: set the variable instead.
 """
 
 import datetime
+import logging
 import os
 import re
 from decimal import Decimal, InvalidOperation
@@ -851,6 +852,10 @@ LOGGING = {
         "imagegen": {"level": env.str("LOG_LEVEL", default="INFO"), "propagate": True},
     },
 }
+
+# Python's warnings (a library's deprecation, whitenoise's missing static folder) are log lines
+# too, in the same format, rather than text of their own on stderr.
+logging.captureWarnings(True)
 
 if SENTRY_DSN:
     import sentry_sdk
