@@ -63,6 +63,7 @@ BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 BENCH_REDIS_URL ?= redis://127.0.0.1:6379/15
 bench: $(VENV)/.dev-installed
 	env -u DATABASE_URL -u REDIS_URL Q_BROKER=orm $(PY) bench/run.py
+	env -u DATABASE_URL -u REDIS_URL $(PY) bench/uploads.py
 	if pg_isready -q -h 127.0.0.1 2>/dev/null; then \
 	  DATABASE_URL=$(BENCH_DATABASE_URL) Q_BROKER=redis REDIS_URL=$(BENCH_REDIS_URL) $(PY) bench/run.py; \
 	else echo "PostgreSQL is not reachable: the PostgreSQL + Redis benchmarks were skipped"; fi

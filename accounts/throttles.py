@@ -43,14 +43,19 @@ def client_ip(request) -> str | None:
     return str(parsed)
 
 
-def client_address(request) -> str:
+def client_address(request, *, ipv6_prefix: int = 64) -> str:
     """Who a per-address limit counts: the client's IPv4 address, or its IPv6 /64 (the block
-    one subscriber usually has, so that a new address from it is not a new client)."""
+    one subscriber usually has, so that a new address from it is not a new client).
+
+    `ipv6_prefix` widens the block where one subscriber must not count as many: providers
+    give a home or an office a /48 or a /56, whose /64s cost it nothing (viewers' reports
+    count one voice per /48).
+    """
     ip = client_ip(request)
     if ip is None:
         return "unknown"
     if ":" in ip:
-        return str(_block(ip))
+        return str(_block(ip, ipv6_prefix))
     return ip
 
 
@@ -64,8 +69,8 @@ def lockout_ip(request) -> str | None:
     return str(_block(ip).network_address)
 
 
-def _block(ipv6):
-    return ipaddress.ip_network(f"{ipv6}/64", strict=False)
+def _block(ipv6, prefix=64):
+    return ipaddress.ip_network(f"{ipv6}/{prefix}", strict=False)
 
 
 def email_key(email: str) -> str:

@@ -529,7 +529,10 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         counts = {}
         for report in reports:
             counts[report.get_reason_display()] = counts.get(report.get_reason_display(), 0) + 1
-        return ", ".join(f"{reason} × {count}" for reason, count in counts.items())
+        listed = ", ".join(f"{reason} × {count}" for reason, count in counts.items())
+        # Anonymous voices alone never suspend a link: say how many are accounts.
+        accounts = sum(report.signed_in for report in reports)
+        return f"{listed} ({accounts} of {len(reports)} from signed-in accounts)"
 
     @admin.action(description="Approve selected (show the images, reopen the links)")
     def approve_selected(self, request, queryset):

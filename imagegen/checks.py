@@ -45,3 +45,20 @@ def check_safety(app_configs, **kwargs):
             id="imagegen.W001",
         )
     ]
+
+
+@checks.register()
+def check_truncated_images_refused(app_configs, **kwargs):
+    """Pillow must refuse truncated image data: uploads and providers' images rely on it."""
+    from . import decoding
+
+    if decoding.truncated_images_refused():
+        return []
+    return [
+        checks.Error(
+            "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on: truncated photos and images would be "
+            "filled in and accepted.",
+            hint="Something imported by the site turned it on; find it and leave it off.",
+            id="imagegen.E003",
+        )
+    ]

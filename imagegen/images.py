@@ -1,7 +1,8 @@
 """Checking a provider's untrusted image bytes, and what we store of them.
 
 A provider's bytes are identified (PNG, JPEG or WebP only), size-checked before anything is
-decoded, verified and decoded once, for the WebP thumbnail. What is stored is what the provider
+decoded (and a JPEG's data checked to reach the end of its image, `imagegen.decoding`),
+verified and decoded once, for the WebP thumbnail. What is stored is what the provider
 sent, not a re-encoding of it: the pixels are never compressed twice. A PNG gets its parameters
 as an A1111-style `parameters` text chunk spliced into the byte stream; JPEG and WebP keep theirs
 beside them, in the generation's row.
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext_noop
 from PIL import Image, UnidentifiedImageError
+
+from . import decoding
 
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP")
 EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp"}
@@ -72,6 +75,7 @@ def check_image(data, *, expected_size=None) -> CheckedImage:
                     f"{image.width}×{image.height}.",
                     gettext_noop("The image service sent back an image of the wrong size."),
                 )
+            decoding.check_jpeg_complete(data)
             image_format, size = image.format, image.size
             image.verify()  # chunk checksums and structure, without decoding the pixels
             # verify() leaves the image unusable: open it again and decode it once, as small as
@@ -81,6 +85,11 @@ def check_image(data, *, expected_size=None) -> CheckedImage:
             thumbnail = _thumbnail(image)
         except ImageRejected:
             raise
+        except (decoding.Incomplete, decoding.Unsupported) as exc:
+            raise ImageRejected(
+                f"The provider's image is incomplete or unreadable ({exc}).",
+                gettext_noop("The image service sent back a damaged image."),
+            ) from exc
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise ImageRejected(
                 f"The image is too large to decode safely ({exc}).",

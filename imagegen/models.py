@@ -677,14 +677,21 @@ class ReportReason(models.TextChoices):
 
 
 class ShareReport(models.Model):
-    """A viewer's report of a shared image. One per image and address (the address is kept as
-    a keyed digest only): IMAGEGEN_REPORTS_TO_SUSPEND of them suspend the share link."""
+    """A viewer's report of a shared image: one per image and voice. A voice is a signed-in
+    account, or for a viewer who is not signed in an IPv4 address or an IPv6 /48, kept as a
+    keyed digest only (services.review says when reports suspend the share link)."""
 
     Reason = ReportReason
 
     generation = models.ForeignKey(Generation, on_delete=models.CASCADE, related_name="reports")
     reason = models.CharField(max_length=16, choices=ReportReason)
-    address = models.CharField(max_length=64, help_text="A keyed digest of the reporter's address.")
+    voice = models.CharField(
+        max_length=64,
+        help_text="A keyed digest of who reported: the account, else the address (IPv6: its /48).",
+    )
+    signed_in = models.BooleanField(
+        default=False, help_text="Sent by a signed-in account, not an anonymous viewer."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     reviewed_at = models.DateTimeField(null=True, blank=True, help_text="Dealt with by a review.")
 
@@ -692,7 +699,7 @@ class ShareReport(models.Model):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["generation", "address"], name="share_report_once_per_address"
+                fields=["generation", "voice"], name="share_report_once_per_voice"
             ),
             models.CheckConstraint(
                 condition=Q(reason__in=ReportReason.values), name="share_report_reason_known"

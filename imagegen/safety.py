@@ -8,9 +8,10 @@ in the worker (requirements-local.txt); `off` looks at nothing; `auto` (the defa
 hf_inference when a token is configured, else off.
 
 An image is flagged when an unsafe label (`nsfw`, `porn`, `hentai`, `sexy`, `explicit`,
-`unsafe`) scores at least IMAGEGEN_SAFETY_THRESHOLD. A flagged result is held for a person's
-review (never shown, never lost); when the classifier cannot be asked, IMAGEGEN_SAFETY_ON_ERROR
-says whether to hold the image anyway (the default) or let it through.
+`unsafe`) scores at least IMAGEGEN_SAFETY_THRESHOLD, or when the provider's own answer flags
+it (fal's `has_nsfw_concepts`: then the classifier is not asked). A flagged result is held for
+a person's review (never shown, never lost); when the classifier cannot be asked,
+IMAGEGEN_SAFETY_ON_ERROR says whether to hold the image anyway (the default) or let it through.
 """
 
 import io
@@ -83,13 +84,18 @@ class SafetyCheckFailed(Exception):
     """The classifier could not be asked, or answered something that is no classification."""
 
 
-def check(data: bytes, *, subject: str = "result") -> Verdict:
+def check(data: bytes, *, subject: str = "result", provider_flag: str = "") -> Verdict:
     """Look at an image's bytes (PNG, JPEG or WebP, already checked) as IMAGEGEN_SAFETY_CHECK
-    says; never raises. `subject` (result, upload) labels the metrics."""
+    says; never raises. `subject` (result, upload) labels the metrics.
+
+    `provider_flag` is the provider's own word that the image may be unsafe (fal's
+    has_nsfw_concepts, see ProviderResult): a free signal, so the image is held for review
+    without asking the classifier. With the check off, nothing is held, the flag included.
+    """
     current = mode()
     if current == OFF:
         return Verdict(hold=False, note="")
-    verdict = _check(current, data)
+    verdict = Verdict(hold=True, note=provider_flag) if provider_flag else _check(current, data)
     outcome = "error" if verdict.error else "flagged" if verdict.hold else "passed"
     metrics.SAFETY_CHECKS.labels(subject, outcome).inc()
     return verdict

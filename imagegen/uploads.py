@@ -4,8 +4,10 @@
   original bytes are never written to disk, and a file over IMAGEGEN_UPLOAD_MAX_BYTES stops
   being read.
 - Decided by the bytes, never the name or the declared type: JPEG, PNG, WebP or HEIC/HEIF
-  (pillow-heif), one frame, at most IMAGEGEN_UPLOAD_MAX_PIXELS, decoded whole (a truncated or
-  corrupt file fails here).
+  (pillow-heif), one frame, at most IMAGEGEN_UPLOAD_MAX_PIXELS, decoded whole. A truncated or
+  corrupt file fails here, and a JPEG whose data ends before its image does is refused before
+  anything is decoded (`imagegen.decoding`); at most IMAGEGEN_DECODES_AT_ONCE photos are
+  decoded at once in one process.
 - Turned upright by its EXIF orientation, converted to sRGB, and re-encoded (JPEG, or PNG when
   it has transparency) with no metadata at all: no EXIF, GPS, XMP, maker notes, thumbnails or
   ICC profile. Only that copy is stored (services.uploads), privately, like generated images.
@@ -20,6 +22,8 @@ from django.core.files.uploadhandler import MemoryFileUploadHandler, SkipFile
 from django.utils.translation import gettext, gettext_noop
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from pillow_heif import register_heif_opener
+
+from . import decoding
 
 register_heif_opener()
 
@@ -64,6 +68,35 @@ def clean_photo(data: bytes) -> CleanPhoto:
         raise UploadRefused(gettext_noop("The file is empty."), "empty")
     if len(data) > settings.IMAGEGEN_UPLOAD_MAX_BYTES:
         raise too_large()
+    try:
+        decoding.check_jpeg_complete(data)
+        with decoding.decode_slot():
+            return _decoded(data)
+    except decoding.Incomplete:
+        raise UploadRefused(
+            gettext_noop(
+                "The photo is incomplete: its data ends before the picture does. Try sending "
+                "it again."
+            ),
+            "incomplete",
+        ) from None
+    except decoding.Unsupported:
+        raise UploadRefused(
+            gettext_noop(
+                "This JPEG is saved in a way we cannot read (arithmetic coding); save it again "
+                "as an ordinary JPEG."
+            ),
+            "unsupported_jpeg",
+        ) from None
+    except decoding.Busy:
+        raise UploadRefused(
+            gettext_noop("Many photos are being checked just now; try again in a minute."),
+            "busy",
+        ) from None
+
+
+def _decoded(data):
+    """Open, check and decode the photo, and re-encode it; UploadRefused if it cannot be."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -85,7 +118,7 @@ def clean_photo(data: bytes) -> CleanPhoto:
                     "animated",
                 )
             image.load()  # the whole picture: a truncated or corrupt file fails here
-            return _reencode(image)
+            return reencode(image)
         except UploadRefused:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -112,7 +145,8 @@ def too_large() -> UploadRefused:
     )
 
 
-def _reencode(image):
+def reencode(image) -> CleanPhoto:
+    """The decoded photo upright, in sRGB, re-encoded with no metadata, and its small copy."""
     profile = image.info.get("icc_profile")
     upright = ImageOps.exif_transpose(image)
     has_alpha = "A" in upright.getbands() or "transparency" in upright.info

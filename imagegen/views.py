@@ -516,18 +516,21 @@ def shared_image(request, token):
 
 @require_POST
 def report_shared(request, token):
-    """A viewer reports a shared image (no log-in; the form's CSRF token and a limit per
-    address): one report per address counts; enough of them suspend the link until a review."""
+    """A viewer reports a shared image, with the reason they chose and then confirmed by
+    pressing "Send report" (no log-in needed; the form's CSRF token and a limit per voice).
+    One report per voice counts: a signed-in account, else an IPv4 address or IPv6 /48;
+    services.report_share says when reports suspend the link."""
     from accounts import throttles
 
     reason = request.POST.get("reason", "")
     if reason not in ShareReport.Reason.values:
         messages.error(request, _("Choose why you are reporting this image."))
         return redirect("imagegen:shared", token=token)
-    address = throttles.client_address(request)
+    address = throttles.client_address(request, ipv6_prefix=48)
+    reporter = request.user if request.user.is_authenticated else None
     refused = throttles.take(
         action="report",
-        address=address,
+        address=f"user:{reporter.pk}" if reporter else address,
         limit=settings.IMAGEGEN_REPORTS_PER_HOUR,
         window_minutes=60,
     )
@@ -535,7 +538,7 @@ def report_shared(request, token):
         response = render(request, "imagegen/shared_gone.html", status=429)
         response["Retry-After"] = str(refused.retry_after_seconds)
         return response
-    outcome = services.report_share(token=token, reason=reason, address=address)
+    outcome = services.report_share(token=token, reason=reason, user=reporter, address=address)
     if outcome is None:
         return render(request, "imagegen/shared_gone.html", status=404)
     messages.success(

@@ -13,8 +13,8 @@ bytes>`, and the bytes are the HMAC key.
 What is called: `check_callback_url` at submission (also through `resolve_callback_url`) and
 again before every attempt, because DNS can change. Only https (http too while DEBUG or
 WEBHOOK_ALLOW_PRIVATE_URLS is on); no user name or password in the URL; every address the host
-name resolves to must be global (`ipaddress.is_global`: not private, loopback, link-local,
-shared, reserved or multicast) unless WEBHOOK_ALLOW_PRIVATE_URLS is on. The connection then
+name resolves to must be on the public internet (`imagegen.public_addresses`: global unicast
+only, IPv4 inside IPv6 checked too) unless WEBHOOK_ALLOW_PRIVATE_URLS is on. The connection then
 goes to the address that was checked (the URL's host is replaced by it; the Host header and,
 for https, the TLS server name and certificate check keep the host name), so a resolver that
 answers differently a moment later cannot steer the call inside. No proxy from the
@@ -60,7 +60,7 @@ from django_q.tasks import async_task
 from travelfit import request_id
 from travelfit.redaction import redact
 
-from . import metrics
+from . import metrics, public_addresses
 from .models import Generation, WebhookDelivery
 
 logger = logging.getLogger(__name__)
@@ -176,35 +176,6 @@ def _parse(url, for_staff=False):
     return scheme, parts.hostname, port or (443 if scheme == "https" else 80)
 
 
-# IPv6 addresses that carry an IPv4 one, which is where a packet to them ends up: NAT64
-# (RFC 6052), 6to4 (2002::/16, ipaddress' .sixtofour), IPv4-mapped (::ffff:0:0/96) and the
-# deprecated IPv4-compatible ::a.b.c.d. The IPv4 address inside decides.
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
-IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
-# Never public, whatever Python's version thinks of the parts of it: local-use NAT64 (RFC 8215)
-# and the IETF protocol assignments (192.0.0.0/24, of which ipaddress knows only some).
-NEVER_PUBLIC = (ipaddress.ip_network("64:ff9b:1::/48"), ipaddress.ip_network("192.0.0.0/24"))
-
-
-def _embedded_ipv4(address):
-    if address.ipv4_mapped:
-        return address.ipv4_mapped
-    if address.sixtofour:
-        return address.sixtofour
-    if address in NAT64 or address in IPV4_COMPATIBLE:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
-def _global(address):
-    """Whether a packet to `address` would go out to the public internet."""
-    if address.version == 6:
-        address = _embedded_ipv4(address) or address
-    if any(address in network for network in NEVER_PUBLIC if network.version == address.version):
-        return False
-    return address.is_global and not address.is_multicast
-
-
 def _checked_addresses(host, port, for_staff=False):
     """Every address `host` resolves to, all allowed by the policy; ValidationError if not."""
     try:
@@ -222,7 +193,7 @@ def _checked_addresses(host, port, for_staff=False):
         )
     if not settings.WEBHOOK_ALLOW_PRIVATE_URLS:
         for address in addresses:
-            if not _global(address):
+            if not public_addresses.is_public(address):
                 raise _refused(
                     _(
                         "The callback URL must reach the public internet: %(host)s is "

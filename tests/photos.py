@@ -94,3 +94,13 @@ def huge_png(width, height):
 def has_traces(data: bytes) -> list[bytes]:
     """Which metadata traces the bytes still carry."""
     return [trace for trace in TRACES if trace in data]
+
+
+def jpeg_declaring(width, height, *, drawn=(16, 16)):
+    """A JPEG whose header declares width × height while its data holds a `drawn`-sized
+    picture and then its end marker: a few hundred bytes that libjpeg would decode into
+    width × height pixels, filling in grey (issue 28's 690-byte "6000×6000" attack)."""
+    data = bytearray(encoded(Image.new("RGB", drawn, (90, 140, 200)), "JPEG", quality=90))
+    frame = data.index(b"\xff\xc0")
+    data[frame + 5 : frame + 9] = height.to_bytes(2, "big") + width.to_bytes(2, "big")
+    return bytes(data)

@@ -158,8 +158,10 @@ def shared_image(user):
     return generation, token
 
 
-def report(token, address, reason="sexual"):
+def report(token, address, reason="sexual", reporter=None):
     viewer = Client(REMOTE_ADDR=address, enforce_csrf_checks=True)
+    if reporter is not None:
+        viewer.force_login(reporter)
     page = viewer.get(reverse("imagegen:shared", args=[token]))
     csrf = page.cookies["csrftoken"].value
     return viewer.post(
@@ -168,7 +170,7 @@ def report(token, address, reason="sexual"):
     )
 
 
-def test_reports_from_three_addresses_suspend_the_link_not_three_from_one(user, settings):
+def test_reports_from_three_voices_suspend_the_link_not_three_from_one(user, make_user, settings):
     settings.IMAGEGEN_REPORTS_TO_SUSPEND = 3
     generation, token = shared_image(user)
     for _ in range(3):
@@ -177,7 +179,7 @@ def test_reports_from_three_addresses_suspend_the_link_not_three_from_one(user, 
     assert Client().get(reverse("imagegen:shared", args=[token])).status_code == 200
     report(token, "198.51.100.8", "violence")
     assert Client().get(reverse("imagegen:shared", args=[token])).status_code == 200
-    report(token, "2001:db8:1:2::9", "privacy")
+    report(token, "2001:db8:1:2::9", "privacy", reporter=make_user("signed-in-viewer"))
     page = Client().get(reverse("imagegen:shared", args=[token]))
     assert page.status_code == 403
     assert "waiting for a review" in page.content.decode()
@@ -210,12 +212,15 @@ def test_reports_are_limited_per_address(user, settings):
     assert ShareReport.objects.count() == 2
 
 
-def test_a_reported_share_approved_opens_again_rejected_is_removed(user, admin_user, settings):
+def test_a_reported_share_approved_opens_again_rejected_is_removed(
+    user, admin_user, make_user, settings
+):
     settings.IMAGEGEN_REPORTS_TO_SUSPEND = 1
     first, first_token = shared_image(user)
     second, second_token = shared_image(user)
-    report(first_token, "198.51.100.7")
-    report(second_token, "198.51.100.7")
+    viewer = make_user("viewer")
+    report(first_token, "198.51.100.7", reporter=viewer)
+    report(second_token, "198.51.100.7", reporter=viewer)
     assert services.count_waiting().reported == 2
     assert services.approve(generation_ids=[first.pk], by=admin_user) == 1
     assert Client().get(reverse("imagegen:shared", args=[first_token])).status_code == 200

@@ -107,7 +107,7 @@ REFUSED = {
     "html-as-jpg": (b"<!doctype html><html><body>hi</body></html>", "not a photo we can use"),
     "pdf-as-jpg": (b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n", "not a photo we can use"),
     "gif": (photos.encoded(photos.picture(), "GIF"), "not a photo we can use"),
-    "truncated": (photos.jpeg_with_gps(1200, 900)[:6000], "damaged or incomplete"),
+    "truncated": (photos.jpeg_with_gps(1200, 900)[:6000], "The photo is incomplete"),
     "corrupt": (
         photos.encoded(photos.picture(), "PNG")[:60] + b"\x00" * 400,
         "damaged or incomplete",

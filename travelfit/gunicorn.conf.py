@@ -8,6 +8,7 @@ WEB_TIMEOUT, the longest a request may take. Static files are served by whitenoi
 app, with hashed names and a long cache.
 """
 
+import copy
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "travelfit.settings")
@@ -28,6 +29,36 @@ keepalive = 5
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
+# gunicorn's own lines, its start-up and errors and the access lines, go through the site's
+# formatter (LOG_FORMAT: with json, every line the web process writes is one JSON object) and
+# carry the request's id (travelfit/request_id.py), as the application's lines do.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    # Copies: logging's dictConfig consumes the dicts it is given, and the workers, forked
+    # from this process, configure Django's logging from the same settings.
+    "formatters": copy.deepcopy(settings.LOGGING["formatters"]),
+    "filters": copy.deepcopy(settings.LOGGING["filters"]),
+    "handlers": {
+        "access": {
+            "class": "logging.StreamHandler",
+            "formatter": settings.LOG_FORMAT,
+            "filters": ["request_id"],
+            "stream": "ext://sys.stdout",
+        },
+        "errors": {
+            "class": "logging.StreamHandler",
+            "formatter": settings.LOG_FORMAT,
+            "filters": ["request_id"],
+            "stream": "ext://sys.stderr",
+        },
+    },
+    "root": {"level": "WARNING", "handlers": ["errors"]},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["errors"], "propagate": False},
+        "gunicorn.access": {"level": "INFO", "handlers": ["access"], "propagate": False},
+    },
+}
 # Replace a worker after this many requests (with jitter), so slow leaks cannot grow forever.
 max_requests = 2000
 max_requests_jitter = 200

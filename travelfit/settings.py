@@ -5,6 +5,7 @@ switch database, broker or image provider: set the variable instead.
 """
 
 import datetime
+import logging
 import os
 import re
 from decimal import Decimal, InvalidOperation
@@ -697,6 +698,12 @@ IMAGEGEN_UPLOAD_MAX_PIXELS = _setting(
     40_000_000,
     "a number of pixels (4096 to 200000000)",
 )
+# Uploaded photos one process decodes at once (imagegen/decoding.py): a 40-megapixel photo
+# takes about a second of CPU and 700 MB to decode and re-encode, so a burst of them takes turns
+# rather than adding up; one that finds no turn within 20 s is refused as busy.
+IMAGEGEN_DECODES_AT_ONCE = _setting(
+    "IMAGEGEN_DECODES_AT_ONCE", _whole_number(1, 64), 2, "a whole number (1–64)"
+)
 # Days a photo is kept after a generation last used it (the results stay); a photo never used
 # goes after a day.
 IMAGEGEN_UPLOAD_RETENTION_DAYS = _setting(
@@ -733,11 +740,12 @@ IMAGEGEN_SAFETY_THRESHOLD = _setting(
 IMAGEGEN_SAFETY_ON_ERROR = _setting(
     "IMAGEGEN_SAFETY_ON_ERROR", _one_of("hold", "allow"), "hold", "hold or allow"
 )
-# Reports from this many different addresses suspend a share link until it is reviewed.
+# Reports from this many voices (an account, else an IPv4 address or IPv6 /48), at least one of
+# them a signed-in account, suspend a share link until it is reviewed (services/review.py).
 IMAGEGEN_REPORTS_TO_SUSPEND = _setting(
     "IMAGEGEN_REPORTS_TO_SUSPEND", _whole_number(1, 1000), 3, "a whole number (1–1000)"
 )
-# Reports one address may send per hour, whatever the images.
+# Reports one voice may send per hour, whatever the images.
 IMAGEGEN_REPORTS_PER_HOUR = _setting(
     "IMAGEGEN_REPORTS_PER_HOUR", _whole_number(1, 1000), 10, "a whole number (1–1000)"
 )
@@ -919,6 +927,10 @@ LOGGING = {
         "imagegen": {"level": env.str("LOG_LEVEL", default="INFO"), "propagate": True},
     },
 }
+
+# Python's warnings (a library's deprecation, whitenoise's missing static folder) are log lines
+# too, in the same format, rather than text of their own on stderr.
+logging.captureWarnings(True)
 
 if SENTRY_DSN:
     import sentry_sdk

@@ -46,6 +46,9 @@ class ProviderResult:
     image: bytes
     model: str
     seed: int | None = None
+    # Set when the provider's own answer says the image may be unsafe (fal's
+    # has_nsfw_concepts): why, for admins. The safety check holds such an image for review.
+    provider_flag: str = ""
 
 
 @dataclass(frozen=True)

@@ -139,6 +139,51 @@ def _check_queue_result(response: httpx2.Response) -> None:
         hf_raise_for_status(response)
 
 
+def _note_unsafe_flag(response: httpx2.Response) -> None:
+    """Response hook: while `_listening_for_flags`, keep fal's `has_nsfw_concepts` from the
+    JSON answer that carries the images (the sync answer, or the queue's result).
+
+    huggingface_hub reads the image's URL from that JSON and drops the rest, fal's own
+    safety checker's verdict with it: a list of booleans, one per image (fal may also have
+    replaced a flagged image with a black one).
+    """
+    flags = getattr(_call, "flags", None)
+    if flags is None or response.status_code != 200:
+        return
+    if "json" not in response.headers.get("content-type", ""):
+        return
+    response.read()
+    try:
+        answer = json.loads(response.content)
+    except ValueError:
+        return  # not JSON after all: the library reports that in its own way
+    if isinstance(answer, dict) and isinstance(answer.get("has_nsfw_concepts"), list):
+        flags.append(answer["has_nsfw_concepts"])
+
+
+@contextlib.contextmanager
+def _listening_for_flags():
+    """Within the block, `_note_unsafe_flag` collects the flags of this thread's answers;
+    yields the list they land in."""
+    _call.flags = []
+    try:
+        yield _call.flags
+    finally:
+        _call.flags = None
+
+
+def _provider_flag(flags, where):
+    """The note for a ProviderResult: why the provider flagged the image (the first, which
+    is the one the library returns), or ""."""
+    first = flags[-1][0] if flags and flags[-1] else False
+    if first is not True:
+        return ""
+    return (
+        f"Flagged by the provider: {where} answered has_nsfw_concepts true for this image "
+        "(it may have sent a black image in its place)."
+    )
+
+
 @contextlib.contextmanager
 def _bounded(seconds):
     """Within the block, the library's requests in this thread all end within `seconds`.
@@ -171,7 +216,11 @@ def _use_timeout_everywhere(timeout):
             hooks = client.event_hooks
             client.event_hooks = {
                 "request": [*hooks.get("request", []), _enforce_deadline],
-                "response": [*hooks.get("response", []), _check_queue_result],
+                "response": [
+                    *hooks.get("response", []),
+                    _check_queue_result,
+                    _note_unsafe_flag,
+                ],
             }
             return client
 
@@ -373,19 +422,25 @@ def _text_to_image(client, request, *, model, where, pass_model):
     `pass_model` is False for an endpoint client, which was built with its URL as the model.
     """
     try:
-        image = client.text_to_image(
-            request.prompt,
-            negative_prompt=request.negative_prompt or None,
-            width=request.width,
-            height=request.height,
-            num_inference_steps=request.steps,
-            guidance_scale=request.guidance,
-            seed=request.seed,
-            **({"model": model} if pass_model else {}),
-        )
+        with _listening_for_flags() as flags:
+            image = client.text_to_image(
+                request.prompt,
+                negative_prompt=request.negative_prompt or None,
+                width=request.width,
+                height=request.height,
+                num_inference_steps=request.steps,
+                guidance_scale=request.guidance,
+                seed=request.seed,
+                **({"model": model} if pass_model else {}),
+            )
     except Exception as exc:
         raise translate_error(exc, model=model, where=where) from exc
-    return ProviderResult(image=_image_bytes(image), model=model, seed=request.seed)
+    return ProviderResult(
+        image=_image_bytes(image),
+        model=model,
+        seed=request.seed,
+        provider_flag=_provider_flag(flags, where),
+    )
 
 
 def _named_photo(data):
@@ -403,7 +458,7 @@ def _image_to_image(client, request, *, model, provider, where):
     the whole call, not each request, is bounded.
     """
     try:
-        with _bounded(settings.HF_TIMEOUT):
+        with _bounded(settings.HF_TIMEOUT), _listening_for_flags() as flags:
             image = client.image_to_image(
                 # hf-inference posts the bytes themselves; the others, fal-ai among them, send
                 # a data URL, labelled by the file's name.
@@ -417,7 +472,12 @@ def _image_to_image(client, request, *, model, provider, where):
             )
     except Exception as exc:
         raise translate_error(exc, model=model, where=where, task=EDIT) from exc
-    return ProviderResult(image=_image_bytes(image), model=model, seed=request.seed)
+    return ProviderResult(
+        image=_image_bytes(image),
+        model=model,
+        seed=request.seed,
+        provider_flag=_provider_flag(flags, where),
+    )
 
 
 def _check_token():

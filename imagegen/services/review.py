@@ -3,10 +3,16 @@
 - A generation the check flagged is `held`: stored, charged, seen by staff only. Approved, it
   becomes `succeeded` (the owner sees it, their webhook says so); rejected, `rejected` (the
   owner is told, the unit of quota is not given back, as for a prompt the provider refused).
-- A shared image can be reported from its share page, once per address. Reports from
-  IMAGEGEN_REPORTS_TO_SUSPEND different addresses suspend the share link until a review:
-  approved, the link works again and its reports are closed; rejected, the link is turned off
-  and the image is `rejected` too.
+- A shared image can be reported from its share page, once per voice: a signed-in reporter
+  is one voice per account (three people behind one carrier NAT are three), a viewer who is
+  not signed in one per IPv4 address or IPv6 /48 (the block a subscriber is given, so its
+  many /64s are one). The share link is suspended until a review once the open reports
+  number IMAGEGEN_REPORTS_TO_SUSPEND voices, at least one of them a signed-in account:
+  anonymous voices alone never suspend a link, however many, because addresses are cheap to
+  come by and an account is not (sign-up is limited per address, and an account can be told
+  apart and blocked). Their reports still wait in the review queue. Approved, the link works
+  again and its reports are closed; rejected, the link is turned off and the image is
+  `rejected` too.
 
 Every decision is a ReviewDecision row: who, when, what, on which generation.
 """
@@ -20,7 +26,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from .. import webhooks
@@ -150,41 +156,63 @@ def _record(generation_id, subject, action, by, when):
 # --- Reports from viewers ----------------------------------------------------------------------
 
 
-def address_digest(address: str) -> str:
-    """A report's address as kept: keyed with SECRET_KEY, so the table holds no addresses, yet
-    two reports from one address are the same."""
+def voice_digest(voice: str) -> str:
+    """A report's voice as kept: keyed with SECRET_KEY, so the table holds no addresses or
+    account ids, yet two reports in one voice are the same."""
     key = settings.SECRET_KEY.encode()
-    return hmac.new(key, f"report:{address}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, f"report:{voice}".encode(), hashlib.sha256).hexdigest()
+
+
+def report_voice(*, user: AbstractBaseUser | None, address: str) -> str:
+    """Who a report speaks for: the signed-in account, else the address it came from (an
+    IPv4 address or an IPv6 /48, as accounts.throttles.client_address gives it)."""
+    if user is not None and user.is_authenticated:
+        return f"account:{user.pk}"
+    return address
 
 
 @dataclass(frozen=True)
 class ReportOutcome:
-    counted: bool  # False: this address had reported this image already
+    counted: bool  # False: this voice had reported this image already
     suspended: bool  # the share link is suspended now
 
 
-def report_share(*, token: str, reason: str, address: str) -> ReportOutcome | None:
+def report_share(
+    *, token: str, reason: str, user: AbstractBaseUser | None, address: str
+) -> ReportOutcome | None:
     """A viewer's report of a shared image; None when no image is shared under `token`.
 
-    Reports from IMAGEGEN_REPORTS_TO_SUSPEND different addresses since the last review suspend
-    the link until a person looks.
+    `user` is the signed-in reporter (None for an anonymous viewer) and `address` where the
+    report came from (an IPv4 address or an IPv6 /48). Once the open reports number
+    IMAGEGEN_REPORTS_TO_SUSPEND voices with at least one signed-in account among them, the link
+    is suspended until a person looks (the module's docstring says why).
     """
     generation = Generation.objects.filter(
         share_token=token, status=Generation.Status.SUCCEEDED
     ).first()
     if generation is None:
         return None
+    signed_in = user is not None and user.is_authenticated
     try:
         with transaction.atomic():
             ShareReport.objects.create(
-                generation=generation, reason=reason, address=address_digest(address)
+                generation=generation,
+                reason=reason,
+                voice=voice_digest(report_voice(user=user, address=address)),
+                signed_in=signed_in,
             )
         counted = True
     except IntegrityError:
-        counted = False  # this address reported it already: one voice, not two
-    open_reports = ShareReport.objects.filter(generation=generation, reviewed_at__isnull=True)
+        counted = False  # this voice reported it already: one voice, not two
+    voices = ShareReport.objects.filter(generation=generation, reviewed_at__isnull=True).aggregate(
+        all=Count("pk"), accounts=Count("pk", filter=Q(signed_in=True))
+    )
     suspended = generation.share_suspended_at is not None
-    if not suspended and open_reports.count() >= settings.IMAGEGEN_REPORTS_TO_SUSPEND:
+    if (
+        not suspended
+        and voices["all"] >= settings.IMAGEGEN_REPORTS_TO_SUSPEND
+        and voices["accounts"] >= 1
+    ):
         # Conditional: of two last reports at once, one suspends (and logs) it.
         if Generation.objects.filter(pk=generation.pk, share_suspended_at__isnull=True).update(
             share_suspended_at=timezone.now()

@@ -336,10 +336,10 @@ def _make(generation_id, claim):
         if not isinstance(outcome, ProviderError):
             result, image, seconds = outcome
             # Before anyone can see it: a flagged image (or one the check could not look at,
-            # with IMAGEGEN_SAFETY_ON_ERROR=hold) is kept for a person's review. The classifier
-            # gets the thumbnail: it looks at 224 px anyway, and a 1.5 MB upload per image
-            # would cost more than the look.
-            verdict = safety.check(image.thumbnail)
+            # with IMAGEGEN_SAFETY_ON_ERROR=hold, or one the provider itself flagged) is kept
+            # for a person's review. The classifier gets the thumbnail: it looks at 224 px
+            # anyway, and a 1.5 MB upload per image would cost more than the look.
+            verdict = safety.check(image.thumbnail, provider_flag=result.provider_flag)
             _store(
                 generation,
                 claim=claim,

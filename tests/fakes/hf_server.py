@@ -139,6 +139,10 @@ the table above (``503-loading``, ``401``, ``404``, ``repo-not-found``, ``500``,
 ``server.classification_requests`` lists them (``inference_requests`` leaves them out), each
 with the image bytes received in ``.image`` and the unsafe label's score answered in ``.score``.
 
+fal's own safety checker: every fal answer that carries images (the router's, and the queue's
+result) says ``"has_nsfw_concepts": [<server.nsfw_concepts>]`` per image, ``False`` unless a
+test sets it (fal then may send a black image; the fake sends its usual one).
+
 ``server.hub_behaviour`` answers the Hub look-up: ``"ok"`` (the mapping in ``server.models``; a
 model not in it gets 404 + ``X-Error-Code: RepoNotFound``, as the Hub does), or any error behaviour
 above. ``server.models`` maps a Hub model id to its ``inferenceProviderMapping`` dict and
@@ -559,6 +563,7 @@ class FakeHuggingFace(ThreadingHTTPServer):
         self.translation_behaviour = "ok"
         self.classification_behaviour = "ok"
         self.nsfw_score: float | Callable[[bytes], float] = 0.02
+        self.nsfw_concepts = False
         self.classification_labels = dict(DEFAULT_CLASSIFICATION_LABELS)
         self.status_behaviour = "ok"
         self.result_behaviour = "ok"
@@ -902,7 +907,7 @@ class _Handler(BaseHTTPRequestHandler):
             "images": [{"url": url, "width": width, "height": height, "content_type": "image/png"}],
             "timings": {"inference": 0.01},
             "seed": body.get("seed", 42),
-            "has_nsfw_concepts": [False],
+            "has_nsfw_concepts": [self.server.nsfw_concepts],
             "prompt": body.get("prompt", ""),
         }
         self._send(_json_reply(200, payload))
@@ -999,7 +1004,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "images": images,
                 "timings": {"inference": 0.01},
                 "seed": job.seed if job.seed is not None else 42,
-                "has_nsfw_concepts": [False] * len(images),
+                "has_nsfw_concepts": [self.server.nsfw_concepts] * len(images),
                 "prompt": job.prompt,
             }
             self._send(_json_reply(200, payload))
