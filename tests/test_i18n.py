@@ -38,12 +38,13 @@ def test_every_korean_string_is_translated_and_none_is_fuzzy(domain):
 
 @pytest.mark.parametrize("domain", DOMAINS)
 def test_the_committed_compiled_catalogue_matches_its_source(domain):
+    # Keyed by context too: one msgid can be two entries (pgettext), each with its own text.
     source = {
-        entry.msgid: entry.msgstr or entry.msgstr_plural
+        (entry.msgctxt, entry.msgid): entry.msgstr or entry.msgstr_plural
         for entry in polib.pofile(str(LOCALE / f"{domain}.po"))
     }
     compiled = {
-        entry.msgid: entry.msgstr or entry.msgstr_plural
+        (entry.msgctxt, entry.msgid): entry.msgstr or entry.msgstr_plural
         for entry in polib.mofile(str(LOCALE / f"{domain}.mo"))
         if entry.msgid
     }
