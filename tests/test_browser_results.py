@@ -80,12 +80,12 @@ def test_an_owner_sees_shares_sources_sizes_and_reviews(
 
     # The gallery: which cards are shared (and which link is suspended), in words.
     page.goto(f"{served_site}/gallery/")
-    shared = page.locator(f"#g-{edit.pk} .badge.shared")
+    shared = page.locator(f"#g-{edit.pk} .badge.share-on")
     assert shared.is_visible() and shared.inner_text().strip().endswith(words["shared"])
     assert shared.locator("[aria-hidden=true]").count() == 1  # the icon is not read out
     flagged = page.locator(f"#g-{reported.pk} .badge.share-suspended")
     assert flagged.is_visible() and words["suspended"] in flagged.inner_text()
-    assert page.locator(f"#g-{held.pk} .badge.shared").count() == 0
+    assert page.locator(f"#g-{held.pk} .badge.share-on").count() == 0
     assert words["held"] in page.locator(f"#g-{held.pk}").inner_text()
     shoot(page, f"results-gallery-{where}")
     assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]

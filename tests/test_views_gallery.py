@@ -159,6 +159,6 @@ def test_gallery_cards_say_which_images_are_shared(user_client, user):
     def card(generation):
         return page.split(f'id="g-{generation.pk}"', 1)[1].split("</article>", 1)[0]
 
-    assert 'class="badge shared"' in card(shared) and "공유 중" in card(shared)
+    assert 'class="badge share-on"' in card(shared) and "공유 중" in card(shared)
     assert "링크 일시 중지" in card(suspended) and "공유 중" not in card(suspended)
-    assert "badge shared" not in card(private) and "share-suspended" not in card(private)
+    assert "badge share-on" not in card(private) and "share-suspended" not in card(private)
