@@ -541,7 +541,9 @@ class ReviewQueueAdmin(admin.ModelAdmin):
         )
         self.message_user(request, f"Approved {_count(done, 'image')}.", messages.SUCCESS)
 
-    @admin.action(description="Reject selected (remove the images, turn the links off)")
+    @admin.action(
+        description="Reject selected (remove the images, turn the links off; held ones refunded)"
+    )
     def reject_selected(self, request, queryset):
         done = services.reject(
             generation_ids=list(queryset.values_list("pk", flat=True)), by=request.user

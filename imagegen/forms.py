@@ -77,6 +77,7 @@ PROMPT_NEEDED = {
     Generation.Task.TEXT: _("Write what you want to see: the prompt cannot be empty."),
     Generation.Task.EDIT: _("Say how to change the photo: “me on a beach in Jeju at sunset”."),
 }
+PHOTO_ID_FIELDS = ("source_image", "garment_image")
 # Fields that only a picture from words takes: a photo task is the size of its photo.
 TEXT_ONLY_FIELDS = ("preset", "aspect", "width", "height")
 
@@ -162,6 +163,9 @@ class GenerationForm(forms.Form):
         "height": _("Choose a height between %(min)s and %(max)s pixels, in steps of %(step)s."),
     }
 
+    # Fields of free text: each is held to the prompt's length and refuses control characters.
+    TEXT_FIELDS = ("prompt", "negative_prompt")
+
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
@@ -179,7 +183,7 @@ class GenerationForm(forms.Form):
             self.fields["n"].help_text = _("Each picture uses its tier's units from your quota.")
         self.capabilities = capabilities = primary_provider().capabilities
         max_length = settings.IMAGEGEN_MAX_PROMPT_LENGTH
-        for name in ("prompt", "negative_prompt"):
+        for name in self.TEXT_FIELDS:
             field = self.fields[name]
             field.max_length = max_length
             field.widget.attrs["maxlength"] = max_length
@@ -234,13 +238,30 @@ class GenerationForm(forms.Form):
                 help_text=_("How closely to follow the prompt. Empty: the model's default."),
             )
 
+    def words_field(self, task):
+        """The field that holds the words of `task`: `prompt`, whatever the task (the page's
+        form has one per task)."""
+        return "prompt"
+
+    def fields_left_out(self, task):
+        """Fields sent with the form that `task` leaves out instead of refusing: none here,
+        so a request whose parts do not fit its task is refused, naming the field (the API
+        documents it). The page's form sends every tab's fields and leaves out the others'."""
+        return ()
+
     def clean(self):
         data = super().clean()
         task = data.get("task") or Generation.Task.TEXT
         data["task"] = task
-        if task in PROMPT_NEEDED and not data.get("prompt") and "prompt" not in self.errors:
-            self.add_error("prompt", PROMPT_NEEDED[task])
-        for field in ("source_image", "garment_image"):
+        for name in self.fields_left_out(task):
+            data.pop(name, None)
+            self.errors.pop(name, None)
+        words = self.words_field(task)
+        if words != "prompt":
+            data["prompt"] = data.get(words) or ""
+        if task in PROMPT_NEEDED and not data.get("prompt") and words not in self.errors:
+            self.add_error(words, PROMPT_NEEDED[task])
+        for field in PHOTO_ID_FIELDS:
             if data.get(field) and field not in PHOTOS_OF_TASK[task]:
                 self.add_error(field, _("This photo has no place in this task: leave it out."))
             data[field] = self._photo(field, data.get(field)) if data.get(field) else None
@@ -281,7 +302,7 @@ class GenerationForm(forms.Form):
         """An edit or a try-on: its photos are there, and nothing of the text task's shape."""
         from .services.generations import PHOTO_NEEDED
 
-        for field in ("source_image", "garment_image"):
+        for field in PHOTO_ID_FIELDS:
             if field in PHOTOS_OF_TASK[task] and not data[field] and field not in self.errors:
                 self.add_error(field, PHOTO_NEEDED[field])
         source = data.get("source_image")
@@ -369,31 +390,87 @@ def _own_negative(generation):
 
 
 class CreateForm(GenerationForm):
-    """The create page's form: GenerationForm, plus the photo pickers and the consent tick.
+    """The create page's form: GenerationForm, plus the photo pickers, the consent tick and
+    words of its own for each task.
 
-    The view stores chosen photos first (services.store_upload) and puts their ids in
-    `source_image` / `garment_image`, so a form sent back with a mistake keeps its photos.
+    The page sends every tab's fields whichever task is chosen, so a field the chosen task
+    does not take is left out, never refused; and each task keeps its own words (`prompt`,
+    `edit_prompt`, `try_on_prompt`): an edit's instruction never becomes a garment's
+    description. The view stores chosen photos first (services.store_upload) and puts their
+    ids in `source_image` / `garment_image`, so a form sent back with a mistake keeps its
+    photos; `refused_photos` ({field: message}) are the photos it could not keep, each said
+    instead of "choose a photo".
     """
 
+    edit_prompt = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": _("me on a beach in Jeju at sunset")}
+        ),
+        label=_("How to change the photo"),
+    )
+    try_on_prompt = forms.CharField(
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": _("a beige linen coat")}),
+        label=_("The outfit in words (optional)"),
+    )
     source_photo = forms.FileField(
         required=False,
         label=_("Your photo"),
-        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+        widget=forms.FileInput(attrs={"accept": "image/*", "class": "photo-input"}),
         help_text=_("JPEG, PNG, WebP or HEIC. It is kept privately, without its location data."),
     )
     garment_photo = forms.FileField(
         required=False,
         label=_("The outfit"),
-        widget=forms.ClearableFileInput(attrs={"accept": "image/*"}),
+        widget=forms.FileInput(attrs={"accept": "image/*", "class": "photo-input"}),
         help_text=_("A photo of the garment on its own, flat or on a hanger."),
     )
     consent = forms.BooleanField(
         required=False, label=_("This is me, or I have this person's permission.")
     )
 
+    TEXT_FIELDS = (*GenerationForm.TEXT_FIELDS, "edit_prompt", "try_on_prompt")
     PHOTO_FIELDS = {"source_image": "source_photo", "garment_image": "garment_photo"}
+    WORDS_FIELDS = {
+        Generation.Task.TEXT: "prompt",
+        Generation.Task.EDIT: "edit_prompt",
+        Generation.Task.TRY_ON: "try_on_prompt",
+    }
+    # What each task does not take, of what the page sends: the other tasks' words and
+    # photos, and a picture from words' preset and shape (a photo task is its photo's shape).
+    LEFT_OUT = {
+        Generation.Task.TEXT: ("edit_prompt", "try_on_prompt", *PHOTO_ID_FIELDS, "consent"),
+        Generation.Task.EDIT: (
+            "prompt",
+            "try_on_prompt",
+            "garment_image",
+            *TEXT_ONLY_FIELDS,
+        ),
+        Generation.Task.TRY_ON: (
+            "prompt",
+            "edit_prompt",
+            "negative_prompt",
+            *TEXT_ONLY_FIELDS,
+        ),
+    }
+
+    def __init__(self, *args, refused_photos=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.refused_photos = refused_photos or {}
+
+    def words_field(self, task):
+        return self.WORDS_FIELDS[task]
+
+    def fields_left_out(self, task):
+        return self.LEFT_OUT[task]
 
     def clean(self):
+        # A photo that could not be kept is the one thing to say about its field.
+        for field, message in self.refused_photos.items():
+            self.add_error(field, message)
         data = super().clean()
         if data["task"] != Generation.Task.TEXT and not data.get("consent"):
             self.add_error(

@@ -17,7 +17,7 @@ from django.utils.translation import gettext
 
 from . import selectors
 from .models import Generation
-from .safety import HELD_MESSAGE, REJECTED_MESSAGE
+from .safety import HELD_MESSAGE, REJECTED_MESSAGE, REJECTED_REFUNDED_MESSAGE
 from .user_messages import localize
 
 _LOOK_UP = object()
@@ -60,9 +60,7 @@ def status_payload(
         "elapsed_seconds": elapsed,
         "error": localize(generation.error_message),
         # Held for review, or removed after one: what the owner is told instead of an image.
-        "notice": gettext(REVIEW_NOTICES[generation.status])
-        if generation.status in REVIEW_NOTICES
-        else "",
+        "notice": review_notice(generation),
         "demo": generation.is_demo,
         # What the detail page fills in when a generation it is watching ends.
         "actual_seed": generation.actual_seed,
@@ -80,11 +78,15 @@ def status_payload(
     }
 
 
-# What the owner is told instead of the image while it waits for a review, or once removed.
-REVIEW_NOTICES = {
-    Generation.Status.HELD: HELD_MESSAGE,
-    Generation.Status.REJECTED: REJECTED_MESSAGE,
-}
+def review_notice(generation: Generation) -> str:
+    """What the owner is told instead of the image while it waits for a review, or once it
+    was removed (and whether their quota came back); empty otherwise."""
+    if generation.status == Generation.Status.HELD:
+        return gettext(HELD_MESSAGE)
+    if generation.status == Generation.Status.REJECTED:
+        # A held image's units come back when it is removed; a reported share's do not.
+        return gettext(REJECTED_MESSAGE if generation.charged else REJECTED_REFUNDED_MESSAGE)
+    return ""
 
 
 def _id_or_none(value):

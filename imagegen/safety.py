@@ -286,8 +286,14 @@ def _load_local(model):
         return loaded
 
 
-HELD_MESSAGE = gettext_noop("This image is waiting for a review.")
+HELD_MESSAGE = gettext_noop(
+    "This image is waiting for a review. A person looks at it before it is shown; if they "
+    "remove it, what it used of your quota is given back."
+)
 REJECTED_MESSAGE = gettext_noop("This image was removed after a review.")
+REJECTED_REFUNDED_MESSAGE = gettext_noop(
+    "This image was removed after a review; what it used of your quota was given back."
+)
 UPLOAD_FLAGGED = gettext_noop(
     "This photo cannot be used here: the safety check flagged it. Choose another photo."
 )

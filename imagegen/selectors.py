@@ -13,12 +13,30 @@ from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from .models import Generation, ProviderCooldown, Quota
+from .models import Generation, ProviderCooldown, Quota, ReviewDecision
 from .periods import Periods
 from .tiers import Tier, priced, tier_of, tiers
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
+
+
+# How many of the latest reviews of held images say how long a review usually takes.
+REVIEWS_FOR_TYPICAL_WAIT = 20
+
+
+def typical_review_seconds() -> float | None:
+    """The median time from a held image's hold to a person's decision, over the latest
+    reviews of held images; None before the first."""
+    waits = [
+        (decided_at - finished_at).total_seconds()
+        for decided_at, finished_at in ReviewDecision.objects.filter(
+            subject="held", generation__finished_at__isnull=False
+        )
+        .order_by("-decided_at")
+        .values_list("decided_at", "generation__finished_at")[:REVIEWS_FOR_TYPICAL_WAIT]
+    ]
+    return statistics.median(waits) if waits else None
 
 
 def generations_of(user: AbstractBaseUser) -> QuerySet[Generation]:

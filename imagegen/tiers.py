@@ -39,6 +39,15 @@ class Tier:
         """The tasks some provider of its chain can do (text, edit, try_on)."""
         return frozenset().union(*(get_provider(name).tasks() for name in self.providers))
 
+    def photo_result_size(self, task: str, width: int, height: int) -> tuple[int, int] | None:
+        """The size an edit or a try-on of a `width`×`height` photo comes out at, as the first
+        provider of the chain that does the task makes it; None when its service chooses."""
+        for name in self.providers:
+            provider = get_provider(name)
+            if task in provider.tasks():
+                return provider.photo_result_size(task, width, height)
+        return None
+
     def units_text(self, count: int = 1) -> str:
         """ "1 unit", "3 units" (for `count` pictures), in the reader's language."""
         total = self.units * count
@@ -54,6 +63,17 @@ def tiers() -> list[Tier]:
     if not settings.IMAGEGEN_TIERS:
         return [Tier(STANDARD, tuple(settings.IMAGEGEN_PROVIDERS), 1)]
     return [Tier(name, tuple(chain), units) for name, chain, units in settings.IMAGEGEN_TIERS]
+
+
+def photo_result_size(
+    task: str, width: int, height: int, *, tier: Tier, only_provider: str = ""
+) -> tuple[int, int] | None:
+    """The size an edit or a try-on of a `width`×`height` photo comes out at from the provider
+    that serves it (`only_provider`, else the tier's); None when that provider's service
+    chooses the size."""
+    if only_provider:
+        return get_provider(only_provider).photo_result_size(task, width, height)
+    return tier.photo_result_size(task, width, height)
 
 
 def tier_named(name: str) -> Tier | None:

@@ -21,6 +21,7 @@ urlpatterns = [
     path("g/<uuid:generation_id>/share", views.share, name="share"),
     path("g/<uuid:generation_id>/unshare", views.unshare, name="unshare"),
     path("u/<uuid:upload_id>/image", views.upload_image, name="upload_image"),
+    path("photos/forget", views.forget_photo, name="forget_photo"),
     # Share tokens are URL-safe base64 (secrets.token_urlsafe): nothing else can match one.
     path("s/<slug:token>/", views.shared, name="shared"),
     path("s/<slug:token>/image.png", views.shared_image, name="shared_image"),

@@ -1,5 +1,6 @@
 """Pages and endpoints for signed-in users: create, watch, browse, open and download."""
 
+import datetime
 import uuid
 
 from django.conf import settings
@@ -11,8 +12,10 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
@@ -40,25 +43,29 @@ def own_shown_image(request, generation_id):
     )
 
 
-LAST_REQUEST_SESSION = "travelfit-last-request"
+# The create page's form as last sent (each tab's words, the photos kept, the settings), so a
+# request can be tweaked and sent again and a tab left for another keeps what it had. Never
+# the consent tick: it is asked for each submission.
+LAST_REQUEST_SESSION = "travelfit-create-form"
+NOT_REMEMBERED = ("consent",)
+# Where the page opens after a submission: the latest work, in view on a phone too.
+LATEST_ANCHOR = "latest"
 
 
 @login_required
 def create(request):
     """The prompt page: the form, the quota, and the latest generations with live status.
 
-    After a submission the form keeps what was asked (the session holds it until the next
-    one), so a prompt can be tweaked and sent again; ?from=<id> (a remix) comes first.
+    After a submission the page opens at the new work (#latest), and the form keeps what
+    was asked, the tab last used open (the session holds it until the next one), so a
+    prompt can be tweaked and sent again; ?from=<id> (a remix) comes first.
     """
     quota = selectors.quota_status(request.user)
     if request.method == "POST":
         data = request.POST.copy()
-        photo_errors = _store_photos(request, data)
-        form = CreateForm(data, user=request.user)
-        valid = form.is_valid()
-        for field, message in photo_errors.items():
-            form.add_error(field, message)
-        if valid and not photo_errors:
+        refused = _store_photos(request, data)
+        form = CreateForm(data, user=request.user, refused_photos=refused)
+        if form.is_valid():
             try:
                 queued = services.submit_generations(
                     user=request.user,
@@ -71,10 +78,12 @@ def create(request):
                 # Over quota, the quota box says when more come; the form repeats it only if
                 # the box can't (a batch asked for more than is left).
                 if not (isinstance(exc, services.QuotaExceeded) and quota.exhausted):
-                    form.add_error(exc.field, str(exc))
+                    form.add_error(_field_on_page(form, exc.field), str(exc))
             else:
                 request.session[LAST_REQUEST_SESSION] = {
-                    name: data[name] for name in form.fields if name in data
+                    name: data[name]
+                    for name in form.fields
+                    if name in data and name not in NOT_REMEMBERED
                 }
                 if len(queued) == 1:
                     text = _("Queued. It will appear below when it is ready.")
@@ -83,7 +92,7 @@ def create(request):
                         "Queued %(count)d pictures. They will appear below when they are ready."
                     ) % {"count": len(queued)}
                 _queued_notice(request, queued[-1], text)
-                return redirect("imagegen:create")
+                return redirect(reverse("imagegen:create") + "#" + LATEST_ANCHOR)
     else:
         initial = _remix_initial(request) or request.session.get(LAST_REQUEST_SESSION, {})
         form = CreateForm(initial=initial, user=request.user)
@@ -103,8 +112,61 @@ def create(request):
             "preset_data": preset_data,
             "photo_pickers": _photo_pickers(form),
             "tier_options": _tier_options(form),
+            "problems": _problems(form),
+            "words_fields": _words_fields(form),
+            "latest_anchor": LATEST_ANCHOR,
         },
     )
+
+
+@login_required
+@require_POST
+def forget_photo(request):
+    """The create page's "Remove photo": a kept photo leaves the form the page remembers (the
+    photo itself, once no generation uses it, is deleted with the other unused uploads)."""
+    field = request.POST.get("field", "")
+    remembered = request.session.get(LAST_REQUEST_SESSION)
+    if field in CreateForm.PHOTO_FIELDS and remembered and remembered.pop(field, None):
+        request.session[LAST_REQUEST_SESSION] = remembered
+    anchor = f"#photo-{field}" if field in CreateForm.PHOTO_FIELDS else ""
+    return redirect(reverse("imagegen:create") + anchor)
+
+
+def _field_on_page(form, field):
+    """Where the page shows a refusal of `field`: a refused prompt at the chosen task's own
+    words (an edit's instruction is not the text tab's prompt)."""
+    if field == "prompt":
+        return form.words_field(form.cleaned_data["task"])
+    return field
+
+
+def _words_fields(form):
+    """Each available task's words field with the task it belongs to, in the tabs' order."""
+    return [
+        {"field": form[form.words_field(task)], "task": task}
+        for task in Generation.Task.values
+        if task in form.tasks
+    ]
+
+
+def _problems(form):
+    """What the form's summary lists when it was sent back: each field's first message, with
+    the label and the id of what to fix (a photo's picker, not its hidden id)."""
+    if not form.is_bound or not form.errors:
+        return []
+    problems = [{"label": "", "message": message, "id": ""} for message in form.non_field_errors()]
+    for field in form:
+        if not field.errors:
+            continue
+        target = (
+            form[CreateForm.PHOTO_FIELDS[field.name]]
+            if field.name in CreateForm.PHOTO_FIELDS
+            else field
+        )
+        problems.append(
+            {"label": target.label, "message": field.errors[0], "id": target.id_for_label}
+        )
+    return problems
 
 
 def _tier_options(form):
@@ -131,11 +193,15 @@ def _tier_options(form):
 
 
 def _store_photos(request, data):
-    """Keep the photos chosen on the page (services.store_upload) and put their ids in
-    `data`; {field: message} for each refused one. A refused photo stores nothing."""
+    """Keep the photos chosen on the page for the chosen task (services.store_upload) and put
+    their ids in `data`; {field: message} for each refused one. A refused photo stores
+    nothing; a photo chosen on another task's tab is not kept (that task was not sent)."""
     errors = {}
     oversized = getattr(request, "oversized_uploads", set())
+    taken = PHOTOS_OF_TASK.get(data.get("task") or Generation.Task.TEXT, ())
     for field, file_field in CreateForm.PHOTO_FIELDS.items():
+        if field not in taken:
+            continue
         chosen = request.FILES.get(file_field)
         if file_field in oversized:
             errors[field] = too_large().localized()
@@ -168,6 +234,7 @@ def _photo_pickers(form):
             upload = Upload.objects.filter(pk=_uuid_or_none(value), owner=form.user).first()
         pickers.append(
             {
+                "name": field,
                 "file": form[file_field],
                 "id": form[field],
                 "upload": upload,
@@ -195,6 +262,8 @@ def _remix_initial(request):
         return {}
     vary = bool(request.GET.get("vary"))
     initial = initial_from(source, vary=vary)
+    # An edit's instruction goes back to the edit's own words, a garment's to the try-on's.
+    initial[CreateForm.WORDS_FIELDS[initial["task"]]] = initial.pop("prompt")
     words = Truncator(source.preset_input if source.preset_id else source.prompt).chars(60)
     if vary:
         seed_note = _("the seed was cleared, so the picture will come out different")
@@ -280,8 +349,37 @@ def detail(request, generation_id):
             ),
             "tier_text": _tier_text(generation),
             "share_url": share_url,
+            "size_chosen_by_service": _size_chosen_by_service(generation),
+            "review_wait": _review_wait_text(generation),
         },
     )
+
+
+def _size_chosen_by_service(generation):
+    """True while an edit or a try-on waits for a service that chooses its size itself: the
+    page says so instead of a size the result may not have."""
+    if not (generation.uses_photos and generation.is_active):
+        return False
+    size = tiers.photo_result_size(
+        generation.task,
+        generation.width,
+        generation.height,
+        tier=tiers.tier_of(generation.tier),
+        only_provider=generation.only_provider,
+    )
+    return size is None
+
+
+def _review_wait_text(generation):
+    """ "3 hours": how long reviews of held images usually take, for a held one's owner;
+    empty when there is nothing to go by yet."""
+    if generation.status != Generation.Status.HELD:
+        return ""
+    seconds = selectors.typical_review_seconds()
+    if seconds is None:
+        return ""
+    now = timezone.now()
+    return timesince(now - datetime.timedelta(seconds=max(60, seconds)), now, depth=1)
 
 
 def _tier_text(generation):
@@ -301,7 +399,7 @@ def _photos_of(generation):
     """[(upload or None once deleted, label)] of the photos an edit or a try-on was made from."""
     labels = {"source_image": _("Your photo"), "garment_image": _("The outfit")}
     if generation.task == Generation.Task.EDIT:
-        labels["source_image"] = _("The photo edited")
+        labels["source_image"] = _("Original photo")
     return [
         (getattr(generation, field), labels[field]) for field in PHOTOS_OF_TASK[generation.task]
     ]

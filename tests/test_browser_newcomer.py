@@ -223,7 +223,7 @@ def test_a_korean_traveller_tries_an_outfit_on_from_a_phone(
     # Only what a try-on takes is shown: two photo pickers, the tick, no shape or preset.
     assert page.locator('input[name="garment_photo"]').is_visible()
     assert not page.locator("#id_preset").is_visible()
-    assert page.locator('[data-role="prompt-field"] label').inner_text() == "옷 설명(선택):"
+    assert page.locator('[data-role="words-try_on"] label').inner_text() == "옷 설명(선택):"
     page.locator('input[name="source_photo"]').set_input_files(str(person))
     page.locator('input[name="garment_photo"]').set_input_files(str(garment))
     previews = page.locator('[data-role="preview"]')
@@ -234,7 +234,7 @@ def test_a_korean_traveller_tries_an_outfit_on_from_a_phone(
     assert previews.count() == 2
     shoot(page, "newcomer-try-on-chosen-ko-phone")
     assert_fits(page)
-    page.locator("#id_prompt").fill("베이지색 린넨 코트")
+    page.locator("#id_try_on_prompt").fill("베이지색 린넨 코트")
     page.locator("#id_consent").check()
     page.locator(".generate-form button[type=submit]").click()
     page.wait_for_load_state()

@@ -4,6 +4,7 @@ demo provider (the real providers' protocols: test_providers_*)."""
 
 import io
 import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -208,7 +209,7 @@ def test_retrying_after_the_photo_was_deleted_says_so(
 
 
 def page_post(client, **fields):
-    data = {"task": "edit", "prompt": "me on a beach in Jeju at sunset", "aspect": "square"}
+    data = {"task": "edit", "edit_prompt": "me on a beach in Jeju at sunset", "aspect": "square"}
     data.update(fields)
     return client.post(reverse("imagegen:create"), data)
 
@@ -258,7 +259,7 @@ def test_a_try_on_from_the_page_lands_in_the_gallery_marked(user_client, user):
     answer = page_post(
         user_client,
         task="try_on",
-        prompt="",
+        try_on_prompt="",
         source_photo=person,
         garment_photo=garment,
         consent="on",
@@ -291,7 +292,7 @@ def test_remix_and_vary_of_an_edit_keep_its_photo(user_client, user):
         ).context["form"]
         assert form["task"].value() == "edit"
         assert str(form["source_image"].value()) == str(photo.pk)
-        assert form["prompt"].value() == "in the snow"
+        assert form["edit_prompt"].value() == "in the snow"
         assert form["seed"].value() == (None if vary else 7)
 
 
@@ -301,6 +302,112 @@ def test_a_photo_past_its_retention_is_said_on_the_detail_page(user_client, user
     )
     page = user_client.get(reverse("imagegen:detail", args=[generation.pk])).content.decode()
     assert "deleted 30 days after its last use" in page
+
+
+def test_a_photo_left_on_another_tab_never_stops_a_picture_from_words(user_client, user):
+    """After an edit the text tab still sends the edit's photo (the page keeps each tab's
+    fields): the page leaves it out instead of refusing, and keeps no photo chosen there."""
+    photo = services.store_upload(user=user, data=photos.jpeg_with_gps())
+    coat = SimpleUploadedFile("coat.png", photos.png_with_alpha(), content_type="image/png")
+    answer = page_post(
+        user_client,
+        task="text",
+        prompt="Jeju at dawn",
+        source_image=str(photo.pk),
+        garment_image=str(photo.pk),
+        garment_photo=coat,
+        edit_prompt="x" * 5000,  # another tab's words, even too long, are not this task's
+    )
+    assert answer.status_code == 302, answer.context["form"].errors
+    generation = Generation.objects.get()
+    assert (generation.task, generation.prompt) == ("text", "Jeju at dawn")
+    assert (generation.source_image, generation.garment_image) == (None, None)
+    assert Upload.objects.count() == 1  # the garment chosen on the try-on tab was not kept
+    # An edit leaves out a garment the try-on tab holds, and the text tab's shape.
+    answer = page_post(
+        user_client, source_image=str(photo.pk), garment_image=str(photo.pk), consent="on"
+    )
+    assert answer.status_code == 302, answer.context["form"].errors
+    edit = Generation.objects.get(task="edit")
+    assert (edit.source_image_id, edit.garment_image_id) == (photo.pk, None)
+
+
+def test_each_task_keeps_its_own_words_and_consent_is_asked_each_time(user_client, user):
+    photo = services.store_upload(user=user, data=photos.jpeg_with_gps())
+    garment = services.store_upload(user=user, data=photos.png_with_alpha())
+    sent = page_post(user_client, source_image=str(photo.pk), consent="on", prompt="Jeju at dawn")
+    assert sent.status_code == 302
+    assert Generation.objects.get().prompt == "me on a beach in Jeju at sunset"
+    page = user_client.get(reverse("imagegen:create"))
+    form = page.context["form"]
+    assert form["task"].value() == "edit"  # the tab last used, to tweak and send again
+    assert form["edit_prompt"].value() == "me on a beach in Jeju at sunset"
+    assert form["prompt"].value() == "Jeju at dawn"  # the text tab's own words
+    assert not form["try_on_prompt"].value()
+    consent = re.search(r'<input type="checkbox" name="consent"[^>]*>', page.content.decode())[0]
+    assert "checked" not in consent
+    # A try-on from here describes its garment with its own words, never the edit's.
+    page_post(
+        user_client,
+        task="try_on",
+        source_image=str(photo.pk),
+        garment_image=str(garment.pk),
+        consent="on",
+    )
+    assert Generation.objects.get(task="try_on").prompt == ""
+    # Sent back with a mistake, the tick is asked for again too.
+    answer = page_post(user_client, source_image=str(photo.pk), consent="on", edit_prompt="")
+    assert answer.status_code == 200
+    consent = re.search(r'<input type="checkbox" name="consent"[^>]*>', answer.content.decode())[0]
+    assert "checked" not in consent
+
+
+def test_remove_photo_takes_a_kept_photo_out_of_the_remembered_form(user_client, user):
+    photo = services.store_upload(user=user, data=photos.jpeg_with_gps())
+    page_post(user_client, source_image=str(photo.pk), consent="on")
+    page = user_client.get(reverse("imagegen:create"), HTTP_ACCEPT_LANGUAGE="ko")
+    assert [picker["upload"] for picker in page.context["photo_pickers"]] == [photo, None]
+    assert 'value="사진 빼기"' in page.content.decode()
+    answer = user_client.post(reverse("imagegen:forget_photo"), {"field": "source_image"})
+    assert answer.status_code == 302
+    assert answer["Location"] == reverse("imagegen:create") + "#photo-source_image"
+    page = user_client.get(reverse("imagegen:create"))
+    assert [picker["upload"] for picker in page.context["photo_pickers"]] == [None, None]
+    assert f'value="{photo.pk}"' not in page.content.decode()
+    assert page.context["form"]["edit_prompt"].value() == "me on a beach in Jeju at sunset"
+    # Only the page's own photo fields: anything else is ignored.
+    user_client.post(reverse("imagegen:forget_photo"), {"field": "edit_prompt"})
+    assert user_client.get(reverse("imagegen:create")).context["form"]["edit_prompt"].value()
+
+
+def test_the_photo_picker_is_our_own_in_the_pages_language(user_client):
+    page = user_client.get(reverse("imagegen:create"), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    for field in ("source_photo", "garment_photo"):
+        assert re.search(
+            rf'<label class="button photo-button" for="id_{field}"[^>]*>사진 고르기<', page
+        )
+        assert re.search(rf'<input type="file" name="{field}"[^>]*class="photo-input"', page)
+    assert "-clear" not in page  # no "Clear" checkbox of Django's file input
+
+
+def test_an_edit_says_one_size_queued_done_and_in_its_png(user_client, user):
+    """Queued, done and in the PNG's text: the size the provider makes of the photo."""
+    photo = services.store_upload(user=user, data=photos.jpeg_with_gps(1600, 1200))
+    page_post(user_client, source_image=str(photo.pk), consent="on")
+    generation = Generation.objects.get()
+    assert (generation.width, generation.height) == (1024, 768)
+    detail = reverse("imagegen:detail", args=[generation.pk])
+    assert "1024 × 768" in user_client.get(detail).content.decode()
+    run_queued_generations()
+    generation.refresh_from_db()
+    with generation.image.open("rb") as handle:
+        png = Image.open(io.BytesIO(handle.read()))
+    assert png.size == (generation.width, generation.height) == (1024, 768)
+    assert "Size: 1024x768," in png.info["parameters"]
+    page = user_client.get(detail, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "1024 × 768" in page
+    # The photo it was made from is the original, the picture the result.
+    assert "원본 사진" in page and "결과" in page and "편집한 사진" not in page
 
 
 # --- Through a real provider protocol -------------------------------------------------------------
@@ -340,6 +447,25 @@ def test_the_photos_location_never_leaves_the_site(api, user, fal):
     assert dict(sent.getexif()) == {} and (sent.width, sent.height) == (640, 480)
     (submit,) = [r for r in fal.inference_requests if r.image is not None]
     assert submit.image_type == "image/jpeg"
+
+
+def test_a_service_that_chooses_the_size_is_said_so_until_the_image_comes(
+    api, user, user_client, fal
+):
+    photo = uploaded(api, photos.jpeg_with_gps(1600, 1200))
+    post_json(api, {"task": "edit", "source_image": photo, "prompt": "at sunset"})
+    generation = Generation.objects.get()
+    detail = reverse("imagegen:detail", args=[generation.pk])
+    page = user_client.get(detail).content.decode()
+    assert "chosen by the image service" in page and "1600 × 1200" not in page
+    run_queued_generations()
+    generation.refresh_from_db()
+    with generation.image.open("rb") as handle:
+        png = Image.open(io.BytesIO(handle.read()))
+    size = (generation.width, generation.height)
+    assert png.size == size
+    assert f"Size: {size[0]}x{size[1]}," in png.info["parameters"]
+    assert f"{size[0]} × {size[1]}" in user_client.get(detail).content.decode()
 
 
 def test_a_provider_failure_on_an_edit_is_refunded_like_any_other(api, user, fal):

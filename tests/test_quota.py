@@ -160,3 +160,20 @@ def test_twenty_simultaneous_refunds_give_back_one_unit(make_user):
     assert results.count(False) == 19, results
     quota = Quota.objects.get(user=user)
     assert (quota.day_used, quota.month_used) == (1, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_reviewers_rejecting_a_held_image_at_once_give_its_units_back_once(make_user):
+    from imagegen.models import ReviewDecision
+
+    user, reviewer = make_user(), make_user("reviewer", is_staff=True)
+    set_limits(user, daily=3)
+    services.submit_generation(user=user, **REQUEST)
+    held = services.submit_generation(user=user, **REQUEST)
+    Generation.objects.filter(pk=held.pk).update(status=Generation.Status.HELD)
+    results = _in_threads(20, lambda i: services.reject(generation_ids=[held.pk], by=reviewer))
+    assert results.count(1) == 1, results
+    assert results.count(0) == 19, results
+    quota = Quota.objects.get(user=user)
+    assert (quota.day_used, quota.month_used) == (1, 1)
+    assert ReviewDecision.objects.filter(generation_id=held.pk).count() == 1

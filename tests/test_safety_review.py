@@ -2,6 +2,7 @@
 approves or rejects it, viewers report shared images, uploads are checked too. The classifier
 is the fake Hugging Face's image-classification (test_safety_classifier.py has its protocol)."""
 
+import datetime
 import json
 
 import pytest
@@ -9,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from imagegen import services, webhooks
 from imagegen.models import Generation, Quota, ReviewDecision, ShareReport, Upload
@@ -78,7 +80,7 @@ def test_a_flagged_result_is_held_kept_and_shown_to_nobody(classifier, user, key
             assert client.get(url).status_code in (302, 404), url
     item = owner_api.get(reverse("api:generation", args=[generation.pk])).json()
     assert (item["status"], item["image_url"], item["thumbnail_url"]) == ("held", None, None)
-    assert item["notice"] == "This image is waiting for a review."
+    assert item["notice"].startswith("This image is waiting for a review. A person looks at it")
     detail = owner_page.get(reverse("imagegen:detail", args=[generation.pk])).content.decode()
     assert (
         "This image is waiting for a review." in detail
@@ -134,19 +136,106 @@ def test_approved_it_becomes_done_and_the_owner_is_told(classifier, user, admin_
     assert owner.get(reverse("imagegen:image", args=[generation.pk])).status_code == 200
 
 
-def test_rejected_it_is_removed_and_not_refunded(classifier, user, admin_user):
+def test_rejected_it_is_removed_and_its_units_given_back_once(classifier, user, admin_user):
+    kept = made(user)  # a clean one: its unit stays taken
     classifier.nsfw_score = 0.99
     generation = made(user)
+    assert Quota.objects.get(user=user).day_used == 2
     assert services.reject(generation_ids=[generation.pk], by=admin_user) == 1
     generation.refresh_from_db()
-    assert generation.status == Generation.Status.REJECTED
+    assert generation.status == Generation.Status.REJECTED and not generation.charged
     assert Quota.objects.get(user=user).day_used == 1
+    # A second reviewer, a second click, an approval after the fact: nothing more comes back.
+    assert services.reject(generation_ids=[generation.pk], by=admin_user) == 0
+    assert services.approve(generation_ids=[generation.pk], by=admin_user) == 0
+    assert services.refund(generation.pk) is False
+    assert Quota.objects.get(user=user).day_used == 1
+    assert kept.status == Generation.Status.SUCCEEDED
     event = json.loads(webhooks.event_body(generation))
     assert event["type"] == "generation.rejected"
-    assert event["data"]["notice"] == "This image was removed after a review."
+    assert event["data"]["notice"] == (
+        "This image was removed after a review; what it used of your quota was given back."
+    )
     owner = Client()
     owner.force_login(user)
     assert owner.get(reverse("imagegen:image", args=[generation.pk])).status_code == 404
+    page = owner.get(reverse("imagegen:detail", args=[generation.pk])).content.decode()
+    assert "what it used of your quota was given back" in page
+
+
+def test_a_reported_share_rejected_keeps_its_units(user, admin_user):
+    """Its owner had the image: removing it after viewers' reports gives nothing back."""
+    generation = made(user)
+    services.share_generation(generation_id=generation.pk, user=user)
+    ShareReport.objects.create(generation=generation, reason="sexual", voice="x")
+    assert services.reject(generation_ids=[generation.pk], by=admin_user) == 1
+    generation.refresh_from_db()
+    assert (generation.status, generation.charged) == ("rejected", True)
+    assert Quota.objects.get(user=user).day_used == 1
+    owner = Client()
+    owner.force_login(user)
+    page = owner.get(reverse("imagegen:detail", args=[generation.pk])).content.decode()
+    assert "This image was removed after a review." in page and "given back" not in page
+
+
+def test_a_held_images_owner_is_told_what_happens_next(classifier, user, admin_user):
+    classifier.nsfw_score = 0.97
+    generation = made(user)
+    owner = Client()
+    owner.force_login(user)
+    detail = reverse("imagegen:detail", args=[generation.pk])
+    page = owner.get(detail).content.decode()
+    assert "A person looks at it before it is shown" in page
+    assert "if they remove it, what it used of your quota is given back" in page
+    assert "A person reviews it as soon as they can" in page  # no reviews to go by yet
+    gallery = owner.get(reverse("imagegen:gallery")).content.decode()
+    assert "what it used of your quota is given back" in gallery
+    # Earlier reviews took 2, 3 and 4 hours: "usually about 3 hours".
+    now = timezone.now()
+    for hours in (2, 3, 4):
+        earlier = Generation.objects.create(
+            owner=user,
+            prompt="earlier",
+            width=256,
+            height=256,
+            status=Generation.Status.REJECTED,
+            finished_at=now - datetime.timedelta(hours=hours, minutes=1),
+        )
+        ReviewDecision.objects.create(
+            generation=earlier,
+            generation_ref=str(earlier.pk),
+            subject="held",
+            action="approve",
+            decided_by_name="reviewer",
+            decided_at=now,
+        )
+    page = owner.get(detail).content.decode()
+    assert "Reviews usually take about 3\xa0hours" in page
+    korean = owner.get(detail, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "검토는 보통 3시간 정도 걸려요" in korean
+
+
+def test_a_photo_the_check_could_not_look_at_is_one_message_on_the_page(
+    classifier, user_client, user
+):
+    classifier.classification_behaviour = "503-loading"
+    answer = user_client.post(
+        reverse("imagegen:create"),
+        {
+            "task": "edit",
+            "edit_prompt": "at sunset",
+            "consent": "on",
+            "source_photo": SimpleUploadedFile(
+                "me.jpg", photos.jpeg_with_gps(), content_type="image/jpeg"
+            ),
+        },
+    )
+    assert answer.status_code == 200
+    assert answer.context["form"].errors["source_image"] == [
+        "This photo could not be checked just now; try again in a minute."
+    ]
+    assert "Choose the photo to use" not in answer.content.decode()
+    assert not Upload.objects.exists() and not Generation.objects.exists()
 
 
 # --- Reports from viewers -------------------------------------------------------------------

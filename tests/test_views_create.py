@@ -140,3 +140,13 @@ def test_the_form_keeps_what_was_asked_after_a_submission(user_client, user, pre
     first.save()
     remix = user_client.get(URL, {"from": str(first.pk)}).context["form"]
     assert remix["prompt"].value() == "Seoul forest"
+
+
+def test_after_a_submission_the_page_opens_at_the_new_work(user_client, user):
+    """On a phone the latest work is far below the form: the page opens at it."""
+    response = post(user_client)
+    assert response["Location"] == URL + "#latest"
+    page = user_client.get(URL).content.decode()
+    generation = Generation.objects.get(owner=user)
+    latest = page.split('id="latest"', 1)[1]
+    assert f'id="g-{generation.pk}"' in latest

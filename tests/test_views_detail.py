@@ -119,6 +119,27 @@ def test_a_share_link_shows_that_image_and_prompt_to_anyone_until_revoked(user_c
     assert client.get(reverse("imagegen:shared_image", args=[token])).status_code == 404
 
 
+def test_the_owner_sees_that_reports_suspended_the_link_and_what_comes_next(
+    user_client, user, admin_user
+):
+    generation = make_done(user, "Gamcheon village")
+    token = services.share_generation(generation_id=generation.pk, user=user)
+    detail = reverse("imagegen:detail", args=[generation.pk])
+    assert "Anyone with this link sees the image" in user_client.get(detail).content.decode()
+    Generation.objects.filter(pk=generation.pk).update(share_suspended_at=timezone.now())
+    page = user_client.get(detail).content.decode()
+    assert "The link is suspended." in page
+    assert "Viewers reported this image" in page
+    assert "If the image is fine, the link works again by itself" in page
+    assert "Anyone with this link sees the image" not in page
+    assert f"/s/{token}/" in page and "Stop sharing" in page
+    korean = user_client.get(detail, HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "링크가 일시 중지됐어요." in korean
+    # Approved by a person, the link works again, and the page says so.
+    assert services.approve(generation_ids=[generation.pk], by=admin_user) == 1
+    assert "The link is suspended." not in user_client.get(detail).content.decode()
+
+
 def test_images_are_kept_by_no_cache_not_even_the_browsers(user_client, user):
     """A deleted or unshared image, or one seen on a shared computer, must not linger."""
     generation = make_done(user)

@@ -9,6 +9,7 @@ from PIL import Image
 from imagegen import services
 from imagegen.models import Generation
 from imagegen.tasks import run_generation
+from tests.conftest import run_queued_generations
 
 
 def make_done(user, prompt="Santorini blue domes", **extra):
@@ -140,3 +141,24 @@ def test_cancel_and_retry_from_the_detail_page(user_client, user):
     again = Generation.objects.exclude(pk=generation.pk).get()
     assert response["Location"] == reverse("imagegen:detail", args=[again.pk])
     assert (again.prompt, again.status) == ("Hoi An", Generation.Status.QUEUED)
+
+
+def test_gallery_cards_say_which_images_are_shared(user_client, user):
+    from django.utils import timezone
+
+    shared, suspended, private = (
+        services.submit_generation(user=user, prompt=p, width=256, height=256)
+        for p in ("shared", "suspended", "private")
+    )
+    run_queued_generations()
+    for generation in (shared, suspended):
+        services.share_generation(generation_id=generation.pk, user=user)
+    Generation.objects.filter(pk=suspended.pk).update(share_suspended_at=timezone.now())
+    page = user_client.get(reverse("imagegen:gallery"), HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+
+    def card(generation):
+        return page.split(f'id="g-{generation.pk}"', 1)[1].split("</article>", 1)[0]
+
+    assert 'class="badge share-on"' in card(shared) and "공유 중" in card(shared)
+    assert "링크 일시 중지" in card(suspended) and "공유 중" not in card(suspended)
+    assert "badge share-on" not in card(private) and "share-suspended" not in card(private)

@@ -24,7 +24,9 @@ class GenerationRequest:
     For `edit`, `source` is the photo to change (the prompt says how); for `try_on`, `source`
     is the person and `garment` the garment (the prompt, maybe empty, describes the garment).
     Both are the stored uploads' bytes: JPEG or PNG, re-encoded, with no metadata at all.
-    Width and height are then the source's; a provider may answer another size.
+    Width and height are then the size decided at submission: the provider's own fit of the
+    photo where it says (ImageProvider.photo_result_size), else the photo's; a service that
+    chooses the size itself may answer another, which is then recorded.
     """
 
     prompt: str
@@ -310,6 +312,12 @@ class ImageProvider:
 
     def generate(self, request: GenerationRequest) -> ProviderResult:
         raise NotImplementedError
+
+    def photo_result_size(self, task: str, width: int, height: int) -> tuple[int, int] | None:
+        """The size it makes an edit or a try-on of a `width`×`height` photo, when it decides
+        that itself by a known rule; None when the service it calls chooses (the size is
+        known only once the image comes). No network."""
+        return None
 
     def configuration_problems(self) -> list[tuple[str, str]]:
         """What is missing from the settings, as (problem, fix); no network, cheap (/health)."""

@@ -189,10 +189,19 @@ def _frame(image, width, height):
     )
 
 
+def photo_size(width: int, height: int) -> tuple[int, int]:
+    """The size of an edit or a try-on of a `width`×`height` photo: the photo's own, scaled
+    down (never up) until its longer side is at most PHOTO_RESULT_SIZE."""
+    scale = min(1.0, PHOTO_RESULT_SIZE / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 def _photo(data):
-    image = Image.open(io.BytesIO(data)).convert("RGB")
-    image.thumbnail((PHOTO_RESULT_SIZE, PHOTO_RESULT_SIZE))
-    return image
+    image = Image.open(io.BytesIO(data))
+    size = photo_size(*image.size)
+    image.draft("RGB", size)  # a JPEG decodes at a fraction of its size when that is enough
+    image = image.convert("RGB")
+    return image if image.size == size else image.resize(size, Image.Resampling.LANCZOS)
 
 
 def _mood_of(prompt, seed):
@@ -293,3 +302,6 @@ class DemoProvider(ImageProvider):
                 negative_prompt=request.negative_prompt,
             )
         return ProviderResult(image=encode_png(image), model=self.model, seed=request.seed)
+
+    def photo_result_size(self, task: str, width: int, height: int) -> tuple[int, int] | None:
+        return photo_size(width, height)

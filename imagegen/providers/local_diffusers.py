@@ -356,6 +356,9 @@ class LocalDiffusersProvider(ImageProvider):
         image = _run(torch, pipeline, arguments, size)
         return ProviderResult(image=encode_png(image), model=model, seed=request.seed)
 
+    def photo_result_size(self, task: str, width: int, height: int) -> tuple[int, int] | None:
+        return fit_photo_size(width, height, self.capabilities) if task == EDIT else None
+
     def configuration_problems(self) -> list[tuple[str, str]]:
         """Missing packages or a LOCAL_MODEL folder that is not there; imports nothing."""
         problem = import_problem()

@@ -93,10 +93,18 @@ def submit_generations(
     `tier` names the quality tier (empty: the site's default): its providers serve the request
     and each generation reserves its price in units; TierUnavailable when the whole tier is
     paused, before anything is charged.
+    An edit or a try-on is recorded at the size its provider will make it of the photo, where
+    the provider says (the photo's own size where its service chooses): the queued page, the
+    result and the PNG's text then say one size. `width` and `height` count for text only.
     """
     chosen = tier_for_request(tier)
     check_task(task, source_image=source_image, garment_image=garment_image, user=user)
     check_tier_task(chosen, task)
+    if source_image is not None:
+        photo = (source_image.width, source_image.height)
+        width, height = (
+            tiers.photo_result_size(task, *photo, tier=chosen, only_provider=only_provider) or photo
+        )
     periods = Periods.current()
     check_budget_allows_new_generations()
     check_tier_can_serve(chosen, task)

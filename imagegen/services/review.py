@@ -2,7 +2,7 @@
 
 - A generation the check flagged is `held`: stored, charged, seen by staff only. Approved, it
   becomes `succeeded` (the owner sees it, their webhook says so); rejected, `rejected` (the
-  owner is told, the unit of quota is not given back, as for a prompt the provider refused).
+  owner is told, and the units it used are given back, once: its owner never had the image).
 - A shared image can be reported from its share page, once per voice: a signed-in reporter
   is one voice per account (three people behind one carrier NAT are three), a viewer who is
   not signed in one per IPv4 address or IPv6 /48 (the block a subscriber is given, so its
@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from .. import webhooks
 from ..models import Generation, ReviewDecision, ShareReport
+from .quota import refund
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,8 @@ def approve(*, generation_ids: Iterable, by: AbstractBaseUser) -> int:
 
 def reject(*, generation_ids: Iterable, by: AbstractBaseUser) -> int:
     """Reject held images and reported shares: the image is `rejected`, seen by nobody but
-    staff, its share link off; the quota it used is not given back. How many were rejected."""
+    staff, its share link off. A held image's units are given back (its owner never saw it);
+    a reported share's are not (its owner had the image). How many were rejected."""
     done = 0
     for generation_id in generation_ids:
         with transaction.atomic():
@@ -108,6 +110,10 @@ def _settle_held(generation_id, status, by):
     )
     if not settled:
         return False
+    if status == Generation.Status.REJECTED:
+        # Only the reviewer whose UPDATE above settled it gets here, and refund() clears the
+        # generation's `charged` flag with a conditional UPDATE of its own: given back once.
+        refund(generation_id)
     action = (
         ReviewDecision.Action.APPROVE
         if status == Generation.Status.SUCCEEDED

@@ -103,15 +103,20 @@ def parameters_text(
     *,
     provider: str,
     model: str,
+    size: tuple[int, int] | None = None,
     original_prompt: str = "",
     original_negative_prompt: str = "",
 ) -> str:
     """The parameters sent, in the `parameters` chunk layout other image apps write.
 
+    `Size` is the image's own (`size`, else the size asked for): an edit or a try-on is the
+    size its provider made it, which the generation records too.
+
     The prompts are what the model got; the user's own words, when they were translated, are
     quoted fields of the last line (A1111 readers take quoted values there), not lines of their
     own, which those readers would take for part of the prompt.
     """
+    width, height = size or (request.width, request.height)
     lines = [request.prompt]
     if request.negative_prompt:
         lines.append(f"Negative prompt: {request.negative_prompt}")
@@ -119,7 +124,7 @@ def parameters_text(
         ("Steps", request.steps),
         ("CFG scale", request.guidance),
         ("Seed", request.seed),
-        ("Size", f"{request.width}x{request.height}"),
+        ("Size", f"{width}x{height}"),
         ("Model", model),
         ("Provider", provider),
         ("Original prompt", _quoted(original_prompt)),
@@ -143,7 +148,9 @@ def _store(generation, *, claim, provider, request, result, image, notes, second
             generation.negative_prompt if generation.negative_prompt_en else ""
         ),
     }
-    text = parameters_text(request, provider=provider.name, model=result.model, **originals)
+    text = parameters_text(
+        request, provider=provider.name, model=result.model, size=image.size, **originals
+    )
     generation.image.save(
         f"image.{image.extension}", ContentFile(stored_bytes(image, text)), save=False
     )

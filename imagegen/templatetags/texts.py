@@ -1,8 +1,11 @@
-"""`{{ generation.error_message|localized }}`: a stored message in the reader's language."""
+"""`{{ generation.error_message|localized }}`: a stored message in the reader's language;
+`{{ generation|review_notice }}`: what a held or removed image's owner is told instead of it."""
 
 from django import template
 
+from ..presenters import review_notice
 from ..user_messages import localize
 
 register = template.Library()
 register.filter("localized", localize)
+register.filter("review_notice", review_notice)

@@ -42,6 +42,11 @@
     img.src = full ? data.image_url : data.thumbnail_url;
     var prompt = root.querySelector(".prompt, .prompt-title");
     img.alt = prompt ? prompt.textContent.trim() : _("Generated image");
+    // The detail page's size is the image's own, whatever was expected of the service.
+    var size = root.querySelector('[data-role="size"]');
+    if (size && full) {
+      img.addEventListener("load", function () { size.textContent = img.naturalWidth + " × " + img.naturalHeight; });
+    }
     media.replaceChildren(img);
   }
 
@@ -79,6 +84,8 @@
     if (badge) { badge.className = "badge status-" + data.status; }
     setText(root, "progress", progressText(data));
     setText(root, "error", data.error);
+    var reviewNext = root.querySelector('[data-role="review-next"]');
+    if (reviewNext) { reviewNext.hidden = data.status !== "held"; }
     var placeholder = root.querySelector(".placeholder");
     if (placeholder && !ACTIVE[data.status]) {
       placeholder.classList.remove("busy");
