@@ -221,7 +221,26 @@ def test_common_time_zones_come_first_with_names_people_read(user_client, user):
     assert "America/Argentina/Buenos_Aires" in everything and "Pacific/Chuuk" in everything
     for relic in ("Factory", "W-SU", "US/Pacific", "Etc/GMT+3", "ROK", "Japan"):
         assert relic not in everything
-    assert ("Europe/Isle_of_Man", "Europe / Isle of Man") in english["All time zones"]
+    isle_of_man = dict(english["All time zones"])["Europe/Isle_of_Man"]
+    assert isle_of_man.startswith("Isle of Man · UTC")
+
+
+def test_every_other_place_is_named_in_the_pages_language_without_old_aliases(user_client, user):
+    korean = zone_choices(user_client.get(PROFILE_URL, HTTP_ACCEPT_LANGUAGE="ko").context["form"])
+    places = dict(korean["모든 시간대"])
+    assert places["America/Chicago"].startswith("미국 · 시카고 · UTC-")
+    assert places["Asia/Kolkata"] == "인도 · 콜카타 · UTC+5:30"
+    assert places["America/Argentina/Buenos_Aires"] == "아르헨티나 · 부에노스 아이레스 · UTC-3"
+    # In the page's alphabet's order: 가나 before 독일 before 미국.
+    labels = [label for _value, label in korean["모든 시간대"]]
+    assert labels.index(places["Africa/Accra"]) < labels.index(places["Europe/Berlin"])
+    assert labels.index(places["Europe/Berlin"]) < labels.index(places["America/Denver"])
+    english = zone_choices(user_client.get(PROFILE_URL, HTTP_ACCEPT_LANGUAGE="en").context["form"])
+    assert dict(english["All time zones"])["Europe/Kyiv"].startswith("Ukraine · Kyiv · UTC+")
+    offered = {value for options in english.values() for value, _label in options}
+    for alias in ("Africa/Asmera", "Asia/Calcutta", "America/Buenos_Aires", "Europe/Kiev"):
+        assert alias not in offered
+    assert "Africa/Asmara" in offered
 
 
 def test_a_zone_saved_before_the_short_list_is_kept_when_the_form_is_saved(client, user):
