@@ -42,7 +42,6 @@ def own_shown_image(request, generation_id):
 
 LAST_REQUEST_SESSION = "travelfit-last-request"
 
-
 @login_required
 def create(request):
     """The prompt page: the form, the quota, and the latest generations with live status.
@@ -51,6 +50,7 @@ def create(request):
     one), so a prompt can be tweaked and sent again; ?from=<id> (a remix) comes first.
     """
     quota = selectors.quota_status(request.user)
+    quota_offer = None
     if request.method == "POST":
         data = request.POST.copy()
         photo_errors = _store_photos(request, data)
@@ -72,6 +72,8 @@ def create(request):
                 # the box can't (a batch asked for more than is left).
                 if not (isinstance(exc, services.QuotaExceeded) and quota.exhausted):
                     form.add_error(exc.field, str(exc))
+                if isinstance(exc, services.QuotaExceeded) and exc.fits:
+                    quota_offer = _quota_offer(data, exc.fits)
             else:
                 request.session[LAST_REQUEST_SESSION] = {
                     name: data[name] for name in form.fields if name in data
@@ -103,8 +105,23 @@ def create(request):
             "preset_data": preset_data,
             "photo_pickers": _photo_pickers(form),
             "tier_options": _tier_options(form),
+            "quota_offer": quota_offer,
         },
     )
+
+
+def _quota_offer(data, fits):
+    """What "Make 3 instead" sends after an over-quota refusal: this request's fields again
+    (its kept photos by their ids), asking for the `fits` pictures that what is left pays for.
+    The page posts it as a form of its own, so that Enter in the create form still means
+    "Generate"."""
+    fields = [
+        (name, value)
+        for name, values in data.lists()
+        if name not in {"csrfmiddlewaretoken", "n"}
+        for value in values
+    ]
+    return {"count": fits, "fields": fields}
 
 
 def _tier_options(form):

@@ -65,8 +65,8 @@ def test_the_profile_shows_the_quota_left_today_and_this_month(user_client, user
         services.submit_generation(user=user, prompt=f"Busan {n}", width=256, height=256)
     Quota.objects.filter(user=user).update(month_used=10)
     page = user_client.get(PROFILE_URL).content.decode()
-    assert "<strong>17 of 20</strong> left today" in page
-    assert "<strong>290 of 300</strong> left this month" in page
+    assert "<strong>17 of 20</strong> units left today" in page
+    assert "<strong>290 of 300</strong> units left this month" in page
 
 
 def test_reset_times_are_the_sites_midnights_shown_in_the_users_time_zone(client, user, settings):
@@ -111,7 +111,7 @@ def test_the_quota_counts_the_sites_day_whatever_the_users_time_zone(client, use
     page = client.get(PROFILE_URL).content.decode()
     shown = site_today + datetime.timedelta(days=2)
     assert f'datetime="{shown.isoformat()}T01:00:00+14:00"' in page
-    assert "<strong>19 of 20</strong> left today" in page
+    assert "<strong>19 of 20</strong> units left today" in page
 
 
 def test_the_users_time_zone_does_not_outlive_the_request(client, user, settings):
