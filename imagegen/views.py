@@ -14,13 +14,14 @@ from django.urls import reverse
 from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from . import media, presenters, selectors, services, tiers
 from . import ops as ops_data
 from .forms import CreateForm, initial_from, reject_control_characters
 from .models import PHOTOS_OF_TASK, Generation, ShareReport, Upload
+from .providers import available_tasks
 from .uploads import UploadRefused, too_large
 
 RECENT_ON_CREATE_PAGE = 6
@@ -41,6 +42,64 @@ def own_shown_image(request, generation_id):
 
 
 LAST_REQUEST_SESSION = "travelfit-last-request"
+
+# The landing page's examples: pictures the offline demo provider drew
+# (providers.demo.draw_postcard(prompt, seed, 480, 360), WebP quality 78, under 6 KB each), in
+# static/img/examples/, with the words they were drawn from and what each shows.
+LANDING_EXAMPLES = (
+    (
+        "img/examples/sunrise-sea.webp",
+        gettext_lazy("Seongsan Ilchulbong in Jeju at sunrise, by the sea"),
+        gettext_lazy("A pale sun rising over lilac hills and a calm sea that reflects it."),
+    ),
+    (
+        "img/examples/desert.webp",
+        gettext_lazy("Desert dunes of the Sahara"),
+        gettext_lazy("Sand-coloured dunes in rows under a blue sky and a pale sun."),
+    ),
+    (
+        "img/examples/night-harbor.webp",
+        gettext_lazy("A quiet harbor by the sea at night, under the stars"),
+        gettext_lazy("A full moon and stars over dark hills, the moonlight on the water."),
+    ),
+    (
+        "img/examples/sunset-village.webp",
+        gettext_lazy("A mountain village at sunset"),
+        gettext_lazy("An orange sun setting behind purple mountain ridges."),
+    ),
+)
+# What each task makes, in a visitor's words; only the tasks this site's providers can do.
+LANDING_TASKS = (
+    (Generation.Task.TEXT, gettext_lazy("A picture from your words: a place, a moment, a mood.")),
+    (
+        Generation.Task.EDIT,
+        gettext_lazy("Your own photo, changed as you say: “me on a beach in Jeju”."),
+    ),
+    (
+        Generation.Task.TRY_ON,
+        gettext_lazy("You in a travel outfit, from a photo of you and one of the clothes."),
+    ),
+)
+
+
+def home(request):
+    """/: the create page for a signed-in user; for a visitor, a page in their language that
+    shows what TravelFit makes and leads to sign-up. A visitor's POST (a session that ended
+    while the create page was open) goes to log in, as before."""
+    if request.user.is_authenticated or request.method not in ("GET", "HEAD"):
+        return create(request)
+    tasks = available_tasks()
+    return render(
+        request,
+        "imagegen/landing.html",
+        {
+            "examples": LANDING_EXAMPLES,
+            "tasks": [(task, text) for task, text in LANDING_TASKS if task in tasks],
+            "daily_quota": settings.IMAGEGEN_DAILY_QUOTA,
+            "picture_price": tiers.picture_price_text(),
+        },
+    )
+
 
 @login_required
 def create(request):

@@ -20,10 +20,16 @@ def assert_nothing_taken(user):
     assert quota is None or quota.day_used == 0
 
 
-def test_anonymous_visitors_are_sent_to_log_in(client):
-    response = client.get(URL)
+def test_a_visitor_gets_the_landing_page_and_a_visitors_post_is_sent_to_log_in(client, db):
+    """/ is the create page only for a signed-in user; a visitor learns what TravelFit makes
+    (tests/test_browser_phone.py), and a post from a session that ended still goes to log in."""
+    page = client.get(URL)
+    assert page.status_code == 200
+    assert "landing-hero" in page.content.decode() and 'name="prompt"' not in page.content.decode()
+    response = client.post(URL, VALID)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+    assert not Generation.objects.exists()
 
 
 def test_page_shows_the_quota_left(user_client, user):
