@@ -371,7 +371,7 @@ def test_password_change_needs_the_old_password(user_client, user):
 
 def test_the_log_in_page_links_to_reset_and_sign_up(client, db):
     page = client.get(reverse("login")).content.decode()
-    assert f'<a href="{reverse("password_reset")}">Forgot your password?</a>' in page
+    assert f'href="{reverse("password_reset")}">Forgot your password?</a>' in page
     assert f'<a href="{reverse("signup")}">' in page
 
 

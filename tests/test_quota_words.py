@@ -143,5 +143,8 @@ def test_every_quota_text_says_units_in_korean(client, user_client, user, make_u
         assert not OLD_KOREAN_WORDS.search(body), (name, OLD_KOREAN_WORDS.search(body))
     assert "오늘 <strong>3크레딧 중 0크레딧</strong> 남음" in pages["create"].content.decode()
     assert "오늘 크레딧을 모두 썼어요." in pages["create"].content.decode()
+    # Pictures are counted in 장, never 개.
+    profile = pages["profile"].content.decode()
+    assert re.search(r"이미지 \d+장을 요청해서 \d+장을 만들었고", profile)
     signup = pages["signup"].content.decode()
     assert "하루에 20크레딧을 드려요. 한 장에 1크레딧이에요." in signup
