@@ -13,10 +13,20 @@ class SignUpForm(UserCreationForm):
     """Django's sign-up form (its username and password checks), plus a required email and the
     browser's time zone (filled in by static/js/time-zone.js; empty without JavaScript)."""
 
+    # Required, and the page says so and why; its own error, not only the browser's bubble
+    # (the sign-up form is `novalidate`, so every field's error is ours and in the page's words).
     email = forms.EmailField(
         required=True,
-        label=_("E-mail"),
-        help_text=_("Used only if you need to reset your password."),
+        label=_("E-mail (required)"),
+        help_text=_(
+            "If you forget your password, a link to set a new one is sent here. "
+            "We send nothing else."
+        ),
+        error_messages={
+            "required": _(
+                "Enter your e-mail address: without it, a forgotten password cannot be reset."
+            )
+        },
     )
     time_zone = forms.CharField(
         required=False, widget=forms.HiddenInput(attrs={"data-browser-time-zone": ""})

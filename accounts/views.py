@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from imagegen import selectors as imagegen_selectors
 from imagegen import services as imagegen_services
+from imagegen import tiers as imagegen_tiers
 
 from . import export, selectors, services, throttles
 from .forms import ApiKeyForm, DeleteAccountForm, PreferencesForm, SignUpForm
@@ -49,7 +50,10 @@ def signup(request):
     """
     if request.user.is_authenticated:
         return redirect(settings.LOGIN_REDIRECT_URL)
-    context = {"daily_quota": settings.IMAGEGEN_DAILY_QUOTA}
+    context = {
+        "daily_quota": settings.IMAGEGEN_DAILY_QUOTA,
+        "picture_price": imagegen_tiers.picture_price_text(),
+    }
     if request.method == "POST":
         form = SignUpForm(request.POST)
         valid = form.is_valid()

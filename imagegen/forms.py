@@ -144,7 +144,7 @@ class GenerationForm(forms.Form):
         choices=[(count, str(count)) for count in range(1, MAX_BATCH + 1)],
         widget=forms.RadioSelect,
         label=_("How many"),
-        help_text=_("Each picture uses one from your quota."),
+        help_text=_("Each picture costs 1 unit of your quota."),
     )
     seed = forms.IntegerField(
         required=False,
@@ -180,7 +180,7 @@ class GenerationForm(forms.Form):
             "Choose one of this site's tiers: %(names)s."
         ) % {"names": ", ".join(tier.name for tier in tiers())}
         if priced():
-            self.fields["n"].help_text = _("Each picture uses its tier's units from your quota.")
+            self.fields["n"].help_text = _("Each picture costs its tier's units of your quota.")
         self.capabilities = capabilities = primary_provider().capabilities
         max_length = settings.IMAGEGEN_MAX_PROMPT_LENGTH
         for name in self.TEXT_FIELDS:

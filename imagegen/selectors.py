@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from .models import Generation, ProviderCooldown, Quota, ReviewDecision
 from .periods import Periods
-from .tiers import Tier, priced, tier_of, tiers
+from .tiers import Tier, tier_of, tiers
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -56,7 +56,6 @@ class QuotaStatus:
     month_left: int
     resets_at: datetime.datetime | None  # when the binding limit next gives more, or None
     cheapest: int = 1  # the units of the cheapest tier: fewer left, nothing can be made
-    in_units: bool = False  # some tier costs more than a unit: the page speaks of units
 
     @property
     def exhausted(self) -> bool:
@@ -77,8 +76,7 @@ class QuotaStatus:
 
 
 def quota_status(user: AbstractBaseUser) -> QuotaStatus:
-    """How many units (generations, where every tier costs one) the user has left today and
-    this month, and when more come."""
+    """How many units the user has left today and this month, and when more come."""
     # A read only: a user who never submitted has no row yet, and gets the defaults it would.
     quota = Quota.objects.filter(user=user).first() or Quota(user=user)
     periods = Periods.current()
@@ -92,7 +90,7 @@ def quota_status(user: AbstractBaseUser) -> QuotaStatus:
     else:
         resets_at = None
     return QuotaStatus(
-        quota.daily_limit, day_left, quota.monthly_limit, month_left, resets_at, cheapest, priced()
+        quota.daily_limit, day_left, quota.monthly_limit, month_left, resets_at, cheapest
     )
 
 

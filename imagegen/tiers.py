@@ -92,9 +92,23 @@ def tier_of(name: str) -> Tier:
 
 
 def priced() -> bool:
-    """True when some tier costs more than a unit: then quotas are spoken of in units, not
-    pictures (with every tier at 1 unit the two are the same, and the pages say pictures)."""
+    """True when some tier costs more than a unit: then a picture's price depends on its tier
+    (the quota always counts units, on every page and in the API)."""
     return any(tier.units != 1 for tier in tiers())
+
+
+def picture_price_text() -> str:
+    """What one picture costs in units, in the reader's language: "A picture costs 1 unit.", or
+    "A picture costs 1 to 3 units, by its quality." when the tiers' prices differ."""
+    prices = sorted({tier.units for tier in tiers()})
+    if len(prices) == 1:
+        return ngettext(
+            "A picture costs %(units)s unit.", "A picture costs %(units)s units.", prices[0]
+        ) % {"units": prices[0]}
+    return gettext("A picture costs %(low)s to %(high)s units, by its quality.") % {
+        "low": prices[0],
+        "high": prices[-1],
+    }
 
 
 def choosable() -> bool:

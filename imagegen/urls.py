@@ -7,7 +7,8 @@ from . import views
 app_name = "imagegen"
 
 urlpatterns = [
-    path("", views.create, name="create"),
+    # The create page for a signed-in user, the landing page for a visitor (views.home).
+    path("", views.home, name="create"),
     path("gallery/", views.gallery, name="gallery"),
     path("ops/", views.ops, name="ops"),
     path("g/<uuid:generation_id>/", views.detail, name="detail"),

@@ -17,13 +17,14 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from . import media, presenters, selectors, services, tiers
 from . import ops as ops_data
 from .forms import CreateForm, initial_from, reject_control_characters
 from .models import PHOTOS_OF_TASK, Generation, ShareReport, Upload
+from .providers import available_tasks
 from .uploads import UploadRefused, too_large
 
 RECENT_ON_CREATE_PAGE = 6
@@ -51,6 +52,63 @@ NOT_REMEMBERED = ("consent",)
 # Where the page opens after a submission: the latest work, in view on a phone too.
 LATEST_ANCHOR = "latest"
 
+# The landing page's examples: pictures the offline demo provider drew
+# (providers.demo.draw_postcard(prompt, seed, 480, 360), WebP quality 78, under 6 KB each), in
+# static/img/examples/, with the words they were drawn from and what each shows.
+LANDING_EXAMPLES = (
+    (
+        "img/examples/sunrise-sea.webp",
+        gettext_lazy("Seongsan Ilchulbong in Jeju at sunrise, by the sea"),
+        gettext_lazy("A pale sun rising over lilac hills and a calm sea that reflects it."),
+    ),
+    (
+        "img/examples/desert.webp",
+        gettext_lazy("Desert dunes of the Sahara"),
+        gettext_lazy("Sand-coloured dunes in rows under a blue sky and a pale sun."),
+    ),
+    (
+        "img/examples/night-harbor.webp",
+        gettext_lazy("A quiet harbor by the sea at night, under the stars"),
+        gettext_lazy("A full moon and stars over dark hills, the moonlight on the water."),
+    ),
+    (
+        "img/examples/sunset-village.webp",
+        gettext_lazy("A mountain village at sunset"),
+        gettext_lazy("An orange sun setting behind purple mountain ridges."),
+    ),
+)
+# What each task makes, in a visitor's words; only the tasks this site's providers can do.
+LANDING_TASKS = (
+    (Generation.Task.TEXT, gettext_lazy("A picture from your words: a place, a moment, a mood.")),
+    (
+        Generation.Task.EDIT,
+        gettext_lazy("Your own photo, changed as you say: “me on a beach in Jeju”."),
+    ),
+    (
+        Generation.Task.TRY_ON,
+        gettext_lazy("You in a travel outfit, from a photo of you and one of the clothes."),
+    ),
+)
+
+
+def home(request):
+    """/: the create page for a signed-in user; for a visitor, a page in their language that
+    shows what TravelFit makes and leads to sign-up. A visitor's POST (a session that ended
+    while the create page was open) goes to log in, as before."""
+    if request.user.is_authenticated or request.method not in ("GET", "HEAD"):
+        return create(request)
+    tasks = available_tasks()
+    return render(
+        request,
+        "imagegen/landing.html",
+        {
+            "examples": LANDING_EXAMPLES,
+            "tasks": [(task, text) for task, text in LANDING_TASKS if task in tasks],
+            "daily_quota": settings.IMAGEGEN_DAILY_QUOTA,
+            "picture_price": tiers.picture_price_text(),
+        },
+    )
+
 
 @login_required
 def create(request):
@@ -61,6 +119,7 @@ def create(request):
     prompt can be tweaked and sent again; ?from=<id> (a remix) comes first.
     """
     quota = selectors.quota_status(request.user)
+    quota_offer = None
     if request.method == "POST":
         data = request.POST.copy()
         refused = _store_photos(request, data)
@@ -79,6 +138,8 @@ def create(request):
                 # the box can't (a batch asked for more than is left).
                 if not (isinstance(exc, services.QuotaExceeded) and quota.exhausted):
                     form.add_error(_field_on_page(form, exc.field), str(exc))
+                if isinstance(exc, services.QuotaExceeded) and exc.fits:
+                    quota_offer = _quota_offer(data, exc.fits)
             else:
                 request.session[LAST_REQUEST_SESSION] = {
                     name: data[name]
@@ -115,6 +176,7 @@ def create(request):
             "problems": _problems(form),
             "words_fields": _words_fields(form),
             "latest_anchor": LATEST_ANCHOR,
+            "quota_offer": quota_offer,
         },
     )
 
@@ -167,6 +229,20 @@ def _problems(form):
             {"label": target.label, "message": field.errors[0], "id": target.id_for_label}
         )
     return problems
+
+
+def _quota_offer(data, fits):
+    """What "Make 3 instead" sends after an over-quota refusal: this request's fields again
+    (its kept photos by their ids), asking for the `fits` pictures that what is left pays for.
+    The page posts it as a form of its own, so that Enter in the create form still means
+    "Generate"."""
+    fields = [
+        (name, value)
+        for name, values in data.lists()
+        if name not in {"csrfmiddlewaretoken", "n"}
+        for value in values
+    ]
+    return {"count": fits, "fields": fields}
 
 
 def _tier_options(form):

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
+from django.utils import translation
 from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 
@@ -39,6 +40,15 @@ def empty_queue():
     """
     if settings.Q_BROKER == "redis":
         get_broker().purge_queue()
+
+
+@pytest.fixture(autouse=True)
+def default_language_afterwards():
+    """Each test leaves the thread in the default language: a request in Korean activates it
+    (LocaleMiddleware) and nothing deactivates it, so a service called by the next test would
+    speak Korean."""
+    yield
+    translation.deactivate()
 
 
 HEALTH_TOKEN = "a-monitors-health-token-0123456789"

@@ -56,8 +56,8 @@ FORMAL_KOREAN = ("십시오", "와/과", "이/가", "은/는", "을/를", "습�
 
 def test_the_sign_up_form_is_korean_for_korean_readers(client, db):
     page = client.get(reverse("signup"), **KOREAN).content.decode()
-    assert "이메일" in page and "비밀번호를 재설정할 때만 써요." in page
-    assert "E-mail" not in page and "Used only if you need" not in page
+    assert "이메일(필수)" in page and "새 비밀번호를 정하는 링크를 이 주소로 보내요." in page
+    assert "E-mail" not in page and "If you forget your password" not in page
 
 
 def test_sign_up_and_log_in_speak_the_sites_tone_not_djangos_formal_one(client, user):

@@ -65,8 +65,8 @@ def test_the_profile_shows_the_quota_left_today_and_this_month(user_client, user
         services.submit_generation(user=user, prompt=f"Busan {n}", width=256, height=256)
     Quota.objects.filter(user=user).update(month_used=10)
     page = user_client.get(PROFILE_URL).content.decode()
-    assert "<strong>17 of 20</strong> left today" in page
-    assert "<strong>290 of 300</strong> left this month" in page
+    assert "<strong>17 of 20</strong> units left today" in page
+    assert "<strong>290 of 300</strong> units left this month" in page
 
 
 def test_reset_times_are_the_sites_midnights_shown_in_the_users_time_zone(client, user, settings):
@@ -111,7 +111,7 @@ def test_the_quota_counts_the_sites_day_whatever_the_users_time_zone(client, use
     page = client.get(PROFILE_URL).content.decode()
     shown = site_today + datetime.timedelta(days=2)
     assert f'datetime="{shown.isoformat()}T01:00:00+14:00"' in page
-    assert "<strong>19 of 20</strong> left today" in page
+    assert "<strong>19 of 20</strong> units left today" in page
 
 
 def test_the_users_time_zone_does_not_outlive_the_request(client, user, settings):
@@ -221,7 +221,26 @@ def test_common_time_zones_come_first_with_names_people_read(user_client, user):
     assert "America/Argentina/Buenos_Aires" in everything and "Pacific/Chuuk" in everything
     for relic in ("Factory", "W-SU", "US/Pacific", "Etc/GMT+3", "ROK", "Japan"):
         assert relic not in everything
-    assert ("Europe/Isle_of_Man", "Europe / Isle of Man") in english["All time zones"]
+    isle_of_man = dict(english["All time zones"])["Europe/Isle_of_Man"]
+    assert isle_of_man.startswith("Isle of Man · UTC")
+
+
+def test_every_other_place_is_named_in_the_pages_language_without_old_aliases(user_client, user):
+    korean = zone_choices(user_client.get(PROFILE_URL, HTTP_ACCEPT_LANGUAGE="ko").context["form"])
+    places = dict(korean["모든 시간대"])
+    assert places["America/Chicago"].startswith("미국 · 시카고 · UTC-")
+    assert places["Asia/Kolkata"] == "인도 · 콜카타 · UTC+5:30"
+    assert places["America/Argentina/Buenos_Aires"] == "아르헨티나 · 부에노스 아이레스 · UTC-3"
+    # In the page's alphabet's order: 가나 before 독일 before 미국.
+    labels = [label for _value, label in korean["모든 시간대"]]
+    assert labels.index(places["Africa/Accra"]) < labels.index(places["Europe/Berlin"])
+    assert labels.index(places["Europe/Berlin"]) < labels.index(places["America/Denver"])
+    english = zone_choices(user_client.get(PROFILE_URL, HTTP_ACCEPT_LANGUAGE="en").context["form"])
+    assert dict(english["All time zones"])["Europe/Kyiv"].startswith("Ukraine · Kyiv · UTC+")
+    offered = {value for options in english.values() for value, _label in options}
+    for alias in ("Africa/Asmera", "Asia/Calcutta", "America/Buenos_Aires", "Europe/Kiev"):
+        assert alias not in offered
+    assert "Africa/Asmara" in offered
 
 
 def test_a_zone_saved_before_the_short_list_is_kept_when_the_form_is_saved(client, user):
@@ -352,7 +371,7 @@ def test_password_change_needs_the_old_password(user_client, user):
 
 def test_the_log_in_page_links_to_reset_and_sign_up(client, db):
     page = client.get(reverse("login")).content.decode()
-    assert f'<a href="{reverse("password_reset")}">Forgot your password?</a>' in page
+    assert f'href="{reverse("password_reset")}">Forgot your password?</a>' in page
     assert f'<a href="{reverse("signup")}">' in page
 
 

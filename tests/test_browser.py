@@ -94,6 +94,14 @@ def sign_up(page, site, username="minji"):
     page.wait_for_url(f"{site}/")
 
 
+def open_menu(page):
+    """On a phone the header's links and language switch are in its menu: open it (on a
+    desktop they are in the row, and there is nothing to open)."""
+    summary = page.locator(".menu > summary")
+    if summary.is_visible() and not page.locator(".menu[open]").count():
+        summary.click()
+
+
 def assert_accessible_basics(page):
     """Every form field has a label, every image has alt text."""
     unlabelled = page.evaluate(
@@ -186,6 +194,7 @@ def test_phone_layout_and_queue_cancel(site, page_factory, make_user):
     # Nothing wider than the phone's screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shoot(page, "prompt-phone")
+    open_menu(page)
     page.get_by_role("link", name="My gallery", exact=True).click()
     shoot(page, "gallery-phone")
     page.locator("article.card a.card-media").first.click()
@@ -282,6 +291,7 @@ def test_with_images_in_a_bucket_the_pages_show_them(
         page.locator("#id_prompt").fill("부산 감천문화마을, 수채화")
         page.get_by_role("button", name="Generate").click()
         page.locator('article.card[data-status="succeeded"]').first.wait_for(timeout=60_000)
+        open_menu(page)
         page.get_by_role("link", name="My gallery", exact=True).click()
         # The load event waits for the page's images (a click waits only for the navigation).
         page.wait_for_load_state("load")

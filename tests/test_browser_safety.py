@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from imagegen import services
 from imagegen.models import Generation, ShareReport
+from tests import test_browser as browser_tests
 from tests import test_browser_newcomer as newcomer
 from tests.conftest import run_queued_generations
 
@@ -63,6 +64,7 @@ def test_a_viewer_reports_a_shared_image_only_once_they_confirm_it(
     # The page's other form, the language switch, posts as well (the share page's referrer
     # policy once made every post from it fail the CSRF check).
     other = "en" if language == "ko" else "ko"
+    browser_tests.open_menu(page)
     page.locator(f'form.language button[value="{other}"]').click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == other

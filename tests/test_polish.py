@@ -311,7 +311,7 @@ def test_retry_over_quota_says_when_more_come_in_the_localized_format(user_clien
     response = user_client.post(reverse("imagegen:retry", args=[failed.pk]), follow=True)
     body = response.content.decode()
     resets = timezone.localtime(services.Periods.current().day_resets_at())
-    assert "You have used all 1 of today&#x27;s generations. More from " in body
+    assert "You have used all 1 of today&#x27;s units. More from " in body
     assert date_format(resets, "DATETIME_FORMAT") in body
 
 

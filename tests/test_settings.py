@@ -107,3 +107,21 @@ def test_tiers_replace_the_provider_list_and_choose_the_default(tmp_path):
     assert result.stdout.strip().splitlines()[-1] == (
         "[('fast', ['demo'], 1), ('best', ['demo'], 3)] ['demo'] best"
     )
+
+
+@pytest.mark.parametrize(
+    ("language", "zone", "expected"),
+    [
+        ("ko", None, "Asia/Seoul"),
+        ("en", None, "UTC"),
+        ("ko", "Europe/Lisbon", "Europe/Lisbon"),
+        ("en", "Asia/Seoul", "Asia/Seoul"),
+    ],
+)
+def test_a_korean_sites_day_ends_at_midnight_in_korea(tmp_path, language, zone, expected):
+    result = start(
+        {"DATA_DIR": str(tmp_path), "LANGUAGE_CODE": language, "TIME_ZONE": zone},
+        command=("shell", "-c", "from django.conf import settings; print(settings.TIME_ZONE)"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected

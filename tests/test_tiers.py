@@ -267,7 +267,8 @@ def test_retry_and_remix_keep_the_tier(two_tiers, user, user_client):
 def test_a_site_without_tiers_offers_no_choice_and_charges_one_unit(user, user_client):
     page = user_client.get(reverse("imagegen:create")).content.decode()
     assert 'name="tier"' not in page
-    assert "units" not in page
+    # Units are the quota's word on every site; here each picture costs one.
+    assert "Each picture costs 1 unit of your quota." in page
     generation = services.submit_generation(user=user, **REQUEST)
     assert (generation.tier, generation.units) == ("standard", 1)
     listed = user_client.get(reverse("api:tiers")).json()["results"]

@@ -20,18 +20,24 @@ def assert_nothing_taken(user):
     assert quota is None or quota.day_used == 0
 
 
-def test_anonymous_visitors_are_sent_to_log_in(client):
-    response = client.get(URL)
+def test_a_visitor_gets_the_landing_page_and_a_visitors_post_is_sent_to_log_in(client, db):
+    """/ is the create page only for a signed-in user; a visitor learns what TravelFit makes
+    (tests/test_browser_phone.py), and a post from a session that ended still goes to log in."""
+    page = client.get(URL)
+    assert page.status_code == 200
+    assert "landing-hero" in page.content.decode() and 'name="prompt"' not in page.content.decode()
+    response = client.post(URL, VALID)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+    assert not Generation.objects.exists()
 
 
 def test_page_shows_the_quota_left(user_client, user):
     services.submit_generation(user=user, prompt="x", width=512, height=512)
     response = user_client.get(URL)
     body = response.content.decode()
-    assert "19 of 20</strong> left today" in body
-    assert "299 of 300</strong> left this month" in body
+    assert "19 of 20</strong> units left today" in body
+    assert "299 of 300</strong> units left this month" in body
 
 
 def test_valid_post_queues_one_generation_and_takes_quota(user_client, user):
@@ -91,13 +97,13 @@ def test_at_zero_quota_the_form_says_when_it_resets_and_queues_nothing(user_clie
     quota.save()
     post(user_client)
     page = user_client.get(URL).content.decode()
-    assert "0 of 1</strong> left today" in page
+    assert "0 of 1</strong> units left today" in page
     assert "More from" in page
     assert 'disabled aria-describedby="quota-note"' in page
     response = post(user_client, prompt="one more please")
     assert response.status_code == 200
     # Said once, by the quota box, not again by the form (see test_polish.py).
-    assert "You have used all your generations for today." in response.content.decode()
+    assert "You have used all of today's units." in response.content.decode()
     assert Generation.objects.filter(owner=user).count() == 1
 
 

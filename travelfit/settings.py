@@ -229,7 +229,9 @@ LANGUAGE_CODE = _setting("LANGUAGE_CODE", _one_of("ko", "en"), "ko", "ko or en")
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # Our corrections to Django's locale formats (Korean: 오전/오후 before the time).
 FORMAT_MODULE_PATH = ["travelfit.formats"]
-TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+# The site's day and month (quotas, reports) and the zone of times shown to a user who chose
+# none: a Korean-first site's day ends at midnight in Korea, not at 09:00 (midnight UTC).
+TIME_ZONE = env.str("TIME_ZONE", default="Asia/Seoul" if LANGUAGE_CODE == "ko" else "UTC")
 USE_I18N = True
 USE_TZ = True
 

@@ -5,9 +5,7 @@ the API answers with."""
 import datetime
 
 from django.utils import formats, timezone
-from django.utils.translation import gettext, gettext_lazy
-
-from .. import tiers
+from django.utils.translation import gettext_lazy, ngettext
 
 
 class SubmissionRefused(Exception):
@@ -21,7 +19,12 @@ class SubmissionRefused(Exception):
 
 
 class QuotaExceeded(SubmissionRefused):
-    """The user has fewer generations left in the current day or month than they asked for."""
+    """The user has fewer units left in the current day or month than they asked for.
+
+    `asked` and `left` count units (the API's words); `fits` is how many pictures of the
+    request's tier what is left still pays for now, which the message offers ("You can make 3
+    pictures now") and the create page turns into a one-tap "Make 3 instead".
+    """
 
     http_status = 429
     code = "over_quota"
@@ -34,53 +37,56 @@ class QuotaExceeded(SubmissionRefused):
         resets_at: datetime.datetime,
         asked: int = 1,
         left: int = 0,
+        fits: int = 0,
     ) -> None:
         self.period = period
         self.limit = limit
         self.resets_at = resets_at
         self.asked = asked
         self.left = left
+        self.fits = fits
         # In the reader's time zone and language: raised while their request is served.
         local = timezone.localtime(resets_at)
         when = f"{formats.date_format(local, 'DATETIME_FORMAT')} {formats.date_format(local, 'T')}"
-        if tiers.priced():
-            text = _UNITS_TEXT[(period, bool(left))]
-        elif left and period == "day":
-            text = gettext(
-                "You asked for %(asked)s, but only %(left)s of today's generations are left. "
-                "More from %(when)s."
-            )
-        elif left:
-            text = gettext(
-                "You asked for %(asked)s, but only %(left)s of this month's generations are "
-                "left. More from %(when)s."
-            )
+        # Every number is followed by its unit word ("3 units", "3크레딧", "3장"), so a Korean
+        # particle after it always follows that word, never a bare digit ("5이에요").
+        if not left:
+            text = _USED_UP[period]
+        elif not fits:
+            text = _TOO_FEW[period]
         elif period == "day":
-            text = gettext(
-                "You have used all %(limit)s of today's generations. More from %(when)s."
+            text = ngettext(
+                "This needs %(asked)s units, but only %(left)s of today's units are left. "
+                "You can make %(fits)s picture now. More from %(when)s.",
+                "This needs %(asked)s units, but only %(left)s of today's units are left. "
+                "You can make %(fits)s pictures now. More from %(when)s.",
+                fits,
             )
         else:
-            text = gettext(
-                "You have used all %(limit)s of this month's generations. More from %(when)s."
+            text = ngettext(
+                "This needs %(asked)s units, but only %(left)s of this month's units are left. "
+                "You can make %(fits)s picture now. More from %(when)s.",
+                "This needs %(asked)s units, but only %(left)s of this month's units are left. "
+                "You can make %(fits)s pictures now. More from %(when)s.",
+                fits,
             )
-        super().__init__(text % {"limit": limit, "when": when, "asked": asked, "left": left})
+        super().__init__(
+            text % {"limit": limit, "when": when, "asked": asked, "left": left, "fits": fits}
+        )
 
 
-# On a site whose tiers cost more than a unit, quotas count units, not pictures.
-_UNITS_TEXT = {
-    ("day", True): gettext_lazy(
-        "This needs %(asked)s units, but only %(left)s of today's units are left. "
-        "More from %(when)s."
+_USED_UP = {
+    "day": gettext_lazy("You have used all %(limit)s of today's units. More from %(when)s."),
+    "month": gettext_lazy("You have used all %(limit)s of this month's units. More from %(when)s."),
+}
+_TOO_FEW = {
+    "day": gettext_lazy(
+        "This needs %(asked)s units, but only %(left)s of today's units are left, too few for "
+        "a picture. More from %(when)s."
     ),
-    ("month", True): gettext_lazy(
-        "This needs %(asked)s units, but only %(left)s of this month's units are left. "
-        "More from %(when)s."
-    ),
-    ("day", False): gettext_lazy(
-        "You have used all %(limit)s of today's units. More from %(when)s."
-    ),
-    ("month", False): gettext_lazy(
-        "You have used all %(limit)s of this month's units. More from %(when)s."
+    "month": gettext_lazy(
+        "This needs %(asked)s units, but only %(left)s of this month's units are left, too few "
+        "for a picture. More from %(when)s."
     ),
 }
 

@@ -111,7 +111,7 @@ def submit_generations(
     if prompt:
         check_prompt(user=user, prompt=prompt)
     with transaction.atomic():
-        bonus = _reserve_quota(user, periods, units=count * chosen.units)
+        bonus = _reserve_quota(user, periods, units=count * chosen.units, per_picture=chosen.units)
         generations = [
             Generation.objects.create(
                 owner=user,

@@ -29,9 +29,9 @@ def quota_for(user: AbstractBaseUser) -> Quota:
     return quota
 
 
-def _reserve_quota(user, periods, units=1):
+def _reserve_quota(user, periods, units=1, per_picture=1):
     """Take `units` of the user's quota, all or none: True if they were bonus credits; or
-    QuotaExceeded.
+    QuotaExceeded, which says how many pictures at `per_picture` units fit in what is left.
 
     One conditional UPDATE: it starts a new period's counter at `units`, or adds them to the
     current one, only where both counters stay within their limits. The database applies it
@@ -76,6 +76,9 @@ def _reserve_quota(user, periods, units=1):
         return True
     quota = Quota.objects.get(user=user)
     day_left = max(0, quota.daily_limit - quota.used_today(day))
+    month_left = max(0, quota.monthly_limit - quota.used_this_month(month))
+    # A smaller batch is paid from the limits (both must allow it) or from the bonus alone.
+    fits = max(min(day_left, month_left), quota.bonus_credits) // per_picture
     if day_left < units:
         refusal = QuotaExceeded(
             period="day",
@@ -83,6 +86,7 @@ def _reserve_quota(user, periods, units=1):
             resets_at=periods.day_resets_at(),
             asked=units,
             left=day_left,
+            fits=fits,
         )
     else:
         refusal = QuotaExceeded(
@@ -90,7 +94,8 @@ def _reserve_quota(user, periods, units=1):
             limit=quota.monthly_limit,
             resets_at=periods.month_resets_at(),
             asked=units,
-            left=max(0, quota.monthly_limit - quota.used_this_month(month)),
+            left=month_left,
+            fits=fits,
         )
     metrics.QUOTA_REFUSALS.labels(refusal.period).inc()
     raise refusal
