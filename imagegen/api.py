@@ -662,6 +662,7 @@ def _create(request):
             callback_url=callback_url,
             api_token=request.api_token,
             origin=presenters.request_origin(request),
+            language=request.LANGUAGE_CODE,
         )
     except services.SubmissionRefused as exc:
         raise _refused(exc) from None
@@ -754,6 +755,7 @@ def _retry(request, generation_id):
             generation_id=generation.pk,
             user=request.user,
             origin=presenters.request_origin(request),
+            language=request.LANGUAGE_CODE,
         )
     except services.SubmissionRefused as exc:
         raise _refused(exc) from None

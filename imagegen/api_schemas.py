@@ -142,6 +142,7 @@ class GenerationOut(Schema):
         "owner is told instead of the image; empty otherwise."
     )
     demo: bool = Field(description="Drawn by the offline demo provider.")
+    url: str = Field(description="This generation in the API (what GET answers).")
     detail_url: str = Field(description="The generation's page on the site.")
     image_url: str | None = Field(description="The image, once done (follows the key).")
     thumbnail_url: str | None = Field(description="A WebP thumbnail, once done.")
