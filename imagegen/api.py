@@ -15,6 +15,7 @@ import copy
 import datetime
 import json
 import math
+import re
 import uuid
 from pathlib import Path
 
@@ -27,6 +28,8 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI, Query
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
@@ -64,7 +67,9 @@ from .providers import available_tasks, primary_provider
 from .uploads import UploadRefused, too_large
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
-UTF8_ONLY = "Send the body as UTF-8 JSON, without a byte order mark (not UTF-16 or UTF-32)."
+UTF8_ONLY = gettext_lazy(
+    "Send the body as UTF-8 JSON, without a byte order mark (not UTF-16 or UTF-32)."
+)
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -141,7 +146,7 @@ def _invalid(fields):
     return ApiError(
         400,
         "invalid",
-        "Some fields are not valid; see `fields`.",
+        _("Some fields are not valid; see `fields`."),
         fields={name: [str(message) for message in errors] for name, errors in fields.items()},
     )
 
@@ -169,7 +174,7 @@ class ApiKey(AuthBase):
     openapi_description = "An API key made on /accounts/keys/ (`tf_…`)."
 
     def __call__(self, request):
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        scheme, _space, key = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             return None
         key = key.strip()
@@ -178,7 +183,7 @@ class ApiKey(AuthBase):
             raise ApiError(
                 401,
                 "unauthenticated",
-                "This API key is not valid; it may have been revoked.",
+                _("This API key is not valid; it may have been revoked."),
                 headers=UNAUTHENTICATED,
             )
         wait = ratelimit.check_rate_limit(token)
@@ -186,8 +191,11 @@ class ApiKey(AuthBase):
             raise ApiError(
                 429,
                 "rate_limited",
-                f"Too many requests with this key: at most {settings.API_RATE_LIMIT} a minute. "
-                f"Try again in {wait} s.",
+                _(
+                    "Too many requests with this key: at most %(limit)s a minute. "
+                    "Try again in %(wait)s s."
+                )
+                % {"limit": settings.API_RATE_LIMIT, "wait": wait},
                 headers={"Retry-After": str(wait)},
                 retry_after=wait,
             )
@@ -213,8 +221,10 @@ class Session(AuthBase):
             raise ApiError(
                 403,
                 "csrf_failed",
-                "The CSRF check failed: send the csrftoken cookie's value in an X-CSRFToken "
-                "header, or use an API key instead of the session.",
+                _(
+                    "The CSRF check failed: send the csrftoken cookie's value in an X-CSRFToken "
+                    "header, or use an API key instead of the session."
+                ),
             )
         request.api_token = None
         return request.user
@@ -316,20 +326,24 @@ def _unauthenticated(request, exc):
     return error_response(
         401,
         "unauthenticated",
-        "Sign in, or send `Authorization: Bearer <your API key>`.",
+        _("Sign in, or send `Authorization: Bearer <your API key>`."),
         headers=UNAUTHENTICATED,
     )
 
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc):
-    code = {400: "bad_request", 404: "not_found"}.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc))
+    """ninja's own refusals, in our words (its texts are English only)."""
+    if exc.status_code == 404:
+        return _not_found(request, exc)
+    if exc.status_code == 400:
+        return error_response(400, "bad_request", _("The request could not be read."))
+    return error_response(exc.status_code, "error", _("The request was refused."))
 
 
 @api.exception_handler(Http404)
 def _not_found(request, exc):
-    return error_response(404, "not_found", "Nothing of yours is at this address.")
+    return error_response(404, "not_found", _("Nothing of yours is at this address."))
 
 
 @api.exception_handler(NinjaValidationError)
@@ -338,7 +352,8 @@ def _validation_error(request, exc):
     fields = {}
     for error in exc.errors:
         names = [part for part in error["loc"][1:] if isinstance(part, str)]
-        fields.setdefault(names[-1] if names else error["loc"][0], []).append(_message(error))
+        name = names[-1] if names else error["loc"][0]
+        fields.setdefault(name, []).append(_message(error, name))
     return _api_error(request, _invalid(fields))
 
 
@@ -348,39 +363,84 @@ def _crash(request, exc):
     raise exc
 
 
-# How a pydantic error reads; the JSON type that was expected, by pydantic's error type.
+# How a pydantic error reads, in the reader's language (pydantic's own texts are English only);
+# the JSON type that was expected, by pydantic's error type.
 EXPECTED = {
-    "string_type": "text",
-    "int_type": "a whole number",
-    "float_type": "a number",
-    "bool_type": "true or false",
-    "int_from_float": "a whole number",
+    "string_type": gettext_lazy("text"),
+    "int_type": gettext_lazy("a whole number"),
+    "float_type": gettext_lazy("a number"),
+    "bool_type": gettext_lazy("true or false"),
+    "int_from_float": gettext_lazy("a whole number"),
 }
+# Values that could not be read as the type a query parameter takes.
+UNREADABLE = {
+    "int_parsing": gettext_lazy("Send a whole number here."),
+    "int_parsing_size": gettext_lazy("Send a whole number here."),
+    "float_parsing": gettext_lazy("Send a number here."),
+    "bool_parsing": gettext_lazy("Send true or false here."),
+    "uuid_parsing": gettext_lazy("Send an id (a UUID) here."),
+    "uuid_type": gettext_lazy("Send an id (a UUID) here."),
+}
+# Limits, with the value pydantic names in the error's context.
+LIMITS = {
+    "greater_than_equal": ("ge", gettext_lazy("Send a value greater than or equal to %(limit)s.")),
+    "greater_than": ("gt", gettext_lazy("Send a value greater than %(limit)s.")),
+    "less_than_equal": ("le", gettext_lazy("Send a value less than or equal to %(limit)s.")),
+    "less_than": ("lt", gettext_lazy("Send a value less than %(limit)s.")),
+    "string_too_short": ("min_length", gettext_lazy("Send at least %(limit)s characters.")),
+    "string_too_long": ("max_length", gettext_lazy("Send at most %(limit)s characters.")),
+}
+# A field whose text must have a form (pydantic's `pattern`): what it is, said plainly.
+PATTERNS = {
+    "source_image": gettext_lazy("Send an upload's id (POST /uploads), a UUID."),
+    "garment_image": gettext_lazy("Send an upload's id (POST /uploads), a UUID."),
+}
+CURSOR_REFUSED = gettext_lazy("Use the `next` URL of the previous page; this cursor is not one.")
 
 
-def _message(error):
+def _message(error, field=""):
+    """A pydantic (or ninja) error about `field`, in the reader's language."""
     kind = error["type"]
+    context = error.get("ctx") or {}
     if kind in EXPECTED:
-        return f"Send a single value here ({EXPECTED[kind]}), not {_json_type(error.get('input'))}."
+        return _("Send a single value here (%(expected)s), not %(given)s.") % {
+            "expected": EXPECTED[kind],
+            "given": _json_type(error.get("input")),
+        }
     if kind == "extra_forbidden":
-        return "Unknown field: leave it out (field names are listed in the API docs)."
+        return _("Unknown field: leave it out (field names are listed in the API docs).")
     if kind == "missing":
-        return "This field is required."
-    return error["msg"] + "."
+        return _("This field is required.")
+    if kind in ("literal_error", "enum"):
+        choices = re.findall(r"'([^']*)'", str(context.get("expected", "")))
+        if choices:
+            quoted = ", ".join(f"'{choice}'" for choice in choices)
+            return _("Choose one of: %(choices)s.") % {"choices": quoted}
+    if field == "cursor":
+        return str(CURSOR_REFUSED)
+    if kind == "string_pattern_mismatch" and field in PATTERNS:
+        return str(PATTERNS[field])
+    if kind in UNREADABLE:
+        return str(UNREADABLE[kind])
+    if kind in LIMITS:
+        name, text = LIMITS[kind]
+        if name in context:
+            return text % {"limit": context[name]}
+    return _("This value is not accepted here.")
 
 
 def _json_type(value):
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "true or false"
+        return _("true or false")
     if isinstance(value, dict):
-        return "an object"
+        return _("an object")
     if isinstance(value, list):
-        return "a list"
+        return _("a list")
     if isinstance(value, int | float):
-        return "a number"
-    return "text"
+        return _("a number")
+    return _("text")
 
 
 def _refused(exc):
@@ -446,9 +506,7 @@ def _after_cursor(cursor):
             raise ValueError("naive")
         return created_at, uuid.UUID(pk)
     except (ValueError, TypeError, UnicodeError, binascii.Error, RecursionError):
-        raise _invalid(
-            {"cursor": ["Use the `next` URL of the previous page; this cursor is not one."]}
-        ) from None
+        raise _invalid({"cursor": [str(CURSOR_REFUSED)]}) from None
 
 
 @api.get(
@@ -546,28 +604,30 @@ def _json_object(request):
         raise ApiError(
             415,
             "unsupported_media_type",
-            "Send the body as JSON, with `Content-Type: application/json`.",
+            _("Send the body as JSON, with `Content-Type: application/json`."),
         )
     charset = request.content_params.get("charset", "utf-8").lower()
     body = request.body
     if charset not in ("utf-8", "utf8") or body.startswith(codecs.BOM_UTF8):
-        raise ApiError(400, "invalid_json", UTF8_ONLY)
+        raise ApiError(400, "invalid_json", str(UTF8_ONLY))
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiError(400, "invalid_json", UTF8_ONLY) from None
+        raise ApiError(400, "invalid_json", str(UTF8_ONLY)) from None
     try:
         data = json.loads(text, object_pairs_hook=_refuse_duplicates)
     except _DuplicateKey as exc:
         raise ApiError(
-            400, "invalid_json", f"The key {exc} appears twice in one object: send it once."
+            400,
+            "invalid_json",
+            _("The key %(key)s appears twice in one object: send it once.") % {"key": exc},
         ) from None
     except (ValueError, RecursionError):
         # RecursionError: a body nested thousands deep is not a request we can take.
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+        raise ApiError(400, "invalid_json", _("The body is not valid JSON.")) from None
     if not isinstance(data, dict):
         raise ApiError(
-            400, "invalid_json", 'Send a JSON object, like {"prompt": "Jeju at sunrise"}.'
+            400, "invalid_json", _('Send a JSON object, like {"prompt": "Jeju at sunrise"}.')
         )
     return data
 
@@ -589,7 +649,7 @@ def _validated_request(request, data):
             if error["type"] == "missing":
                 continue  # the form says what is missing, in its own words
             name = str(error["loc"][0]) if error["loc"] else "body"
-            errors.setdefault(name, []).append(_message(error))
+            errors.setdefault(name, []).append(_message(error, name))
     form_data = {
         name: value
         for name, value in data.items()
@@ -597,14 +657,18 @@ def _validated_request(request, data):
     }
     form = GenerationForm(form_data, user=request.user)
     for name in sorted(set(form_data) - set(form.fields)):
-        errors[name] = [f"The site's image provider does not take `{name}`; leave it out."]
+        errors[name] = [
+            _("The site's image provider does not take `%(field)s`; leave it out.")
+            % {"field": name}
+        ]
         del form.data[name]
     task = data.get("task") or Generation.Task.TEXT
     if task != Generation.Task.TEXT:
         for name in TEXT_ONLY_FIELDS:
             if data.get(name) is not None:
                 errors.setdefault(name, []).append(
-                    f"`{name}` is for pictures from words: a photo task is its photo's size."
+                    _("`%(field)s` is for pictures from words: a photo task is its photo's size.")
+                    % {"field": name}
                 )
                 form.data.pop(name, None)
     if not form.is_valid():
@@ -728,8 +792,8 @@ def _cancel(request, generation_id):
         raise ApiError(
             409,
             "conflict",
-            f"It is {generation.get_status_display().lower()} already, "
-            "so it can no longer be canceled.",
+            _("It is “%(status)s” already, so it can no longer be canceled.")
+            % {"status": generation.get_status_display()},
             status=generation.status,
         )
     return 200, _one(request, generation), {}
@@ -806,7 +870,7 @@ def share(request, generation_id: uuid.UUID):
         raise ApiError(
             409,
             "conflict",
-            "Only a finished image can be shared.",
+            _("Only a finished image can be shared."),
             status=generation.status,
         )
     url = reverse("imagegen:shared", args=[token])
@@ -952,18 +1016,18 @@ def create_upload(request):
         raise ApiError(
             415,
             "unsupported_media_type",
-            "Send the photo as multipart/form-data, in a field named `file`.",
+            _("Send the photo as multipart/form-data, in a field named `file`."),
         )
     try:
         chosen = request.FILES.get("file")
     except MultiPartParserError:
         raise _refused_file(
-            "The multipart body could not be read (a boundary is missing or wrong)."
+            _("The multipart body could not be read (a boundary is missing or wrong).")
         ) from None
     if "file" in getattr(request, "oversized_uploads", set()):
         raise _refused_file(too_large().localized())
     if chosen is None:
-        raise _refused_file("Send the photo in a multipart field named `file`.")
+        raise _refused_file(_("Send the photo in a multipart field named `file`."))
     try:
         upload = services.store_upload(user=request.user, data=chosen.read())
     except UploadRefused as exc:
@@ -1028,7 +1092,7 @@ def delete_upload(request, upload_id: uuid.UUID):
         deleted = services.delete_upload(upload_id=upload_id, user=request.user)
     except services.UploadInUse:
         raise ApiError(
-            409, "conflict", "A generation that is not finished yet uses this photo."
+            409, "conflict", _("A generation that is not finished yet uses this photo.")
         ) from None
     if not deleted:
         raise Http404

@@ -6,6 +6,7 @@ from functools import wraps
 
 from django.http import HttpResponseNotAllowed
 from django.urls import include, path, re_path
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
 
@@ -29,7 +30,7 @@ def _json_405(view):
         return error_response(
             405,
             "method_not_allowed",
-            f"Use {' or '.join(allowed)} at this address.",
+            _("This address takes only %(methods)s.") % {"methods": ", ".join(allowed)},
             headers={"Allow": ", ".join(allowed)},
         )
 
@@ -46,7 +47,7 @@ def _operations():
 @csrf_exempt
 def not_found(request, path=""):
     """Any other address under /api/: a JSON 404 instead of the site's HTML page."""
-    return error_response(404, "not_found", "There is no API endpoint at this address.")
+    return error_response(404, "not_found", _("There is no API endpoint at this address."))
 
 
 urlpatterns = [

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from travelfit.json_errors import json_error
 
@@ -74,7 +75,8 @@ def with_idempotency(request, user, compute_response: Callable[[], HttpResponse]
         return _error(
             400,
             "idempotency_key_invalid",
-            f"An {HEADER} is 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
+            _("An %(header)s is 1 to %(most)s printable ASCII characters.")
+            % {"header": HEADER, "most": MAX_KEY_LENGTH},
         )
     now = timezone.now()
     digest = fingerprint(request)
@@ -91,7 +93,8 @@ def with_idempotency(request, user, compute_response: Callable[[], HttpResponse]
             return _error(
                 409,
                 "idempotency_key_reused",
-                f"This {HEADER} was used with a different request; use a new key.",
+                _("This %(header)s was used with a different request; use a new key.")
+                % {"header": HEADER},
             )
         elif existing.response_status is not None:
             return _replay(existing)
@@ -132,7 +135,8 @@ def _in_use():
     response = _error(
         409,
         "idempotency_key_in_use",
-        f"A request with this {HEADER} is still being answered; try again in a moment.",
+        _("A request with this %(header)s is still being answered; try again in a moment.")
+        % {"header": HEADER},
     )
     response["Retry-After"] = "1"
     return response
@@ -176,5 +180,5 @@ def _replay(record):
 
 def purge_expired(*, now=None) -> int:
     """Delete records past their 24 hours; returns how many."""
-    deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=now or timezone.now()).delete()
-    return deleted
+    expired = IdempotencyRecord.objects.filter(expires_at__lte=now or timezone.now())
+    return expired.delete()[0]

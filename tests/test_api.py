@@ -196,6 +196,7 @@ def test_the_session_without_a_csrf_token_is_refused(user):
         ({"prompt": "Seoul", "n": 5}, "n", "less than or equal to 4"),
         ({"prompt": "Seoul", "n": 0}, "n", "greater than or equal to 1"),
         ({"prompt": "Seoul", "aspect": "round"}, "aspect", "'square'"),
+        ({"prompt": "Seoul", "task": "paint"}, "task", "Choose one of: 'text', 'edit'"),
         ({"prompt": "Seoul", "steps": 20}, "steps", "does not take `steps`"),
         ({"prompt": "Seoul", "guidance": 4.5}, "guidance", "does not take `guidance`"),
     ],
@@ -307,6 +308,81 @@ def test_the_api_speaks_english_unless_asked_for_korean(api, user, settings):
     assert other["Content-Language"] == "en"
     # The pages themselves still default to the site's language.
     assert api.get(reverse("login"))["Content-Language"] == "ko"
+
+
+ENGLISH_WORDS = re.compile(r"\b[A-Za-z]{2,} [A-Za-z]{2,} [A-Za-z]{2,}\b")
+
+
+def error_texts(response):
+    """Every text of an error answer meant for people: its message and each field's."""
+    error = response.json()["error"]
+    texts = [error["message"]]
+    for messages in (error.get("fields") or {}).values():
+        texts.extend(messages)
+    return texts
+
+
+def test_under_accept_language_ko_every_api_text_is_korean(api, user, key, settings, client):
+    """409s, pydantic's field texts, "Unknown field", the top-level message, 401/404/405/415/
+    429, Idempotency-Key's: all Korean, and Content-Language says so. Codes stay."""
+    settings.API_RATE_LIMIT = 0
+    ko = {"HTTP_ACCEPT_LANGUAGE": "ko-KR,ko;q=0.9,en;q=0.8"}
+    done, running = make_done(user), make_running(user)
+    answers = {
+        "invalid": post_json(
+            api,
+            LIST_URL,
+            {"prompt": 123, "n": 9, "task": "paint", "colour": "blue", "source_image": "x"},
+            **ko,
+        ),
+        "invalid query": api.get(
+            LIST_URL + "?limit=0&cursor=0&status=bogus&favourites=maybe&q=" + "x" * 300, **ko
+        ),
+        "invalid size": post_json(api, LIST_URL, {"prompt": "Seoul", "n": 0, "seed": "7"}, **ko),
+        "invalid_json": api.post(LIST_URL, "[1]", content_type="application/json", **ko),
+        "twice": api.post(
+            LIST_URL, '{"prompt": "a", "prompt": "b"}', content_type="application/json", **ko
+        ),
+        "415": api.post(LIST_URL, "prompt=Seoul", content_type="text/plain", **ko),
+        "415 upload": post_json(api, reverse("api:uploads"), {"file": "x"}, **ko),
+        "400 upload": api.post(reverse("api:uploads"), {"photo": "x"}, **ko),
+        "401": client.get(LIST_URL, HTTP_AUTHORIZATION="", **ko),
+        "401 key": Client().get(LIST_URL, **bearer("tf_revoked"), **ko),
+        "404": api.get(reverse("api:generation", args=[uuid.uuid4()]), **ko),
+        "404 address": api.get("/api/v1/nothing", **ko),
+        "405": api.put(LIST_URL, **ko),
+        "409 cancel": api.post(reverse("api:cancel", args=[done.pk]), **ko),
+        "409 share": api.put(reverse("api:share", args=[running.pk]), **ko),
+        "409 delete": api.delete(item_url(running), **ko),
+        "idempotency invalid": post_json(api, LIST_URL, VALID, HTTP_IDEMPOTENCY_KEY="é", **ko),
+    }
+    post_json(api, LIST_URL, VALID, HTTP_IDEMPOTENCY_KEY="k-1", **ko)
+    answers["idempotency reused"] = post_json(
+        api, LIST_URL, {**VALID, "seed": 8}, HTTP_IDEMPOTENCY_KEY="k-1", **ko
+    )
+    settings.API_RATE_LIMIT = 1
+    api.get(QUOTA_URL, **ko)
+    answers["429"] = api.get(QUOTA_URL, **ko)
+    for name, response in answers.items():
+        assert response.status_code >= 400, name
+        assert response["Content-Language"] == "ko", name
+        for text in error_texts(response):
+            assert HANGUL.search(text), (name, text)
+            assert not ENGLISH_WORDS.search(text), (name, text)
+    # The codes never change with the language.
+    assert answers["invalid"].json()["error"]["code"] == "invalid"
+    assert answers["409 cancel"].json()["error"]["status"] == "succeeded"
+    assert set(answers["invalid"].json()["error"]["fields"]) == {
+        "prompt",
+        "n",
+        "task",
+        "colour",
+        "source_image",
+    }
+    # And without the header, the same refusals are English, said so.
+    english = post_json(api, LIST_URL, {"prompt": 123, "colour": "blue"})
+    assert english["Content-Language"] == "en"
+    assert not any(HANGUL.search(text) for text in error_texts(english))
 
 
 def test_json_is_sent_as_utf8_text_not_escaped(api, user):
