@@ -998,11 +998,11 @@ def _refused_file(message):
 
 @api.post(
     "/uploads",
-    response={201: UploadOut, **_errors(400, 401, 403, 415, 429)},
+    response={201: UploadOut, **_errors(400, 401, 403, 409, 415, 429)},
     url_name="uploads",
     summary="Upload a photo",
     tags=["uploads"],
-    openapi_extra=UPLOAD_BODY,
+    openapi_extra={**UPLOAD_BODY, "parameters": [IDEMPOTENCY_KEY]},
 )
 def create_upload(request):
     """A photo to edit or to try an outfit on, as `multipart/form-data` with one field, `file`.
@@ -1010,7 +1010,8 @@ def create_upload(request):
     It is checked by its bytes (JPEG, PNG, WebP, HEIC/HEIF; one frame; within the size
     limits), turned upright and kept as a copy with no metadata at all (no EXIF, no GPS). Use
     its `id` as `source_image` or `garment_image` before `expires_at`: a photo no generation
-    uses is deleted after a day.
+    uses is deleted after a day. With an `Idempotency-Key`, sending the same file again gets
+    the first answer, and the upload is stored (and counted) once.
     """
     if request.content_type != "multipart/form-data":
         raise ApiError(
@@ -1019,11 +1020,16 @@ def create_upload(request):
             _("Send the photo as multipart/form-data, in a field named `file`."),
         )
     try:
-        chosen = request.FILES.get("file")
+        request.FILES  # noqa: B018  read here: Idempotency-Key compares the files it holds
     except MultiPartParserError:
         raise _refused_file(
             _("The multipart body could not be read (a boundary is missing or wrong).")
         ) from None
+    return _idempotent(request, lambda: _store_upload(request))
+
+
+def _store_upload(request):
+    chosen = request.FILES.get("file")
     if "file" in getattr(request, "oversized_uploads", set()):
         raise _refused_file(too_large().localized())
     if chosen is None:
@@ -1041,9 +1047,7 @@ def create_upload(request):
             retry_after=exc.retry_after_seconds,
         ) from None
     location = request.build_absolute_uri(reverse("api:upload", args=[upload.pk]))
-    response = api.create_response(request, _upload_item(upload), status=201)
-    response["Location"] = location
-    return response
+    return 201, _upload_item(upload), {"Location": location}
 
 
 UPLOAD_ID = "/uploads/{uuid:upload_id}"

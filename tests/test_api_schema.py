@@ -88,6 +88,17 @@ def test_the_schema_describes_the_strict_create_body(client, db):
     assert (create["properties"]["n"]["minimum"], create["properties"]["n"]["maximum"]) == (1, 4)
 
 
+def test_every_post_lists_the_idempotency_key_header(client, db):
+    schema = client.get(SCHEMA_URL).json()
+    paths = schema["paths"]
+    posts = {path: methods["post"] for path, methods in paths.items() if "post" in methods}
+    assert "/api/v1/uploads" in posts
+    for path, operation in posts.items():
+        names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        assert "Idempotency-Key" in names, path
+        assert "409" in operation["responses"], path
+
+
 def non_null_branch(prop):
     """The non-null branch of a nullable property (`anyOf: [{type: …}, {type: null}]`)."""
     return next(branch for branch in prop.get("anyOf", [prop]) if branch.get("type") != "null")

@@ -174,6 +174,46 @@ def test_a_user_may_upload_so_many_photos_a_day(api, user, settings):
     assert upload(api, photos.jpeg_with_gps()).status_code == 201
 
 
+def multipart(data, boundary, name="me.jpg"):
+    """A multipart body with one `file`, drawn with `boundary`, as a client draws it anew for
+    every send."""
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode()
+
+
+def send(client, data, boundary, key):
+    return client.generic(
+        "POST",
+        UPLOADS,
+        multipart(data, boundary),
+        content_type=f"multipart/form-data; boundary={boundary}",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+
+def test_an_upload_retried_with_its_idempotency_key_is_stored_and_counted_once(api, user, settings):
+    """The same key and the same file, in another envelope (a new boundary): the first answer
+    again, one upload, one of the day's. Another file with the key: 409."""
+    settings.IMAGEGEN_UPLOADS_PER_DAY = 1
+    photo = photos.jpeg_with_gps()
+    first = send(api, photo, "first-boundary", "upload-1")
+    again = send(api, photo, "another-boundary-drawn-by-the-retry", "upload-1")
+    assert first.status_code == again.status_code == 201, first.content
+    assert again.json() == first.json()
+    assert again["Location"] == first["Location"]
+    assert again["Idempotent-Replayed"] == "true"
+    assert Upload.objects.count() == 1 and len(stored_files()) == 1
+    other = send(api, photos.jpeg_with_gps(width=321), "b3", "upload-1")
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    # The day's one upload was counted once: a new key is refused for the day, not stored.
+    assert send(api, photo, "b4", "upload-2").status_code == 429
+    assert Upload.objects.count() == 1
+
+
 # --- Private --------------------------------------------------------------------------------------
 
 
