@@ -95,8 +95,8 @@ ERROR_CODES = {
     "method_not_allowed": (405, "Another method is needed here (`Allow` lists them)."),
     "conflict": (
         409,
-        "Not in this state: cancel once started, delete while running, share "
-        "before done; `status` says the state.",
+        "Not in this state: cancel once started, delete while running, share or download "
+        "the image before it is done; `status` says the state.",
     ),
     "idempotency_key_invalid": (400, "The Idempotency-Key is not 1–255 printable ASCII."),
     "idempotency_key_reused": (409, "The Idempotency-Key was used with another request."),
@@ -903,9 +903,30 @@ def _file_responses(*content_types):
     }
 
 
+def _own_image(request, generation_id):
+    """The user's own generation whose image may be seen (succeeded); 409 naming its status
+    while it has none (queued, running, held for review, failed…). Someone else's: 404."""
+    generation = _own_generation(request, generation_id)
+    if generation.status == Generation.Status.SUCCEEDED:
+        return generation
+    if generation.is_active:
+        message = _(
+            "It is “%(status)s”: its image comes once it has succeeded; poll it, or wait for "
+            "its webhook."
+        )
+    else:
+        message = _("It is “%(status)s”: it has no image to send.")
+    raise ApiError(
+        409,
+        "conflict",
+        message % {"status": generation.get_status_display()},
+        status=generation.status,
+    )
+
+
 @api.get(
     ID + "/image.png",
-    response=_errors(400, 401, 404, 429),
+    response=_errors(400, 401, 404, 409, 429),
     url_name="image",
     summary="Download the image",
     tags=["images"],
@@ -913,8 +934,8 @@ def _file_responses(*content_types):
 )
 def image(request, generation_id: uuid.UUID, download: bool = False):
     """The image as the provider made it (usually PNG); `download=true` as an attachment.
-    404 until it has succeeded (held for review included)."""
-    generation = views.own_shown_image(request, generation_id)
+    409 with its `status` until it has succeeded (held for review included)."""
+    generation = _own_image(request, generation_id)
     return views.send_file(
         generation.image,
         content_type=generation.image_content_type,
@@ -924,14 +945,15 @@ def image(request, generation_id: uuid.UUID, download: bool = False):
 
 @api.get(
     ID + "/thumb.webp",
-    response=_errors(401, 404, 429),
+    response=_errors(401, 404, 409, 429),
     url_name="thumbnail",
     summary="Download the thumbnail",
     tags=["images"],
     openapi_extra=_file_responses("image/webp"),
 )
 def thumbnail(request, generation_id: uuid.UUID):
-    generation = views.own_shown_image(request, generation_id)
+    """A small WebP of the image; 409 with its `status` until it has succeeded."""
+    generation = _own_image(request, generation_id)
     return views.send_file(generation.thumbnail, content_type="image/webp")
 
 

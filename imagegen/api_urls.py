@@ -14,33 +14,60 @@ from .api import api, error_response
 
 app_name = "api"
 
-METHOD_ORDER = ("GET", "POST", "PUT", "PATCH", "DELETE")
+METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 
-def _json_405(view):
-    """ninja answers a method an address does not take with a plain-text 405; this gives it
-    the API's error shape, and the Allow header in a fixed order."""
+def _api_view(view):
+    """Every operation's view, with what ninja does not do itself: HEAD wherever GET is taken
+    (the GET's headers, no body), and a 405 in the API's error shape with the Allow header in
+    a fixed order (ninja's is plain text)."""
 
     @wraps(view)
     def answer(request, *args, **kwargs):
-        response = view(request, *args, **kwargs)
-        if not isinstance(response, HttpResponseNotAllowed):
-            return response
-        allowed = [m for m in METHOD_ORDER if m in response["Allow"].split(", ")]
-        return error_response(
-            405,
-            "method_not_allowed",
-            _("This address takes only %(methods)s.") % {"methods": ", ".join(allowed)},
-            headers={"Allow": ", ".join(allowed)},
-        )
+        head = request.method == "HEAD"
+        if head:
+            request.method = "GET"
+        try:
+            response = view(request, *args, **kwargs)
+        finally:
+            if head:
+                request.method = "HEAD"
+        if isinstance(response, HttpResponseNotAllowed):
+            response = _not_allowed(response)
+        return _without_body(response) if head else response
 
     return answer
+
+
+def _without_body(response):
+    """A GET's answer as HEAD's: the same headers (Content-Length included), no body."""
+    if response.streaming:
+        # A file: its length is in the headers already; the file itself is closed unread.
+        response.streaming_content = iter(())
+        return response
+    length = len(response.content)
+    response.content = b""
+    response["Content-Length"] = str(length)
+    return response
+
+
+def _not_allowed(response):
+    taken = response["Allow"].split(", ")
+    if "GET" in taken:
+        taken.append("HEAD")
+    allowed = [m for m in METHOD_ORDER if m in taken]
+    return error_response(
+        405,
+        "method_not_allowed",
+        _("This address takes only %(methods)s.") % {"methods": ", ".join(allowed)},
+        headers={"Allow": ", ".join(allowed)},
+    )
 
 
 def _operations():
     patterns, _app, _namespace = api.urls
     for pattern in patterns:
-        pattern.callback = _json_405(pattern.callback)
+        pattern.callback = _api_view(pattern.callback)
     return patterns
 
 

@@ -354,6 +354,7 @@ def test_under_accept_language_ko_every_api_text_is_korean(api, user, key, setti
         "409 cancel": api.post(reverse("api:cancel", args=[done.pk]), **ko),
         "409 share": api.put(reverse("api:share", args=[running.pk]), **ko),
         "409 delete": api.delete(item_url(running), **ko),
+        "409 image": api.get(reverse("api:image", args=[running.pk]), **ko),
         "idempotency invalid": post_json(api, LIST_URL, VALID, HTTP_IDEMPOTENCY_KEY="é", **ko),
     }
     post_json(api, LIST_URL, VALID, HTTP_IDEMPOTENCY_KEY="k-1", **ko)
@@ -674,7 +675,7 @@ def test_a_wrong_method_is_405_json_with_allow(api):
     response = api.put(LIST_URL)
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
-    assert response["Allow"] == "GET, POST"
+    assert response["Allow"] == "GET, HEAD, POST"
 
 
 def test_unknown_api_addresses_answer_json_404(api):
@@ -913,6 +914,72 @@ def test_the_download_names_the_file_only_when_asked(api, user):
     assert "attachment" not in api.get(url).get("Content-Disposition", "")
     downloaded = api.get(url, {"download": "true"})
     assert f'filename="{generation.download_name}"' in downloaded["Content-Disposition"]
+
+
+def test_the_image_of_ones_own_unfinished_generation_is_409_with_its_status(api, user, other):
+    queued, running = submit(user), make_running(user)
+    failed = submit(user)
+    services.fail_generation(failed.pk, user_message="It broke.", detail="test")
+    for generation, status in ((queued, "queued"), (running, "running"), (failed, "failed")):
+        for name in ("api:image", "api:thumbnail"):
+            answer = api.get(reverse(name, args=[generation.pk]))
+            assert answer.status_code == 409, (name, status)
+            error = answer.json()["error"]
+            assert (error["code"], error["status"]) == ("conflict", status)
+    # Someone else's, unfinished or not, is not found: nothing says it exists.
+    for theirs in (submit(other), make_done(other)):
+        for name in ("api:image", "api:thumbnail"):
+            assert api.get(reverse(name, args=[theirs.pk])).status_code == 404
+
+
+def get_operations(client):
+    """Every path the schema lists a GET for (path parameters still in braces)."""
+    schema = client.get(reverse("api:openapi-json")).json()
+    return [path for path, methods in schema["paths"].items() if "get" in methods]
+
+
+def test_head_is_allowed_on_every_get_operation_with_the_gets_headers(api, user):
+    from tests import photos
+
+    generation = make_done(user)
+    photo = api.post(
+        reverse("api:uploads"),
+        {"file": io.BytesIO(photos.jpeg_with_gps())},
+        format="multipart",
+    ).json()["id"]
+    paths = get_operations(api)
+    assert len(paths) >= 10
+    for path in paths:
+        url = path.format(generation_id=generation.pk, upload_id=photo)
+        got, head = api.get(url), api.head(url)
+        assert head.status_code == got.status_code == 200, (url, head.status_code)
+        body = b"".join(got.streaming_content) if got.streaming else got.content
+        for name in ("Content-Type", "Content-Length", "Content-Language", "Cache-Control"):
+            assert head.get(name) == got.get(name), (url, name)
+        assert int(head["Content-Length"]) == len(body), url
+        assert not (b"".join(head.streaming_content) if head.streaming else head.content)
+    # HEAD where only POST is taken is refused like any other method, and Allow says so.
+    refused = api.head(reverse("api:cancel", args=[generation.pk]))
+    assert (refused.status_code, refused["Allow"]) == (405, "POST")
+
+
+def test_head_sends_no_body_through_the_real_server(serve_site, make_user):
+    """The server in front sends what the view gives: headers, and not a byte of the image."""
+    import httpx
+
+    site = serve_site()
+    owner = make_user("header")
+    generation = make_done(owner)
+    key = services.create_api_token(user=owner, name="head")[1]
+    with httpx.Client(base_url=site, headers={"Authorization": f"Bearer {key}"}) as live:
+        url = reverse("api:image", args=[generation.pk])
+        got, head = live.get(url), live.head(url)
+        assert (got.status_code, head.status_code) == (200, 200)
+        assert head.headers["content-length"] == str(len(got.content))
+        assert head.headers["content-type"] == "image/png" and head.content == b""
+        listing = live.head(LIST_URL)
+        assert listing.status_code == 200 and listing.content == b""
+        assert int(listing.headers["content-length"]) == len(live.get(LIST_URL).content)
 
 
 # --- Callbacks and idempotency --------------------------------------------------------------
