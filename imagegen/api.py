@@ -64,6 +64,7 @@ from .forms import (
 )
 from .models import MAX_SEED, Aspect, Generation, Preset, Upload
 from .providers import available_tasks, primary_provider
+from .uploads import FORMATS as UPLOAD_FORMATS
 from .uploads import UploadRefused, too_large
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
@@ -84,10 +85,14 @@ ERROR_CODES = {
     "invalid": (
         400,
         "Fields are missing, of the wrong JSON type, unknown or out of range; "
-        "`fields` names each with its messages.",
+        "`fields` names each with its messages. An upload over the limits of "
+        "`GET /capabilities` (bytes, pixels) or not a photo is this too, with `fields.file`.",
     ),
     "invalid_json": (400, "The body is not a JSON object."),
-    "bad_request": (400, "The request could not be read (too large, malformed)."),
+    "bad_request": (
+        400,
+        "The request could not be read: a JSON body over 2.5 MB, or a malformed one.",
+    ),
     "prompt_blocked": (400, "The site's policy refuses the prompt."),
     "unauthenticated": (401, "No valid API key or session (`WWW-Authenticate` says how)."),
     "csrf_failed": (403, "A session write without the CSRF token."),
@@ -256,6 +261,7 @@ class TravelFitApi(NinjaAPI):
         # A copy: the operation's openapi_extra is reused for every schema built.
         create["requestBody"] = copy.deepcopy(create["requestBody"])
         _fit_create_body(create["requestBody"]["content"]["application/json"]["schema"])
+        schema["paths"]["/api/v1/uploads"]["post"]["requestBody"] = _upload_body()
         return schema
 
 
@@ -981,8 +987,34 @@ def quota(request):
 
 # --- Uploads: photos for edit and try_on ------------------------------------------------------
 
-UPLOAD_BODY = {
-    "requestBody": {
+# The content types of the formats an upload may be (imagegen.uploads.FORMATS, by its bytes).
+FORMAT_CONTENT_TYPES = {
+    "JPEG": ("image/jpeg",),
+    "PNG": ("image/png",),
+    "WEBP": ("image/webp",),
+    "HEIF": ("image/heic", "image/heif"),
+}
+
+
+def upload_content_types():
+    """The photos `POST /uploads` takes, as content types, in imagegen.uploads' order."""
+    return [kind for name in UPLOAD_FORMATS for kind in FORMAT_CONTENT_TYPES[name]]
+
+
+def upload_limits():
+    """What `POST /uploads` takes on this site: /capabilities' `uploads`, and the schema's."""
+    return {
+        "max_bytes": settings.IMAGEGEN_UPLOAD_MAX_BYTES,
+        "max_pixels": settings.IMAGEGEN_UPLOAD_MAX_PIXELS,
+        "content_types": upload_content_types(),
+        "per_day": settings.IMAGEGEN_UPLOADS_PER_DAY,
+    }
+
+
+def _upload_body():
+    """The upload's request body, with this site's limits (read when the schema is built)."""
+    limits = upload_limits()
+    return {
         "required": True,
         "content": {
             "multipart/form-data": {
@@ -992,15 +1024,22 @@ UPLOAD_BODY = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": "A photo: JPEG, PNG, WebP or HEIC/HEIF.",
+                            "description": (
+                                f"A photo: {', '.join(limits['content_types'])}, decided by "
+                                f"its bytes (the file's name and declared type are not read); "
+                                f"at most {limits['max_bytes']} bytes and "
+                                f"{limits['max_pixels']} pixels, one frame. Larger or other "
+                                "files are `400 invalid` with `fields.file` saying why."
+                            ),
                         }
                     },
                     "required": ["file"],
-                }
+                    "additionalProperties": False,
+                },
+                "encoding": {"file": {"contentType": ", ".join(limits["content_types"])}},
             }
         },
     }
-}
 
 
 def _upload_item(upload):
@@ -1024,7 +1063,8 @@ def _refused_file(message):
     url_name="uploads",
     summary="Upload a photo",
     tags=["uploads"],
-    openapi_extra={**UPLOAD_BODY, "parameters": [IDEMPOTENCY_KEY]},
+    # The body itself is filled in when the schema is built: its limits are settings.
+    openapi_extra={"requestBody": {"content": {}}, "parameters": [IDEMPOTENCY_KEY]},
 )
 def create_upload(request):
     """A photo to edit or to try an outfit on, as `multipart/form-data` with one field, `file`.
@@ -1193,7 +1233,8 @@ def list_tiers(request):
 def capabilities(request):
     """The tasks `POST /generations` can do on this site, and the ranges it accepts (its first
     image provider's): sizes and the size of each aspect, whether it takes a negative prompt
-    and a seed, steps and guidance, the longest prompt and the most images per request."""
+    and a seed, steps and guidance, the longest prompt and the most images per request; and
+    what `POST /uploads` takes (`uploads`: bytes, pixels, kinds of photo, uploads a day)."""
     provider = primary_provider()
     caps = provider.capabilities
     size = {"minimum": caps.min_size, "maximum": caps.max_size, "multiple_of": caps.size_step}
@@ -1217,4 +1258,5 @@ def capabilities(request):
         "max_prompt_length": settings.IMAGEGEN_MAX_PROMPT_LENGTH,
         "max_batch": MAX_BATCH,
         "translation": settings.PROMPT_TRANSLATION != "off",
+        "uploads": upload_limits(),
     }

@@ -258,6 +258,18 @@ class AspectSize(Schema):
     height: int
 
 
+class UploadLimits(Schema):
+    """What `POST /uploads` takes: a photo is decided by its bytes, within these limits."""
+
+    max_bytes: int = Field(description="The largest file, in bytes.")
+    max_pixels: int = Field(description="The most pixels (width × height) a photo may have.")
+    content_types: list[str] = Field(
+        description="The kinds of photo taken, by what the bytes are (the name and declared "
+        "type are not read)."
+    )
+    per_day: int = Field(description="Uploads one user may make a day; then 429.")
+
+
 class CapabilitiesOut(Schema):
     """What `POST /generations` accepts on this site: its image provider's ranges."""
 
@@ -273,6 +285,7 @@ class CapabilitiesOut(Schema):
     max_prompt_length: int
     max_batch: int = Field(description="The most `n` may be.")
     translation: bool = Field(description="Korean prompts are translated to English.")
+    uploads: UploadLimits = Field(description="What `POST /uploads` takes.")
 
 
 class UploadOut(Schema):

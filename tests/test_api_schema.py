@@ -99,6 +99,20 @@ def test_every_post_lists_the_idempotency_key_header(client, db):
         assert "409" in operation["responses"], path
 
 
+def test_the_schema_describes_the_upload_file_with_this_sites_limits(client, db, settings):
+    settings.IMAGEGEN_UPLOAD_MAX_BYTES = 2_000_000
+    schema = client.get(SCHEMA_URL).json()
+    body = schema["paths"]["/api/v1/uploads"]["post"]["requestBody"]["content"]
+    form = body["multipart/form-data"]
+    file = form["schema"]["properties"]["file"]
+    assert (file["type"], file["format"]) == ("string", "binary")
+    assert "2000000 bytes" in file["description"] and "image/heic" in file["description"]
+    assert form["schema"]["required"] == ["file"]
+    assert "image/webp" in form["encoding"]["file"]["contentType"]
+    limits = schema["components"]["schemas"]["UploadLimits"]["properties"]
+    assert set(limits) == {"max_bytes", "max_pixels", "content_types", "per_day"}
+
+
 def non_null_branch(prop):
     """The non-null branch of a nullable property (`anyOf: [{type: …}, {type: null}]`)."""
     return next(branch for branch in prop.get("anyOf", [prop]) if branch.get("type") != "null")

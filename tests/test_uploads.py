@@ -138,6 +138,51 @@ def test_a_file_over_the_byte_limit_stops_being_read(api, user, settings):
     assert not Upload.objects.exists() and stored_files() == []
 
 
+def test_what_a_too_large_upload_really_gets_from_the_real_server(serve_site, make_user):
+    """What README's error table says: a file over IMAGEGEN_UPLOAD_MAX_BYTES is `400 invalid`
+    naming `file`, even when the body is over DATA_UPLOAD_MAX_MEMORY_SIZE too (that limit is
+    for form fields and JSON bodies: a JSON body over it is `400 bad_request`)."""
+    import httpx
+
+    site = serve_site(IMAGEGEN_UPLOAD_MAX_BYTES=str(1024 * 1024))
+    owner = make_user("big-files")
+    key = services.create_api_token(user=owner, name="big")[1]
+    over = photos.jpeg_with_gps() + b"\x00" * (3 * 1024 * 1024)  # past 2.5 MB as well
+    with httpx.Client(base_url=site, headers={"Authorization": f"Bearer {key}"}) as live:
+        caps = live.get(reverse("api:capabilities")).json()["uploads"]
+        assert caps["max_bytes"] == 1024 * 1024
+        answer = live.post(UPLOADS, files={"file": ("big.jpg", over, "image/jpeg")})
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["error"]
+        assert error["code"] == "invalid"
+        assert error["fields"]["file"] == ["The file is larger than 1.0 MB."]
+        big_json = live.post(
+            reverse("api:generations"),
+            content=b'{"prompt": "' + b"x" * (3 * 1024 * 1024) + b'"}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert big_json.status_code == 400
+        assert big_json.json()["error"]["code"] == "bad_request"
+    assert not Upload.objects.exists()
+
+
+def test_capabilities_say_what_an_upload_may_be(api, user, settings):
+    settings.IMAGEGEN_UPLOAD_MAX_BYTES = 2_000_000
+    settings.IMAGEGEN_UPLOAD_MAX_PIXELS = 12_000_000
+    uploads = api.get(reverse("api:capabilities")).json()["uploads"]
+    assert uploads == {
+        "max_bytes": 2_000_000,
+        "max_pixels": 12_000_000,
+        "content_types": ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"],
+        "per_day": settings.IMAGEGEN_UPLOADS_PER_DAY,
+    }
+    # Each limit it names is the one held to: a photo one pixel over is refused.
+    settings.IMAGEGEN_UPLOAD_MAX_PIXELS = 320 * 240 - 1
+    assert upload(api, photos.jpeg_with_gps(320, 240)).status_code == 400
+    settings.IMAGEGEN_UPLOAD_MAX_PIXELS = 320 * 240
+    assert upload(api, photos.jpeg_with_gps(320, 240)).status_code == 201
+
+
 @pytest.mark.parametrize(
     ("content_type", "body", "status"),
     [
