@@ -35,11 +35,22 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Swagger
 from ninja.renderers import JSONRenderer
+from ninja.responses import Response as NinjaResponse
 from ninja.security.base import AuthBase
 
 from travelfit.json_errors import JSON_DUMPS_PARAMS, json_error
 
-from . import idempotency, presenters, ratelimit, selectors, services, tiers, views, webhooks
+from . import (
+    api_openapi,
+    idempotency,
+    presenters,
+    ratelimit,
+    selectors,
+    services,
+    tiers,
+    views,
+    webhooks,
+)
 from .api_schemas import (
     CREATE_FIELDS,
     CapabilitiesOut,
@@ -191,8 +202,10 @@ class ApiKey(AuthBase):
                 _("This API key is not valid; it may have been revoked."),
                 headers=UNAUTHENTICATED,
             )
-        wait = ratelimit.check_rate_limit(token)
-        if wait is not None:
+        # Every answer to a counted request says what is left (imagegen.api_urls adds it).
+        request.rate_limit = state = ratelimit.count_request(token)
+        if state is not None and state.wait is not None:
+            wait = state.wait
             raise ApiError(
                 429,
                 "rate_limited",
@@ -200,7 +213,7 @@ class ApiKey(AuthBase):
                     "Too many requests with this key: at most %(limit)s a minute. "
                     "Try again in %(wait)s s."
                 )
-                % {"limit": settings.API_RATE_LIMIT, "wait": wait},
+                % {"limit": state.limit, "wait": wait},
                 headers={"Retry-After": str(wait)},
                 retry_after=wait,
             )
@@ -255,13 +268,26 @@ class TravelFitApi(NinjaAPI):
         return operation.view_func.__name__
 
     def get_openapi_schema(self, **kwargs):
-        """ninja's schema, with the create body held to what this site's provider accepts."""
-        schema = super().get_openapi_schema(**kwargs)
+        """ninja's schema, with what depends on this site (the create body held to what its
+        provider, tiers and presets take; the upload's limits) and what the operations cannot
+        say themselves: headers, examples, webhooks (imagegen.api_openapi)."""
+        # A copy: the operations' openapi_extra is reused for every schema built.
+        schema = copy.deepcopy(super().get_openapi_schema(**kwargs))
         create = schema["paths"]["/api/v1/generations"]["post"]
-        # A copy: the operation's openapi_extra is reused for every schema built.
-        create["requestBody"] = copy.deepcopy(create["requestBody"])
-        _fit_create_body(create["requestBody"]["content"]["application/json"]["schema"])
+        flat = create["requestBody"]["content"]["application/json"]["schema"]
+        _fit_create_body(flat)
+        api_openapi.fit_choices(flat["properties"])
+        tasks = [task for task in Generation.Task.values if task in available_tasks()]
+        union, branches = api_openapi.create_body(flat, tasks)
+        schema["components"]["schemas"].update(branches)
+        create["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": union}},
+        }
         schema["paths"]["/api/v1/uploads"]["post"]["requestBody"] = _upload_body()
+        api_openapi.document_headers(schema)
+        api_openapi.add_examples(schema)
+        api_openapi.webhooks(schema)
         return schema
 
 
@@ -296,6 +322,7 @@ def _fit_create_body(body):
             _constrain(properties[name], limits)
     if "negative_prompt" in properties:
         _constrain(properties["negative_prompt"], {"maxLength": max_length})
+    _constrain(properties["callback_url"], {"format": "uri"})
 
 
 def _constrain(prop, limits):
@@ -317,6 +344,14 @@ api = TravelFitApi(
     docs=Swagger(settings={"persistAuthorization": True, "validatorUrl": None}),
     docs_url="/docs",
 )
+
+
+def openapi_json(request, **kwargs):
+    """The schema (/api/v1/openapi.json), its `servers` the site's public address: SITE_URL
+    when set, else the origin this request came to."""
+    schema = api.get_openapi_schema(path_params=kwargs)
+    schema["servers"] = [{"url": presenters.site_origin(request), "description": "This site."}]
+    return NinjaResponse(schema)
 
 
 # --- Errors, all in one shape ------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
 
-from .api import api, error_response
+from .api import api, error_response, openapi_json
 
 app_name = "api"
 
@@ -19,8 +19,9 @@ METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
 
 def _api_view(view):
     """Every operation's view, with what ninja does not do itself: HEAD wherever GET is taken
-    (the GET's headers, no body), and a 405 in the API's error shape with the Allow header in
-    a fixed order (ninja's is plain text)."""
+    (the GET's headers, no body), a 405 in the API's error shape with the Allow header in a
+    fixed order (ninja's is plain text), and the RateLimit headers on every answer to a
+    request counted against its key (imagegen.ratelimit)."""
 
     @wraps(view)
     def answer(request, *args, **kwargs):
@@ -34,6 +35,10 @@ def _api_view(view):
                 request.method = "HEAD"
         if isinstance(response, HttpResponseNotAllowed):
             response = _not_allowed(response)
+        rate_limit = getattr(request, "rate_limit", None)
+        if rate_limit is not None:
+            for name, value in rate_limit.headers().items():
+                response[name] = value
         return _without_body(response) if head else response
 
     return answer
@@ -67,6 +72,9 @@ def _not_allowed(response):
 def _operations():
     patterns, _app, _namespace = api.urls
     for pattern in patterns:
+        if pattern.name == "openapi-json":
+            # The schema names this site as its server, which needs the request.
+            pattern.callback = csrf_exempt(openapi_json)
         pattern.callback = _api_view(pattern.callback)
     return patterns
 

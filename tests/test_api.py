@@ -759,6 +759,9 @@ def front_end(settings):
 def test_an_allowed_origin_gets_cors_headers(api, front_end):
     response = api.get(QUOTA_URL, HTTP_ORIGIN=front_end)
     assert response["Access-Control-Allow-Origin"] == front_end
+    # The documented answer headers are readable by the page's script too.
+    exposed = {name.strip() for name in response["Access-Control-Expose-Headers"].split(",")}
+    assert {"Location", "Retry-After", "RateLimit", "X-Request-ID"} <= exposed
     preflight = api.options(
         LIST_URL,
         HTTP_ORIGIN=front_end,

@@ -414,6 +414,27 @@ def test_a_webhook_body_is_utf8_text_signed_over_exactly_those_bytes(
     )
 
 
+def test_a_webhook_is_what_the_published_schema_says_it_is(
+    private_urls, transactional_db, receiver, user
+):
+    """Its body and headers against the schema's `webhooks` entry, formats included."""
+    import jsonschema_rs
+    from django.test import Client
+
+    _made_through_the_api(user, receiver)
+    (call,) = receiver.received
+    schema = Client().get(reverse("api:openapi-json")).json()
+    operation = schema["webhooks"]["generation.succeeded"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    validator = jsonschema_rs.Draft202012Validator(
+        {**body, "components": schema["components"]}, validate_formats=True
+    )
+    validator.validate(json.loads(call.body))
+    for header in operation["parameters"]:
+        value = call.headers[header["name"]]
+        jsonschema_rs.Draft202012Validator(header["schema"]).validate(value)
+
+
 def test_failed_and_canceled_generations_call_back_too(
     private_urls, transactional_db, receiver, user, token
 ):
