@@ -15,6 +15,7 @@ import copy
 import datetime
 import json
 import math
+import re
 import uuid
 from pathlib import Path
 
@@ -27,16 +28,29 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from ninja import NinjaAPI, Query
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 from ninja.openapi.docs import Swagger
 from ninja.renderers import JSONRenderer
+from ninja.responses import Response as NinjaResponse
 from ninja.security.base import AuthBase
 
 from travelfit.json_errors import JSON_DUMPS_PARAMS, json_error
 
-from . import idempotency, presenters, ratelimit, selectors, services, tiers, views, webhooks
+from . import (
+    api_openapi,
+    idempotency,
+    presenters,
+    ratelimit,
+    selectors,
+    services,
+    tiers,
+    views,
+    webhooks,
+)
 from .api_schemas import (
     CREATE_FIELDS,
     CapabilitiesOut,
@@ -61,10 +75,13 @@ from .forms import (
 )
 from .models import MAX_SEED, Aspect, Generation, Preset, Upload
 from .providers import available_tasks, primary_provider
+from .uploads import FORMATS as UPLOAD_FORMATS
 from .uploads import UploadRefused, too_large
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS", "TRACE")
-UTF8_ONLY = "Send the body as UTF-8 JSON, without a byte order mark (not UTF-16 or UTF-32)."
+UTF8_ONLY = gettext_lazy(
+    "Send the body as UTF-8 JSON, without a byte order mark (not UTF-16 or UTF-32)."
+)
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -79,10 +96,14 @@ ERROR_CODES = {
     "invalid": (
         400,
         "Fields are missing, of the wrong JSON type, unknown or out of range; "
-        "`fields` names each with its messages.",
+        "`fields` names each with its messages. An upload over the limits of "
+        "`GET /capabilities` (bytes, pixels) or not a photo is this too, with `fields.file`.",
     ),
     "invalid_json": (400, "The body is not a JSON object."),
-    "bad_request": (400, "The request could not be read (too large, malformed)."),
+    "bad_request": (
+        400,
+        "The request could not be read: a JSON body over 2.5 MB, or a malformed one.",
+    ),
     "prompt_blocked": (400, "The site's policy refuses the prompt."),
     "unauthenticated": (401, "No valid API key or session (`WWW-Authenticate` says how)."),
     "csrf_failed": (403, "A session write without the CSRF token."),
@@ -90,8 +111,8 @@ ERROR_CODES = {
     "method_not_allowed": (405, "Another method is needed here (`Allow` lists them)."),
     "conflict": (
         409,
-        "Not in this state: cancel once started, delete while running, share "
-        "before done; `status` says the state.",
+        "Not in this state: cancel once started, delete while running, share or download "
+        "the image before it is done; `status` says the state.",
     ),
     "idempotency_key_invalid": (400, "The Idempotency-Key is not 1–255 printable ASCII."),
     "idempotency_key_reused": (409, "The Idempotency-Key was used with another request."),
@@ -141,7 +162,7 @@ def _invalid(fields):
     return ApiError(
         400,
         "invalid",
-        "Some fields are not valid; see `fields`.",
+        _("Some fields are not valid; see `fields`."),
         fields={name: [str(message) for message in errors] for name, errors in fields.items()},
     )
 
@@ -169,7 +190,7 @@ class ApiKey(AuthBase):
     openapi_description = "An API key made on /accounts/keys/ (`tf_…`)."
 
     def __call__(self, request):
-        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        scheme, _space, key = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer":
             return None
         key = key.strip()
@@ -178,16 +199,21 @@ class ApiKey(AuthBase):
             raise ApiError(
                 401,
                 "unauthenticated",
-                "This API key is not valid; it may have been revoked.",
+                _("This API key is not valid; it may have been revoked."),
                 headers=UNAUTHENTICATED,
             )
-        wait = ratelimit.check_rate_limit(token)
-        if wait is not None:
+        # Every answer to a counted request says what is left (imagegen.api_urls adds it).
+        request.rate_limit = state = ratelimit.count_request(token)
+        if state is not None and state.wait is not None:
+            wait = state.wait
             raise ApiError(
                 429,
                 "rate_limited",
-                f"Too many requests with this key: at most {settings.API_RATE_LIMIT} a minute. "
-                f"Try again in {wait} s.",
+                _(
+                    "Too many requests with this key: at most %(limit)s a minute. "
+                    "Try again in %(wait)s s."
+                )
+                % {"limit": state.limit, "wait": wait},
                 headers={"Retry-After": str(wait)},
                 retry_after=wait,
             )
@@ -213,8 +239,10 @@ class Session(AuthBase):
             raise ApiError(
                 403,
                 "csrf_failed",
-                "The CSRF check failed: send the csrftoken cookie's value in an X-CSRFToken "
-                "header, or use an API key instead of the session.",
+                _(
+                    "The CSRF check failed: send the csrftoken cookie's value in an X-CSRFToken "
+                    "header, or use an API key instead of the session."
+                ),
             )
         request.api_token = None
         return request.user
@@ -240,12 +268,26 @@ class TravelFitApi(NinjaAPI):
         return operation.view_func.__name__
 
     def get_openapi_schema(self, **kwargs):
-        """ninja's schema, with the create body held to what this site's provider accepts."""
-        schema = super().get_openapi_schema(**kwargs)
+        """ninja's schema, with what depends on this site (the create body held to what its
+        provider, tiers and presets take; the upload's limits) and what the operations cannot
+        say themselves: headers, examples, webhooks (imagegen.api_openapi)."""
+        # A copy: the operations' openapi_extra is reused for every schema built.
+        schema = copy.deepcopy(super().get_openapi_schema(**kwargs))
         create = schema["paths"]["/api/v1/generations"]["post"]
-        # A copy: the operation's openapi_extra is reused for every schema built.
-        create["requestBody"] = copy.deepcopy(create["requestBody"])
-        _fit_create_body(create["requestBody"]["content"]["application/json"]["schema"])
+        flat = create["requestBody"]["content"]["application/json"]["schema"]
+        _fit_create_body(flat)
+        api_openapi.fit_choices(flat["properties"])
+        tasks = [task for task in Generation.Task.values if task in available_tasks()]
+        union, branches = api_openapi.create_body(flat, tasks)
+        schema["components"]["schemas"].update(branches)
+        create["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": union}},
+        }
+        schema["paths"]["/api/v1/uploads"]["post"]["requestBody"] = _upload_body()
+        api_openapi.document_headers(schema)
+        api_openapi.add_examples(schema)
+        api_openapi.webhooks(schema)
         return schema
 
 
@@ -280,6 +322,7 @@ def _fit_create_body(body):
             _constrain(properties[name], limits)
     if "negative_prompt" in properties:
         _constrain(properties["negative_prompt"], {"maxLength": max_length})
+    _constrain(properties["callback_url"], {"format": "uri"})
 
 
 def _constrain(prop, limits):
@@ -303,6 +346,14 @@ api = TravelFitApi(
 )
 
 
+def openapi_json(request, **kwargs):
+    """The schema (/api/v1/openapi.json), its `servers` the site's public address: SITE_URL
+    when set, else the origin this request came to."""
+    schema = api.get_openapi_schema(path_params=kwargs)
+    schema["servers"] = [{"url": presenters.site_origin(request), "description": "This site."}]
+    return NinjaResponse(schema)
+
+
 # --- Errors, all in one shape ------------------------------------------------------------------
 
 
@@ -316,20 +367,24 @@ def _unauthenticated(request, exc):
     return error_response(
         401,
         "unauthenticated",
-        "Sign in, or send `Authorization: Bearer <your API key>`.",
+        _("Sign in, or send `Authorization: Bearer <your API key>`."),
         headers=UNAUTHENTICATED,
     )
 
 
 @api.exception_handler(HttpError)
 def _http_error(request, exc):
-    code = {400: "bad_request", 404: "not_found"}.get(exc.status_code, "error")
-    return error_response(exc.status_code, code, str(exc))
+    """ninja's own refusals, in our words (its texts are English only)."""
+    if exc.status_code == 404:
+        return _not_found(request, exc)
+    if exc.status_code == 400:
+        return error_response(400, "bad_request", _("The request could not be read."))
+    return error_response(exc.status_code, "error", _("The request was refused."))
 
 
 @api.exception_handler(Http404)
 def _not_found(request, exc):
-    return error_response(404, "not_found", "Nothing of yours is at this address.")
+    return error_response(404, "not_found", _("Nothing of yours is at this address."))
 
 
 @api.exception_handler(NinjaValidationError)
@@ -338,7 +393,8 @@ def _validation_error(request, exc):
     fields = {}
     for error in exc.errors:
         names = [part for part in error["loc"][1:] if isinstance(part, str)]
-        fields.setdefault(names[-1] if names else error["loc"][0], []).append(_message(error))
+        name = names[-1] if names else error["loc"][0]
+        fields.setdefault(name, []).append(_message(error, name))
     return _api_error(request, _invalid(fields))
 
 
@@ -348,39 +404,84 @@ def _crash(request, exc):
     raise exc
 
 
-# How a pydantic error reads; the JSON type that was expected, by pydantic's error type.
+# How a pydantic error reads, in the reader's language (pydantic's own texts are English only);
+# the JSON type that was expected, by pydantic's error type.
 EXPECTED = {
-    "string_type": "text",
-    "int_type": "a whole number",
-    "float_type": "a number",
-    "bool_type": "true or false",
-    "int_from_float": "a whole number",
+    "string_type": gettext_lazy("text"),
+    "int_type": gettext_lazy("a whole number"),
+    "float_type": gettext_lazy("a number"),
+    "bool_type": gettext_lazy("true or false"),
+    "int_from_float": gettext_lazy("a whole number"),
 }
+# Values that could not be read as the type a query parameter takes.
+UNREADABLE = {
+    "int_parsing": gettext_lazy("Send a whole number here."),
+    "int_parsing_size": gettext_lazy("Send a whole number here."),
+    "float_parsing": gettext_lazy("Send a number here."),
+    "bool_parsing": gettext_lazy("Send true or false here."),
+    "uuid_parsing": gettext_lazy("Send an id (a UUID) here."),
+    "uuid_type": gettext_lazy("Send an id (a UUID) here."),
+}
+# Limits, with the value pydantic names in the error's context.
+LIMITS = {
+    "greater_than_equal": ("ge", gettext_lazy("Send a value greater than or equal to %(limit)s.")),
+    "greater_than": ("gt", gettext_lazy("Send a value greater than %(limit)s.")),
+    "less_than_equal": ("le", gettext_lazy("Send a value less than or equal to %(limit)s.")),
+    "less_than": ("lt", gettext_lazy("Send a value less than %(limit)s.")),
+    "string_too_short": ("min_length", gettext_lazy("Send at least %(limit)s characters.")),
+    "string_too_long": ("max_length", gettext_lazy("Send at most %(limit)s characters.")),
+}
+# A field whose text must have a form (pydantic's `pattern`): what it is, said plainly.
+PATTERNS = {
+    "source_image": gettext_lazy("Send an upload's id (POST /uploads), a UUID."),
+    "garment_image": gettext_lazy("Send an upload's id (POST /uploads), a UUID."),
+}
+CURSOR_REFUSED = gettext_lazy("Use the `next` URL of the previous page; this cursor is not one.")
 
 
-def _message(error):
+def _message(error, field=""):
+    """A pydantic (or ninja) error about `field`, in the reader's language."""
     kind = error["type"]
+    context = error.get("ctx") or {}
     if kind in EXPECTED:
-        return f"Send a single value here ({EXPECTED[kind]}), not {_json_type(error.get('input'))}."
+        return _("Send a single value here (%(expected)s), not %(given)s.") % {
+            "expected": EXPECTED[kind],
+            "given": _json_type(error.get("input")),
+        }
     if kind == "extra_forbidden":
-        return "Unknown field: leave it out (field names are listed in the API docs)."
+        return _("Unknown field: leave it out (field names are listed in the API docs).")
     if kind == "missing":
-        return "This field is required."
-    return error["msg"] + "."
+        return _("This field is required.")
+    if kind in ("literal_error", "enum"):
+        choices = re.findall(r"'([^']*)'", str(context.get("expected", "")))
+        if choices:
+            quoted = ", ".join(f"'{choice}'" for choice in choices)
+            return _("Choose one of: %(choices)s.") % {"choices": quoted}
+    if field == "cursor":
+        return str(CURSOR_REFUSED)
+    if kind == "string_pattern_mismatch" and field in PATTERNS:
+        return str(PATTERNS[field])
+    if kind in UNREADABLE:
+        return str(UNREADABLE[kind])
+    if kind in LIMITS:
+        name, text = LIMITS[kind]
+        if name in context:
+            return text % {"limit": context[name]}
+    return _("This value is not accepted here.")
 
 
 def _json_type(value):
     if value is None:
         return "null"
     if isinstance(value, bool):
-        return "true or false"
+        return _("true or false")
     if isinstance(value, dict):
-        return "an object"
+        return _("an object")
     if isinstance(value, list):
-        return "a list"
+        return _("a list")
     if isinstance(value, int | float):
-        return "a number"
-    return "text"
+        return _("a number")
+    return _("text")
 
 
 def _refused(exc):
@@ -446,9 +547,7 @@ def _after_cursor(cursor):
             raise ValueError("naive")
         return created_at, uuid.UUID(pk)
     except (ValueError, TypeError, UnicodeError, binascii.Error, RecursionError):
-        raise _invalid(
-            {"cursor": ["Use the `next` URL of the previous page; this cursor is not one."]}
-        ) from None
+        raise _invalid({"cursor": [str(CURSOR_REFUSED)]}) from None
 
 
 @api.get(
@@ -546,28 +645,30 @@ def _json_object(request):
         raise ApiError(
             415,
             "unsupported_media_type",
-            "Send the body as JSON, with `Content-Type: application/json`.",
+            _("Send the body as JSON, with `Content-Type: application/json`."),
         )
     charset = request.content_params.get("charset", "utf-8").lower()
     body = request.body
     if charset not in ("utf-8", "utf8") or body.startswith(codecs.BOM_UTF8):
-        raise ApiError(400, "invalid_json", UTF8_ONLY)
+        raise ApiError(400, "invalid_json", str(UTF8_ONLY))
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        raise ApiError(400, "invalid_json", UTF8_ONLY) from None
+        raise ApiError(400, "invalid_json", str(UTF8_ONLY)) from None
     try:
         data = json.loads(text, object_pairs_hook=_refuse_duplicates)
     except _DuplicateKey as exc:
         raise ApiError(
-            400, "invalid_json", f"The key {exc} appears twice in one object: send it once."
+            400,
+            "invalid_json",
+            _("The key %(key)s appears twice in one object: send it once.") % {"key": exc},
         ) from None
     except (ValueError, RecursionError):
         # RecursionError: a body nested thousands deep is not a request we can take.
-        raise ApiError(400, "invalid_json", "The body is not valid JSON.") from None
+        raise ApiError(400, "invalid_json", _("The body is not valid JSON.")) from None
     if not isinstance(data, dict):
         raise ApiError(
-            400, "invalid_json", 'Send a JSON object, like {"prompt": "Jeju at sunrise"}.'
+            400, "invalid_json", _('Send a JSON object, like {"prompt": "Jeju at sunrise"}.')
         )
     return data
 
@@ -589,7 +690,7 @@ def _validated_request(request, data):
             if error["type"] == "missing":
                 continue  # the form says what is missing, in its own words
             name = str(error["loc"][0]) if error["loc"] else "body"
-            errors.setdefault(name, []).append(_message(error))
+            errors.setdefault(name, []).append(_message(error, name))
     form_data = {
         name: value
         for name, value in data.items()
@@ -597,14 +698,18 @@ def _validated_request(request, data):
     }
     form = GenerationForm(form_data, user=request.user)
     for name in sorted(set(form_data) - set(form.fields)):
-        errors[name] = [f"The site's image provider does not take `{name}`; leave it out."]
+        errors[name] = [
+            _("The site's image provider does not take `%(field)s`; leave it out.")
+            % {"field": name}
+        ]
         del form.data[name]
     task = data.get("task") or Generation.Task.TEXT
     if task != Generation.Task.TEXT:
         for name in TEXT_ONLY_FIELDS:
             if data.get(name) is not None:
                 errors.setdefault(name, []).append(
-                    f"`{name}` is for pictures from words: a photo task is its photo's size."
+                    _("`%(field)s` is for pictures from words: a photo task is its photo's size.")
+                    % {"field": name}
                 )
                 form.data.pop(name, None)
     if not form.is_valid():
@@ -662,6 +767,7 @@ def _create(request):
             callback_url=callback_url,
             api_token=request.api_token,
             origin=presenters.request_origin(request),
+            language=request.LANGUAGE_CODE,
         )
     except services.SubmissionRefused as exc:
         raise _refused(exc) from None
@@ -727,8 +833,8 @@ def _cancel(request, generation_id):
         raise ApiError(
             409,
             "conflict",
-            f"It is {generation.get_status_display().lower()} already, "
-            "so it can no longer be canceled.",
+            _("It is “%(status)s” already, so it can no longer be canceled.")
+            % {"status": generation.get_status_display()},
             status=generation.status,
         )
     return 200, _one(request, generation), {}
@@ -754,6 +860,7 @@ def _retry(request, generation_id):
             generation_id=generation.pk,
             user=request.user,
             origin=presenters.request_origin(request),
+            language=request.LANGUAGE_CODE,
         )
     except services.SubmissionRefused as exc:
         raise _refused(exc) from None
@@ -804,7 +911,7 @@ def share(request, generation_id: uuid.UUID):
         raise ApiError(
             409,
             "conflict",
-            "Only a finished image can be shared.",
+            _("Only a finished image can be shared."),
             status=generation.status,
         )
     url = reverse("imagegen:shared", args=[token])
@@ -837,9 +944,30 @@ def _file_responses(*content_types):
     }
 
 
+def _own_image(request, generation_id):
+    """The user's own generation whose image may be seen (succeeded); 409 naming its status
+    while it has none (queued, running, held for review, failed…). Someone else's: 404."""
+    generation = _own_generation(request, generation_id)
+    if generation.status == Generation.Status.SUCCEEDED:
+        return generation
+    if generation.is_active:
+        message = _(
+            "It is “%(status)s”: its image comes once it has succeeded; poll it, or wait for "
+            "its webhook."
+        )
+    else:
+        message = _("It is “%(status)s”: it has no image to send.")
+    raise ApiError(
+        409,
+        "conflict",
+        message % {"status": generation.get_status_display()},
+        status=generation.status,
+    )
+
+
 @api.get(
     ID + "/image.png",
-    response=_errors(400, 401, 404, 429),
+    response=_errors(400, 401, 404, 409, 429),
     url_name="image",
     summary="Download the image",
     tags=["images"],
@@ -847,8 +975,8 @@ def _file_responses(*content_types):
 )
 def image(request, generation_id: uuid.UUID, download: bool = False):
     """The image as the provider made it (usually PNG); `download=true` as an attachment.
-    404 until it has succeeded (held for review included)."""
-    generation = views.own_shown_image(request, generation_id)
+    409 with its `status` until it has succeeded (held for review included)."""
+    generation = _own_image(request, generation_id)
     return views.send_file(
         generation.image,
         content_type=generation.image_content_type,
@@ -858,14 +986,15 @@ def image(request, generation_id: uuid.UUID, download: bool = False):
 
 @api.get(
     ID + "/thumb.webp",
-    response=_errors(401, 404, 429),
+    response=_errors(401, 404, 409, 429),
     url_name="thumbnail",
     summary="Download the thumbnail",
     tags=["images"],
     openapi_extra=_file_responses("image/webp"),
 )
 def thumbnail(request, generation_id: uuid.UUID):
-    generation = views.own_shown_image(request, generation_id)
+    """A small WebP of the image; 409 with its `status` until it has succeeded."""
+    generation = _own_image(request, generation_id)
     return views.send_file(generation.thumbnail, content_type="image/webp")
 
 
@@ -893,8 +1022,34 @@ def quota(request):
 
 # --- Uploads: photos for edit and try_on ------------------------------------------------------
 
-UPLOAD_BODY = {
-    "requestBody": {
+# The content types of the formats an upload may be (imagegen.uploads.FORMATS, by its bytes).
+FORMAT_CONTENT_TYPES = {
+    "JPEG": ("image/jpeg",),
+    "PNG": ("image/png",),
+    "WEBP": ("image/webp",),
+    "HEIF": ("image/heic", "image/heif"),
+}
+
+
+def upload_content_types():
+    """The photos `POST /uploads` takes, as content types, in imagegen.uploads' order."""
+    return [kind for name in UPLOAD_FORMATS for kind in FORMAT_CONTENT_TYPES[name]]
+
+
+def upload_limits():
+    """What `POST /uploads` takes on this site: /capabilities' `uploads`, and the schema's."""
+    return {
+        "max_bytes": settings.IMAGEGEN_UPLOAD_MAX_BYTES,
+        "max_pixels": settings.IMAGEGEN_UPLOAD_MAX_PIXELS,
+        "content_types": upload_content_types(),
+        "per_day": settings.IMAGEGEN_UPLOADS_PER_DAY,
+    }
+
+
+def _upload_body():
+    """The upload's request body, with this site's limits (read when the schema is built)."""
+    limits = upload_limits()
+    return {
         "required": True,
         "content": {
             "multipart/form-data": {
@@ -904,15 +1059,22 @@ UPLOAD_BODY = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "description": "A photo: JPEG, PNG, WebP or HEIC/HEIF.",
+                            "description": (
+                                f"A photo: {', '.join(limits['content_types'])}, decided by "
+                                f"its bytes (the file's name and declared type are not read); "
+                                f"at most {limits['max_bytes']} bytes and "
+                                f"{limits['max_pixels']} pixels, one frame. Larger or other "
+                                "files are `400 invalid` with `fields.file` saying why."
+                            ),
                         }
                     },
                     "required": ["file"],
-                }
+                    "additionalProperties": False,
+                },
+                "encoding": {"file": {"contentType": ", ".join(limits["content_types"])}},
             }
         },
     }
-}
 
 
 def _upload_item(upload):
@@ -932,11 +1094,12 @@ def _refused_file(message):
 
 @api.post(
     "/uploads",
-    response={201: UploadOut, **_errors(400, 401, 403, 415, 429)},
+    response={201: UploadOut, **_errors(400, 401, 403, 409, 415, 429)},
     url_name="uploads",
     summary="Upload a photo",
     tags=["uploads"],
-    openapi_extra=UPLOAD_BODY,
+    # The body itself is filled in when the schema is built: its limits are settings.
+    openapi_extra={"requestBody": {"content": {}}, "parameters": [IDEMPOTENCY_KEY]},
 )
 def create_upload(request):
     """A photo to edit or to try an outfit on, as `multipart/form-data` with one field, `file`.
@@ -944,24 +1107,30 @@ def create_upload(request):
     It is checked by its bytes (JPEG, PNG, WebP, HEIC/HEIF; one frame; within the size
     limits), turned upright and kept as a copy with no metadata at all (no EXIF, no GPS). Use
     its `id` as `source_image` or `garment_image` before `expires_at`: a photo no generation
-    uses is deleted after a day.
+    uses is deleted after a day. With an `Idempotency-Key`, sending the same file again gets
+    the first answer, and the upload is stored (and counted) once.
     """
     if request.content_type != "multipart/form-data":
         raise ApiError(
             415,
             "unsupported_media_type",
-            "Send the photo as multipart/form-data, in a field named `file`.",
+            _("Send the photo as multipart/form-data, in a field named `file`."),
         )
     try:
-        chosen = request.FILES.get("file")
+        request.FILES  # noqa: B018  read here: Idempotency-Key compares the files it holds
     except MultiPartParserError:
         raise _refused_file(
-            "The multipart body could not be read (a boundary is missing or wrong)."
+            _("The multipart body could not be read (a boundary is missing or wrong).")
         ) from None
+    return _idempotent(request, lambda: _store_upload(request))
+
+
+def _store_upload(request):
+    chosen = request.FILES.get("file")
     if "file" in getattr(request, "oversized_uploads", set()):
         raise _refused_file(too_large().localized())
     if chosen is None:
-        raise _refused_file("Send the photo in a multipart field named `file`.")
+        raise _refused_file(_("Send the photo in a multipart field named `file`."))
     try:
         upload = services.store_upload(user=request.user, data=chosen.read())
     except UploadRefused as exc:
@@ -975,9 +1144,7 @@ def create_upload(request):
             retry_after=exc.retry_after_seconds,
         ) from None
     location = request.build_absolute_uri(reverse("api:upload", args=[upload.pk]))
-    response = api.create_response(request, _upload_item(upload), status=201)
-    response["Location"] = location
-    return response
+    return 201, _upload_item(upload), {"Location": location}
 
 
 UPLOAD_ID = "/uploads/{uuid:upload_id}"
@@ -1026,7 +1193,7 @@ def delete_upload(request, upload_id: uuid.UUID):
         deleted = services.delete_upload(upload_id=upload_id, user=request.user)
     except services.UploadInUse:
         raise ApiError(
-            409, "conflict", "A generation that is not finished yet uses this photo."
+            409, "conflict", _("A generation that is not finished yet uses this photo.")
         ) from None
     if not deleted:
         raise Http404
@@ -1101,7 +1268,8 @@ def list_tiers(request):
 def capabilities(request):
     """The tasks `POST /generations` can do on this site, and the ranges it accepts (its first
     image provider's): sizes and the size of each aspect, whether it takes a negative prompt
-    and a seed, steps and guidance, the longest prompt and the most images per request."""
+    and a seed, steps and guidance, the longest prompt and the most images per request; and
+    what `POST /uploads` takes (`uploads`: bytes, pixels, kinds of photo, uploads a day)."""
     provider = primary_provider()
     caps = provider.capabilities
     size = {"minimum": caps.min_size, "maximum": caps.max_size, "multiple_of": caps.size_step}
@@ -1125,4 +1293,5 @@ def capabilities(request):
         "max_prompt_length": settings.IMAGEGEN_MAX_PROMPT_LENGTH,
         "max_batch": MAX_BATCH,
         "translation": settings.PROMPT_TRANSLATION != "off",
+        "uploads": upload_limits(),
     }

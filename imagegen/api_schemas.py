@@ -7,10 +7,10 @@ provider, so GenerationForm checks them, as it does for the create page.
 
 import datetime
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from ninja import Schema
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from .forms import CUSTOM, MAX_BATCH
 from .models import Aspect, Generation
@@ -23,8 +23,18 @@ GALLERY_SHOWS = Literal[tuple(GALLERY_FILTERS)]
 ASPECTS = Literal[(*Aspect.values, CUSTOM)]
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-# A cursor is unpadded URL-safe base64 (api._cursor).
-CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+# A cursor is unpadded URL-safe base64 (api._cursor) of a JSON list, so it starts `WyI` (`["`),
+# and its length is never one more than a multiple of 4 (no base64 is).
+CURSOR_PATTERN = r"^WyI[A-Za-z0-9_-](?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"
+# An absolute address (the API's links are: presenters.link_base).
+Url = Annotated[str, WithJsonSchema({"type": "string", "format": "uri"})]
+# An absolute address, or "" for none.
+UrlOrEmpty = Annotated[
+    str,
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "format": "uri"}, {"type": "string", "maxLength": 0}]}
+    ),
+]
 
 
 class GenerationCreate(BaseModel):
@@ -142,10 +152,11 @@ class GenerationOut(Schema):
         "owner is told instead of the image; empty otherwise."
     )
     demo: bool = Field(description="Drawn by the offline demo provider.")
-    detail_url: str = Field(description="The generation's page on the site.")
-    image_url: str | None = Field(description="The image, once done (follows the key).")
-    thumbnail_url: str | None = Field(description="A WebP thumbnail, once done.")
-    share_url: str | None = Field(description="The public link, while shared.")
+    url: Url = Field(description="This generation in the API (what GET answers).")
+    detail_url: Url = Field(description="The generation's page on the site.")
+    image_url: Url | None = Field(description="The image, once done (follows the key).")
+    thumbnail_url: Url | None = Field(description="A WebP thumbnail, once done.")
+    share_url: Url | None = Field(description="The public link, while shared.")
     prompt: str
     negative_prompt: str
     prompt_en: str = Field(description="The English sent to the model, when translated.")
@@ -161,7 +172,7 @@ class GenerationOut(Schema):
     guidance: float | None
     provider: str
     model: str
-    callback_url: str = Field(description="Called when it ends; empty for none.")
+    callback_url: UrlOrEmpty = Field(description="Called when it ends; empty for none.")
     created_at: datetime.datetime
     finished_at: datetime.datetime | None
     favourite: bool
@@ -169,11 +180,11 @@ class GenerationOut(Schema):
 
 class GenerationList(Schema):
     results: list[GenerationOut]
-    next: str | None = Field(description="The next page's URL; null on the last page.")
+    next: Url | None = Field(description="The next page's URL; null on the last page.")
 
 
 class ShareOut(Schema):
-    share_url: str | None = Field(description="The public link; null once unshared.")
+    share_url: Url | None = Field(description="The public link; null once unshared.")
 
 
 class QuotaOut(Schema):
@@ -257,6 +268,18 @@ class AspectSize(Schema):
     height: int
 
 
+class UploadLimits(Schema):
+    """What `POST /uploads` takes: a photo is decided by its bytes, within these limits."""
+
+    max_bytes: int = Field(description="The largest file, in bytes.")
+    max_pixels: int = Field(description="The most pixels (width × height) a photo may have.")
+    content_types: list[str] = Field(
+        description="The kinds of photo taken, by what the bytes are (the name and declared "
+        "type are not read)."
+    )
+    per_day: int = Field(description="Uploads one user may make a day; then 429.")
+
+
 class CapabilitiesOut(Schema):
     """What `POST /generations` accepts on this site: its image provider's ranges."""
 
@@ -272,6 +295,7 @@ class CapabilitiesOut(Schema):
     max_prompt_length: int
     max_batch: int = Field(description="The most `n` may be.")
     translation: bool = Field(description="Korean prompts are translated to English.")
+    uploads: UploadLimits = Field(description="What `POST /uploads` takes.")
 
 
 class UploadOut(Schema):

@@ -4,8 +4,9 @@ A client that sends `Idempotency-Key: <up to 255 printable ASCII characters>` wi
 repeats it (a timeout, a lost answer) within IDEMPOTENCY_TTL (24 h) gets the first answer
 again: its status, body and the headers in REPLAYED_HEADERS (Location, Content-Type,
 Retry-After), plus `Idempotent-Replayed: true`; the work (and its quota) is not done twice.
-Keys are per user. The same key with another request (the SHA-256 of method, path with query,
-and body differs) is answered 409 `idempotency_key_reused`; a repeat that arrives while the
+Keys are per user. The same key with another request (method, path with query, or body
+differ; a JSON body is compared parsed, a multipart one by its fields and files: see
+`body_identity`) is answered 409 `idempotency_key_reused`; a repeat that arrives while the
 first is still being answered is answered 409 `idempotency_key_in_use` with `Retry-After: 1`
 at once, rather than holding a web thread. Answers with a 5xx status or 429 are not kept (the
 key can be used again to retry), nor are streamed ones.
@@ -30,11 +31,13 @@ recovery sweep calls.
 
 import datetime
 import hashlib
+import json
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from travelfit.json_errors import json_error
 
@@ -52,12 +55,61 @@ def _error(status, code, message):
 
 
 def fingerprint(request) -> str:
-    """SHA-256 of what makes two requests the same request: method, path with query, body."""
+    """SHA-256 of what makes two requests the same request: method, path with query, and the
+    body as the server reads it (`body_identity`)."""
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.get_full_path().encode(), request.body):
+    parts = (request.method.encode(), request.get_full_path().encode(), body_identity(request))
+    for part in parts:
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
+
+
+def body_identity(request) -> bytes:
+    """The body, as two requests that mean the same are the same.
+
+    JSON (UTF-8, as the API takes it): the parsed value, so the same object with its keys in
+    another order or other spacing is the same request. Multipart: each field and the bytes
+    of each file, not the envelope, whose boundary a client draws anew for every send (a
+    retry of the same file is the same request). Anything else, and JSON the API would refuse
+    (not UTF-8, a key named twice): the bytes as sent.
+    """
+    if request.content_type == "multipart/form-data":
+        return b"multipart:" + _multipart_identity(request)
+    body = request.body
+    if request.content_type == "application/json":
+        try:
+            value = json.loads(body.decode("utf-8"), object_pairs_hook=_object_once)
+        except (ValueError, RecursionError):
+            return b"bytes:" + body
+        canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return b"json:" + canonical.encode()
+    return b"bytes:" + body
+
+
+def _object_once(pairs):
+    data = dict(pairs)
+    if len(data) != len(pairs):
+        raise ValueError("a key named twice")
+    return data
+
+
+def _multipart_identity(request):
+    """Fields and files of a parsed multipart body (read by the caller, errors and all)."""
+    digest = hashlib.sha256()
+    for name, values in sorted(request.POST.lists()):
+        digest.update(json.dumps(["field", name, values]).encode())
+    for name, files in sorted(request.FILES.lists()):
+        for uploaded in files:
+            content = hashlib.sha256()
+            for chunk in uploaded.chunks():
+                content.update(chunk)
+            uploaded.seek(0)
+            digest.update(json.dumps(["file", name, content.hexdigest()]).encode())
+    # A file too large to be kept (imagegen.uploads' handler) is still part of the request.
+    for name in sorted(getattr(request, "oversized_uploads", ())):
+        digest.update(json.dumps(["oversized", name]).encode())
+    return digest.hexdigest().encode()
 
 
 def _valid_key(key):
@@ -74,7 +126,8 @@ def with_idempotency(request, user, compute_response: Callable[[], HttpResponse]
         return _error(
             400,
             "idempotency_key_invalid",
-            f"An {HEADER} is 1 to {MAX_KEY_LENGTH} printable ASCII characters.",
+            _("An %(header)s is 1 to %(most)s printable ASCII characters.")
+            % {"header": HEADER, "most": MAX_KEY_LENGTH},
         )
     now = timezone.now()
     digest = fingerprint(request)
@@ -91,7 +144,8 @@ def with_idempotency(request, user, compute_response: Callable[[], HttpResponse]
             return _error(
                 409,
                 "idempotency_key_reused",
-                f"This {HEADER} was used with a different request; use a new key.",
+                _("This %(header)s was used with a different request; use a new key.")
+                % {"header": HEADER},
             )
         elif existing.response_status is not None:
             return _replay(existing)
@@ -132,7 +186,8 @@ def _in_use():
     response = _error(
         409,
         "idempotency_key_in_use",
-        f"A request with this {HEADER} is still being answered; try again in a moment.",
+        _("A request with this %(header)s is still being answered; try again in a moment.")
+        % {"header": HEADER},
     )
     response["Retry-After"] = "1"
     return response
@@ -176,5 +231,5 @@ def _replay(record):
 
 def purge_expired(*, now=None) -> int:
     """Delete records past their 24 hours; returns how many."""
-    deleted, _ = IdempotencyRecord.objects.filter(expires_at__lte=now or timezone.now()).delete()
-    return deleted
+    expired = IdempotencyRecord.objects.filter(expires_at__lte=now or timezone.now())
+    return expired.delete()[0]

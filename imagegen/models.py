@@ -385,6 +385,15 @@ class Generation(models.Model):
         db_default="",
         help_text="scheme://host of the request that made it.",
     )
+    # The language of the request that made it: its webhooks speak it (the API's texts are in
+    # the language the integrator asked for, whatever the owner's profile says).
+    language = models.CharField(
+        max_length=8,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The language of the request that made it; its webhooks are in it.",
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -138,6 +138,7 @@ def generation_item(
     token = generation.share_token
     return {
         **status,
+        "url": absolute(reverse("api:generation", args=[generation.pk])),
         "detail_url": absolute(status["detail_url"]),
         "image_url": absolute(reverse("api:image", args=[generation.pk])) if done else None,
         "thumbnail_url": absolute(reverse("api:thumbnail", args=[generation.pk])) if done else None,

@@ -6,12 +6,21 @@ concurrent requests never pass the limit. Fixed one-minute windows: a script may
 twice the limit across a window's edge, which is fine for keeping one key from crowding out
 the rest. Session (browser) requests are not counted.
 
-    wait = check_rate_limit(token)
-    if wait is not None:
-        ... answer 429 with `Retry-After: wait`
+    state = count_request(token)      # None when there is no limit (API_RATE_LIMIT=0)
+    if state and state.wait is not None:
+        ... answer 429 with `Retry-After: state.wait`
+    response.headers.update(state.headers())   # RateLimit and RateLimit-Policy
+
+The headers follow the IETF draft "RateLimit header fields for HTTP"
+(draft-ietf-httpapi-ratelimit-headers-11): `RateLimit-Policy: "key";q=120;w=60` (the quota
+and its window) and `RateLimit: "key";r=117;t=42` (what is left, and the seconds until the
+window ends). `r` is read from the key's row as this request found it: another request with
+the same key at the same moment may have taken one more.
 """
 
 import datetime
+import math
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
@@ -21,15 +30,36 @@ from .models import ApiToken
 
 WINDOW = datetime.timedelta(minutes=1)
 EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+# The policy's name in the RateLimit headers: one quota per API key.
+POLICY = "key"
 
 
-def check_rate_limit(api_token, *, now=None) -> int | None:
-    """Count one request with the key: None if it may go on, else the seconds to wait."""
+@dataclass(frozen=True)
+class RateLimitState:
+    """A request counted against its key's minute: whether it may go on, and what is left."""
+
+    limit: int
+    remaining: int
+    reset_seconds: int
+    wait: int | None  # seconds to wait when over the limit; None when it may go on
+
+    def headers(self) -> dict[str, str]:
+        """The RateLimit-Policy and RateLimit header fields (IETF draft) of this state."""
+        window = int(WINDOW.total_seconds())
+        return {
+            "RateLimit-Policy": f'"{POLICY}";q={self.limit};w={window}',
+            "RateLimit": f'"{POLICY}";r={self.remaining};t={self.reset_seconds}',
+        }
+
+
+def count_request(api_token, *, now=None) -> RateLimitState | None:
+    """Count one request with the key; None when there is no limit (API_RATE_LIMIT is 0)."""
     limit = settings.API_RATE_LIMIT
     if not limit:
         return None
     now = now or timezone.now()
     start = EPOCH + ((now - EPOCH) // WINDOW) * WINDOW
+    reset = max(1, math.ceil((start + WINDOW - now).total_seconds()))
     taken = (
         ApiToken.objects.filter(pk=api_token.pk)
         .filter(
@@ -46,6 +76,17 @@ def check_rate_limit(api_token, *, now=None) -> int | None:
             rate_window_start=start,
         )
     )
-    if taken:
-        return None
-    return max(1, int(-(-(start + WINDOW - now).total_seconds() // 1)))
+    if not taken:
+        return RateLimitState(limit=limit, remaining=0, reset_seconds=reset, wait=reset)
+    # What the row held when this request was counted (read with the key): one more now.
+    used = api_token.rate_count + 1 if api_token.rate_window_start == start else 1
+    api_token.rate_count, api_token.rate_window_start = used, start
+    return RateLimitState(
+        limit=limit, remaining=max(0, limit - used), reset_seconds=reset, wait=None
+    )
+
+
+def check_rate_limit(api_token, *, now=None) -> int | None:
+    """Count one request with the key: None if it may go on, else the seconds to wait."""
+    state = count_request(api_token, now=now)
+    return state.wait if state is not None else None

@@ -3,12 +3,13 @@
 The call follows the Standard Webhooks specification (https://www.standardwebhooks.com): a
 POST of JSON `{"type": "generation.succeeded" | "generation.failed" | "generation.canceled" |
 "generation.rejected", "timestamp": <when it ended>, "data": <the generation as the API shows
-it>}`, and `generation.held` before the end when the safety check holds it for review, with
-the headers `webhook-id` (the event's id, the same on every attempt: use it to drop repeats),
-`webhook-timestamp` (this attempt's Unix time) and `webhook-signature: v1,<base64 of
-HMAC-SHA256(secret bytes, "{id}.{timestamp}.{body}")>`. The secret belongs to the API key the
-generation was submitted with, is shown once when the key is made as `whsec_<base64 of the
-bytes>`, and the bytes are the HMAC key.
+it>}` (UTF-8, its texts in the language of the request that made the generation, said in
+`content-language`), and `generation.held` before the end when the safety check holds it for
+review, with the headers `webhook-id` (the event's id, the same on every attempt: use it to
+drop repeats), `webhook-timestamp` (this attempt's Unix time) and `webhook-signature:
+v1,<base64 of HMAC-SHA256(secret bytes, "{id}.{timestamp}.{body}")>`. The secret belongs to
+the API key the generation was submitted with, is shown once when the key is made as
+`whsec_<base64 of the bytes>`, and the bytes are the HMAC key.
 
 What is called: `check_callback_url` at submission (also through `resolve_callback_url`) and
 again before every attempt, because DNS can change. Only https (http too while DEBUG or
@@ -58,6 +59,7 @@ from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from travelfit import request_id
+from travelfit.middleware import API_DEFAULT_LANGUAGE
 from travelfit.redaction import redact
 
 from . import metrics, public_addresses
@@ -291,26 +293,29 @@ def generation_data(generation):
     return generation_item(generation, status)
 
 
-def _language(user_id):
-    from accounts.models import Profile
-
-    chosen = Profile.objects.filter(user_id=user_id).values_list("language", flat=True).first()
-    return chosen or settings.LANGUAGE_CODE
+def event_language(generation) -> str:
+    """The language a generation's events speak: that of the request that made it (the API's
+    default, English, for one made before languages were kept)."""
+    return generation.language or API_DEFAULT_LANGUAGE
 
 
 def event_body(generation) -> bytes:
-    """The JSON body of a generation's end event (minified: what is signed is what is sent).
+    """The JSON body of a generation's event, as UTF-8 (minified, and Korean as it is, not
+    \\u-escaped: what is signed is exactly what is sent).
 
-    Texts shared with the pages (the failure message) are in the owner's chosen language.
+    Its texts (the status label, a failure message) are in the language of the request that
+    made the generation: an integrator who asked in English hears back in English.
     """
-    with translation.override(_language(generation.owner_id)):
+    with translation.override(event_language(generation)):
         data = generation_data(generation)
     event = {
         "type": f"generation.{generation.status}",
         "timestamp": generation.finished_at or timezone.now(),
         "data": data,
     }
-    return json.dumps(event, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    return json.dumps(
+        event, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False
+    ).encode()
 
 
 def deliver(generation_id, attempt=1):
@@ -357,6 +362,7 @@ def _deliver(generation, attempt):
             secret=token.webhook_secret, event_id=event_id, timestamp=timestamp, body=body
         ),
         "content-type": "application/json",
+        "content-language": event_language(generation),
         "user-agent": USER_AGENT,
         request_id.HEADER.lower(): request_id.current() or request_id.new(),
     }

@@ -196,6 +196,7 @@ def test_the_session_without_a_csrf_token_is_refused(user):
         ({"prompt": "Seoul", "n": 5}, "n", "less than or equal to 4"),
         ({"prompt": "Seoul", "n": 0}, "n", "greater than or equal to 1"),
         ({"prompt": "Seoul", "aspect": "round"}, "aspect", "'square'"),
+        ({"prompt": "Seoul", "task": "paint"}, "task", "Choose one of: 'text', 'edit'"),
         ({"prompt": "Seoul", "steps": 20}, "steps", "does not take `steps`"),
         ({"prompt": "Seoul", "guidance": 4.5}, "guidance", "does not take `guidance`"),
     ],
@@ -307,6 +308,82 @@ def test_the_api_speaks_english_unless_asked_for_korean(api, user, settings):
     assert other["Content-Language"] == "en"
     # The pages themselves still default to the site's language.
     assert api.get(reverse("login"))["Content-Language"] == "ko"
+
+
+ENGLISH_WORDS = re.compile(r"\b[A-Za-z]{2,} [A-Za-z]{2,} [A-Za-z]{2,}\b")
+
+
+def error_texts(response):
+    """Every text of an error answer meant for people: its message and each field's."""
+    error = response.json()["error"]
+    texts = [error["message"]]
+    for messages in (error.get("fields") or {}).values():
+        texts.extend(messages)
+    return texts
+
+
+def test_under_accept_language_ko_every_api_text_is_korean(api, user, key, settings, client):
+    """409s, pydantic's field texts, "Unknown field", the top-level message, 401/404/405/415/
+    429, Idempotency-Key's: all Korean, and Content-Language says so. Codes stay."""
+    settings.API_RATE_LIMIT = 0
+    ko = {"HTTP_ACCEPT_LANGUAGE": "ko-KR,ko;q=0.9,en;q=0.8"}
+    done, running = make_done(user), make_running(user)
+    answers = {
+        "invalid": post_json(
+            api,
+            LIST_URL,
+            {"prompt": 123, "n": 9, "task": "paint", "colour": "blue", "source_image": "x"},
+            **ko,
+        ),
+        "invalid query": api.get(
+            LIST_URL + "?limit=0&cursor=0&status=bogus&favourites=maybe&q=" + "x" * 300, **ko
+        ),
+        "invalid size": post_json(api, LIST_URL, {"prompt": "Seoul", "n": 0, "seed": "7"}, **ko),
+        "invalid_json": api.post(LIST_URL, "[1]", content_type="application/json", **ko),
+        "twice": api.post(
+            LIST_URL, '{"prompt": "a", "prompt": "b"}', content_type="application/json", **ko
+        ),
+        "415": api.post(LIST_URL, "prompt=Seoul", content_type="text/plain", **ko),
+        "415 upload": post_json(api, reverse("api:uploads"), {"file": "x"}, **ko),
+        "400 upload": api.post(reverse("api:uploads"), {"photo": "x"}, **ko),
+        "401": client.get(LIST_URL, HTTP_AUTHORIZATION="", **ko),
+        "401 key": Client().get(LIST_URL, **bearer("tf_revoked"), **ko),
+        "404": api.get(reverse("api:generation", args=[uuid.uuid4()]), **ko),
+        "404 address": api.get("/api/v1/nothing", **ko),
+        "405": api.put(LIST_URL, **ko),
+        "409 cancel": api.post(reverse("api:cancel", args=[done.pk]), **ko),
+        "409 share": api.put(reverse("api:share", args=[running.pk]), **ko),
+        "409 delete": api.delete(item_url(running), **ko),
+        "409 image": api.get(reverse("api:image", args=[running.pk]), **ko),
+        "idempotency invalid": post_json(api, LIST_URL, VALID, HTTP_IDEMPOTENCY_KEY="é", **ko),
+    }
+    post_json(api, LIST_URL, VALID, HTTP_IDEMPOTENCY_KEY="k-1", **ko)
+    answers["idempotency reused"] = post_json(
+        api, LIST_URL, {**VALID, "seed": 8}, HTTP_IDEMPOTENCY_KEY="k-1", **ko
+    )
+    settings.API_RATE_LIMIT = 1
+    api.get(QUOTA_URL, **ko)
+    answers["429"] = api.get(QUOTA_URL, **ko)
+    for name, response in answers.items():
+        assert response.status_code >= 400, name
+        assert response["Content-Language"] == "ko", name
+        for text in error_texts(response):
+            assert HANGUL.search(text), (name, text)
+            assert not ENGLISH_WORDS.search(text), (name, text)
+    # The codes never change with the language.
+    assert answers["invalid"].json()["error"]["code"] == "invalid"
+    assert answers["409 cancel"].json()["error"]["status"] == "succeeded"
+    assert set(answers["invalid"].json()["error"]["fields"]) == {
+        "prompt",
+        "n",
+        "task",
+        "colour",
+        "source_image",
+    }
+    # And without the header, the same refusals are English, said so.
+    english = post_json(api, LIST_URL, {"prompt": 123, "colour": "blue"})
+    assert english["Content-Language"] == "en"
+    assert not any(HANGUL.search(text) for text in error_texts(english))
 
 
 def test_json_is_sent_as_utf8_text_not_escaped(api, user):
@@ -598,7 +675,7 @@ def test_a_wrong_method_is_405_json_with_allow(api):
     response = api.put(LIST_URL)
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
-    assert response["Allow"] == "GET, POST"
+    assert response["Allow"] == "GET, HEAD, POST"
 
 
 def test_unknown_api_addresses_answer_json_404(api):
@@ -682,6 +759,9 @@ def front_end(settings):
 def test_an_allowed_origin_gets_cors_headers(api, front_end):
     response = api.get(QUOTA_URL, HTTP_ORIGIN=front_end)
     assert response["Access-Control-Allow-Origin"] == front_end
+    # The documented answer headers are readable by the page's script too.
+    exposed = {name.strip() for name in response["Access-Control-Expose-Headers"].split(",")}
+    assert {"Location", "Retry-After", "RateLimit", "X-Request-ID"} <= exposed
     preflight = api.options(
         LIST_URL,
         HTTP_ORIGIN=front_end,
@@ -837,6 +917,72 @@ def test_the_download_names_the_file_only_when_asked(api, user):
     assert "attachment" not in api.get(url).get("Content-Disposition", "")
     downloaded = api.get(url, {"download": "true"})
     assert f'filename="{generation.download_name}"' in downloaded["Content-Disposition"]
+
+
+def test_the_image_of_ones_own_unfinished_generation_is_409_with_its_status(api, user, other):
+    queued, running = submit(user), make_running(user)
+    failed = submit(user)
+    services.fail_generation(failed.pk, user_message="It broke.", detail="test")
+    for generation, status in ((queued, "queued"), (running, "running"), (failed, "failed")):
+        for name in ("api:image", "api:thumbnail"):
+            answer = api.get(reverse(name, args=[generation.pk]))
+            assert answer.status_code == 409, (name, status)
+            error = answer.json()["error"]
+            assert (error["code"], error["status"]) == ("conflict", status)
+    # Someone else's, unfinished or not, is not found: nothing says it exists.
+    for theirs in (submit(other), make_done(other)):
+        for name in ("api:image", "api:thumbnail"):
+            assert api.get(reverse(name, args=[theirs.pk])).status_code == 404
+
+
+def get_operations(client):
+    """Every path the schema lists a GET for (path parameters still in braces)."""
+    schema = client.get(reverse("api:openapi-json")).json()
+    return [path for path, methods in schema["paths"].items() if "get" in methods]
+
+
+def test_head_is_allowed_on_every_get_operation_with_the_gets_headers(api, user):
+    from tests import photos
+
+    generation = make_done(user)
+    photo = api.post(
+        reverse("api:uploads"),
+        {"file": io.BytesIO(photos.jpeg_with_gps())},
+        format="multipart",
+    ).json()["id"]
+    paths = get_operations(api)
+    assert len(paths) >= 10
+    for path in paths:
+        url = path.format(generation_id=generation.pk, upload_id=photo)
+        got, head = api.get(url), api.head(url)
+        assert head.status_code == got.status_code == 200, (url, head.status_code)
+        body = b"".join(got.streaming_content) if got.streaming else got.content
+        for name in ("Content-Type", "Content-Length", "Content-Language", "Cache-Control"):
+            assert head.get(name) == got.get(name), (url, name)
+        assert int(head["Content-Length"]) == len(body), url
+        assert not (b"".join(head.streaming_content) if head.streaming else head.content)
+    # HEAD where only POST is taken is refused like any other method, and Allow says so.
+    refused = api.head(reverse("api:cancel", args=[generation.pk]))
+    assert (refused.status_code, refused["Allow"]) == (405, "POST")
+
+
+def test_head_sends_no_body_through_the_real_server(serve_site, make_user):
+    """The server in front sends what the view gives: headers, and not a byte of the image."""
+    import httpx
+
+    site = serve_site()
+    owner = make_user("header")
+    generation = make_done(owner)
+    key = services.create_api_token(user=owner, name="head")[1]
+    with httpx.Client(base_url=site, headers={"Authorization": f"Bearer {key}"}) as live:
+        url = reverse("api:image", args=[generation.pk])
+        got, head = live.get(url), live.head(url)
+        assert (got.status_code, head.status_code) == (200, 200)
+        assert head.headers["content-length"] == str(len(got.content))
+        assert head.headers["content-type"] == "image/png" and head.content == b""
+        listing = live.head(LIST_URL)
+        assert listing.status_code == 200 and listing.content == b""
+        assert int(listing.headers["content-length"]) == len(live.get(LIST_URL).content)
 
 
 # --- Callbacks and idempotency --------------------------------------------------------------

@@ -2,9 +2,11 @@
 real server), and readable on the docs page under the site's CSP."""
 
 import os
+import re
 import shutil
 from pathlib import Path
 
+import jsonschema_rs
 import pytest
 import requests
 import schemathesis
@@ -77,15 +79,180 @@ def test_the_schema_is_valid_openapi(client, db):
     assert set(schema["components"]["securitySchemes"]) == {"ApiKey", "Session"}
 
 
-def test_the_schema_describes_the_strict_create_body(client, db):
+def test_the_create_body_is_a_union_by_task_saying_when_a_prompt_is_needed(client, db):
+    """ "prompt is required unless task is try_on", and which photos each task takes."""
     schema = client.get(SCHEMA_URL).json()
     body = schema["paths"]["/api/v1/generations"]["post"]["requestBody"]
-    create = body["content"]["application/json"]["schema"]
-    assert create["additionalProperties"] is False
-    assert "required" not in create  # prompt is, but for a try-on: the API says so by task
-    task = create["properties"]["task"]["anyOf"][0]
-    assert task["enum"] == ["text", "edit", "try_on"]
-    assert (create["properties"]["n"]["minimum"], create["properties"]["n"]["maximum"]) == (1, 4)
+    union = body["content"]["application/json"]["schema"]
+    branches = {
+        task: schema["components"]["schemas"][ref.rpartition("/")[2]]
+        for task, ref in union["discriminator"]["mapping"].items()
+    }
+    assert union["discriminator"]["propertyName"] == "task"
+    assert [b["$ref"] for b in union["oneOf"]] == list(union["discriminator"]["mapping"].values())
+    assert set(branches) == {"text", "edit", "try_on"}  # the demo provider does all three
+    text, edit, try_on = branches["text"], branches["edit"], branches["try_on"]
+    assert all(branch["additionalProperties"] is False for branch in branches.values())
+    assert text["required"] == ["prompt"]  # task may be left out: it is text
+    assert set(edit["required"]) == {"task", "source_image", "prompt"}
+    assert set(try_on["required"]) == {"task", "source_image", "garment_image"}
+    assert "prompt" in try_on["properties"] and "prompt" not in try_on["required"]
+    assert "source_image" not in text["properties"] and "garment_image" not in edit["properties"]
+    assert "aspect" in text["properties"] and "aspect" not in try_on["properties"]
+    assert (edit["properties"]["task"]["const"], try_on["properties"]["task"]["const"]) == (
+        "edit",
+        "try_on",
+    )
+    n = text["properties"]["n"]
+    assert (n["minimum"], n["maximum"]) == (1, 4)
+    # Validated as JSON Schema, the union takes what the API takes, and refuses the rest.
+    validator = body_validator(schema, union)
+    assert validator.is_valid({"prompt": "Jeju"})
+    assert validator.is_valid({"task": "try_on", "source_image": PHOTO, "garment_image": PHOTO})
+    assert not validator.is_valid({"task": "edit", "source_image": PHOTO})  # no prompt
+    assert not validator.is_valid({"aspect": "wide"})
+    assert not validator.is_valid({"task": "try_on", "source_image": PHOTO, "aspect": "wide"})
+
+
+PHOTO = "0b6e9a52-7d41-4c8e-9f3a-5e2d1c0b9a87"
+
+
+def body_validator(schema, part):
+    """A JSON Schema validator of `part` of the published schema, its $refs resolved in it and
+    its formats (uri, date-time) checked."""
+    return jsonschema_rs.Draft202012Validator(
+        {**part, "components": schema["components"]}, validate_formats=True
+    )
+
+
+def operations(schema):
+    for path, methods in schema["paths"].items():
+        for method, operation in methods.items():
+            yield path, method, operation
+
+
+def test_every_answer_documents_the_headers_it_carries(client, db):
+    schema = client.get(SCHEMA_URL).json()
+    for path, method, operation in operations(schema):
+        where = (method, path)
+        requested = {p["name"]: p for p in operation["parameters"] if p["in"] == "header"}
+        assert requested["X-Request-ID"]["required"] is False, where
+        idempotent = "Idempotency-Key" in requested
+        for status, response in operation["responses"].items():
+            headers = response["headers"]
+            assert headers["X-Request-ID"]["required"] is True, (where, status)
+            assert {"RateLimit", "RateLimit-Policy", "Content-Language"} <= set(headers)
+            if status == "401":
+                assert headers["WWW-Authenticate"]["required"] is True, where
+            if status == "429":
+                assert headers["Retry-After"]["required"] is True, where
+            if status == "302":
+                assert headers["Location"]["required"] is True, where
+            if idempotent and status != "429" and status < "500":  # what is kept is replayed
+                assert "Idempotent-Replayed" in headers, (where, status)
+    post = schema["paths"]["/api/v1/generations"]["post"]["responses"]["201"]["headers"]
+    assert post["Location"]["required"] is False  # n > 1 has no one address
+    for path in ("/api/v1/uploads", "/api/v1/generations/{generation_id}/retry"):
+        assert schema["paths"][path]["post"]["responses"]["201"]["headers"]["Location"]["required"]
+
+
+def test_the_schema_names_this_site_as_its_server(client, db, settings):
+    settings.SITE_URL = ""
+    assert client.get(SCHEMA_URL).json()["servers"] == [
+        {"url": "http://testserver", "description": "This site."}
+    ]
+    settings.SITE_URL = "https://travelfit.example"
+    assert client.get(SCHEMA_URL).json()["servers"][0]["url"] == "https://travelfit.example"
+
+
+def test_links_are_uris_and_every_example_is_valid_for_its_schema(client, db):
+    schema = client.get(SCHEMA_URL).json()
+    item = schema["components"]["schemas"]["GenerationOut"]["properties"]
+    for name in ("url", "detail_url"):
+        assert item[name]["format"] == "uri"
+    for name in ("image_url", "thumbnail_url", "share_url"):
+        assert non_null_branch(item[name])["format"] == "uri"
+    checked = 0
+    for path, method, operation in operations(schema):
+        body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        if body:
+            for example in body.get("examples", {}).values():
+                body_validator(schema, body["schema"]).validate(example["value"])
+                checked += 1
+        for status, response in operation["responses"].items():
+            media = response.get("content", {}).get("application/json")
+            assert media is None or "example" in media, (method, path, status)
+            if media:
+                body_validator(schema, media["schema"]).validate(media["example"])
+                checked += 1
+            for header in response["headers"].values():
+                if "example" in header:
+                    body_validator(schema, header["schema"]).validate(header["example"])
+    for item in schema["webhooks"].values():
+        media = item["post"]["requestBody"]["content"]["application/json"]
+        body_validator(schema, media["schema"]).validate(media["example"])
+        checked += 1
+    assert checked > 60
+    create = schema["paths"]["/api/v1/generations"]["post"]["requestBody"]
+    assert set(create["content"]["application/json"]["examples"]) == {"text", "edit", "try_on"}
+
+
+def test_the_webhooks_are_described_with_their_signature_headers(client, db):
+    schema = client.get(SCHEMA_URL).json()
+    assert schema["openapi"].startswith("3.1")
+    assert set(schema["webhooks"]) == {
+        "generation.succeeded",
+        "generation.failed",
+        "generation.canceled",
+        "generation.held",
+        "generation.rejected",
+    }
+    for event, item in schema["webhooks"].items():
+        operation = item["post"]
+        headers = {p["name"]: p for p in operation["parameters"]}
+        for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
+            assert headers[name]["required"] is True and headers[name]["in"] == "header"
+        body = operation["requestBody"]["content"]["application/json"]["schema"]
+        assert body["properties"]["type"]["const"] == event
+        assert body["properties"]["data"] == {"$ref": "#/components/schemas/GenerationOut"}
+
+
+def test_the_create_body_lists_this_sites_tiers_and_presets(client, db, settings, presets):
+    from imagegen.models import Preset
+
+    settings.IMAGEGEN_TIERS = [("fast", ["demo"], 1), ("best", ["demo"], 3)]
+    text = create_body(client)["properties"]
+    tier = non_null_branch(text["tier"])
+    assert tier["enum"] == ["fast", "best"]
+    preset = non_null_branch(text["preset"])
+    assert preset["enum"] == list(Preset.objects.filter(active=True).values_list("pk", flat=True))
+    Preset.objects.update(active=False)
+    assert create_body(client)["properties"]["preset"]["type"] == "null"
+
+
+def test_every_post_lists_the_idempotency_key_header(client, db):
+    schema = client.get(SCHEMA_URL).json()
+    paths = schema["paths"]
+    posts = {path: methods["post"] for path, methods in paths.items() if "post" in methods}
+    assert "/api/v1/uploads" in posts
+    for path, operation in posts.items():
+        names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        assert "Idempotency-Key" in names, path
+        assert "409" in operation["responses"], path
+
+
+def test_the_schema_describes_the_upload_file_with_this_sites_limits(client, db, settings):
+    settings.IMAGEGEN_UPLOAD_MAX_BYTES = 2_000_000
+    schema = client.get(SCHEMA_URL).json()
+    body = schema["paths"]["/api/v1/uploads"]["post"]["requestBody"]["content"]
+    form = body["multipart/form-data"]
+    file = form["schema"]["properties"]["file"]
+    assert (file["type"], file["format"]) == ("string", "binary")
+    assert "2000000 bytes" in file["description"] and "image/heic" in file["description"]
+    assert form["schema"]["required"] == ["file"]
+    assert "image/webp" in form["encoding"]["file"]["contentType"]
+    limits = schema["components"]["schemas"]["UploadLimits"]["properties"]
+    assert set(limits) == {"max_bytes", "max_pixels", "content_types", "per_day"}
 
 
 def non_null_branch(prop):
@@ -115,10 +282,12 @@ def test_the_create_body_holds_the_providers_ranges(client, db, settings):
     assert "steps" not in demo and "guidance" not in demo and "width" in demo
 
 
-def create_body(client):
+def create_body(client, task="text"):
+    """The create body's branch for `task`."""
     schema = client.get(SCHEMA_URL).json()
     body = schema["paths"]["/api/v1/generations"]["post"]["requestBody"]
-    return body["content"]["application/json"]["schema"]
+    reference = body["content"]["application/json"]["schema"]["discriminator"]["mapping"][task]
+    return schema["components"]["schemas"][reference.rpartition("/")[2]]
 
 
 def test_the_schema_links_a_new_generation_to_what_can_be_done_with_it(client, db):
@@ -137,11 +306,20 @@ def test_the_schema_links_a_new_generation_to_what_can_be_done_with_it(client, d
         assert link["parameters"] == {"generation_id": "$response.body#/results/0/id"}
 
 
-def test_cursor_and_the_image_download_are_described_as_strictly_as_checked(client, db):
+def submit_one(user, prompt):
+    return services.submit_generation(user=user, prompt=prompt, width=512, height=512)
+
+
+def test_cursor_and_the_image_download_are_described_as_strictly_as_checked(client, user):
     schema = client.get(SCHEMA_URL).json()
     listing = schema["paths"]["/api/v1/generations"]["get"]["parameters"]
     cursor = next(p for p in listing if p["name"] == "cursor")
-    assert non_null_branch(cursor["schema"])["pattern"] == "^[A-Za-z0-9_-]+$"
+    pattern = re.compile(non_null_branch(cursor["schema"])["pattern"])
+    assert not pattern.search("0") and not pattern.search("WyIxM")  # no base64 is 4n+1 long
+    from imagegen.api import _cursor
+
+    made = [submit_one(user, f"Jeju {n}") for n in range(3)]
+    assert all(pattern.search(_cursor(generation)) for generation in made)
     image = schema["paths"]["/api/v1/generations/{generation_id}/image.png"]["get"]
     assert "400" in image["responses"]  # ?download=maybe
 

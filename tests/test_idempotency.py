@@ -73,6 +73,39 @@ def test_the_same_key_with_another_body_is_a_conflict(user):
     assert submit.calls == 1
 
 
+def test_the_same_json_object_with_its_keys_in_another_order_is_the_same_request(user):
+    """Compared parsed: another order of keys, other spacing, is a retry, not a conflict."""
+    submit = Submit(user)
+    first_body = {"prompt": "Jeju", "seed": 7, "n": 1}
+    first = with_idempotency(post(first_body), user, submit(post(first_body)))
+    reordered = RequestFactory().post(
+        PATH,
+        data='{ "n": 1,\n  "seed": 7, "prompt": "Jeju" }',
+        content_type="application/json",
+        headers={"Idempotency-Key": "order-42"},
+    )
+    again = with_idempotency(reordered, user, submit(reordered))
+    assert submit.calls == 1
+    assert (again.status_code, again.content) == (first.status_code, first.content)
+    assert again["Idempotent-Replayed"] == "true"
+    # A value that differs is still another request, nested ones included.
+    changed = with_idempotency(post({**first_body, "seed": 8}), user, submit(post(first_body)))
+    assert changed.status_code == 409
+
+
+def test_json_the_api_would_refuse_is_compared_as_sent(user):
+    """A key named twice is not read as its last value: it is not the same as that object."""
+    submit = Submit(user)
+    with_idempotency(post({"prompt": "b"}), user, submit(post({"prompt": "b"})))
+    twice = RequestFactory().post(
+        PATH,
+        data='{"prompt": "a", "prompt": "b"}',
+        content_type="application/json",
+        headers={"Idempotency-Key": "order-42"},
+    )
+    assert idempotency.fingerprint(twice) != idempotency.fingerprint(post({"prompt": "b"}))
+
+
 def test_the_same_key_on_another_path_is_a_conflict(user):
     submit = Submit(user)
     with_idempotency(post({"prompt": "Jeju"}), user, submit(post({"prompt": "Jeju"})))

@@ -104,7 +104,11 @@ def _shirt():
         ({"task": "edit", "source_image": "PHOTO", "prompt": "x", "width": 512}, "width", "photo"),
         ({"task": "edit", "source_image": "PHOTO", "prompt": "x", "preset": 1}, "preset", "photo"),
         ({"task": "repaint", "prompt": "x"}, "task", "'edit'"),
-        ({"task": "edit", "source_image": "not-an-id", "prompt": "x"}, "source_image", "match"),
+        (
+            {"task": "edit", "source_image": "not-an-id", "prompt": "x"},
+            "source_image",
+            "upload's id",
+        ),
     ],
 )
 def test_a_wrong_combination_is_a_400_naming_the_field(api, user, body, field, message):

@@ -45,6 +45,34 @@ def test_zero_turns_the_limit_off(settings, token):
     assert all(check_rate_limit(token, now=MINUTE) is None for _ in range(500))
 
 
+def test_every_answer_to_a_key_says_what_is_left_of_its_minute(api, user, settings, monkeypatch):
+    """RateLimit and RateLimit-Policy (IETF draft httpapi-ratelimit-headers), on answers
+    to a key's requests, refusals included; not on a browser's, nor without a limit."""
+    from django.test import Client
+    from django.urls import reverse
+    from django.utils import timezone
+
+    monkeypatch.setattr(timezone, "now", lambda: MINUTE + datetime.timedelta(seconds=15))
+    settings.API_RATE_LIMIT = 3
+    quota = reverse("api:quota")
+    answers = [api.get(quota), api.get(reverse("api:generations")), api.head(quota)]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert [answer["RateLimit"] for answer in answers] == [
+        '"key";r=2;t=45',
+        '"key";r=1;t=45',
+        '"key";r=0;t=45',
+    ]
+    assert {answer["RateLimit-Policy"] for answer in answers} == {'"key";q=3;w=60'}
+    refused = api.get(quota)
+    assert refused.status_code == 429
+    assert (refused["RateLimit"], refused["Retry-After"]) == ('"key";r=0;t=45', "45")
+    browser = Client()
+    browser.force_login(user)
+    assert "RateLimit" not in browser.get(quota)
+    settings.API_RATE_LIMIT = 0
+    assert "RateLimit" not in api.get(quota)
+
+
 def test_the_default_is_120_a_minute():
     from django.conf import settings
 

@@ -138,6 +138,51 @@ def test_a_file_over_the_byte_limit_stops_being_read(api, user, settings):
     assert not Upload.objects.exists() and stored_files() == []
 
 
+def test_what_a_too_large_upload_really_gets_from_the_real_server(serve_site, make_user):
+    """What README's error table says: a file over IMAGEGEN_UPLOAD_MAX_BYTES is `400 invalid`
+    naming `file`, even when the body is over DATA_UPLOAD_MAX_MEMORY_SIZE too (that limit is
+    for form fields and JSON bodies: a JSON body over it is `400 bad_request`)."""
+    import httpx
+
+    site = serve_site(IMAGEGEN_UPLOAD_MAX_BYTES=str(1024 * 1024))
+    owner = make_user("big-files")
+    key = services.create_api_token(user=owner, name="big")[1]
+    over = photos.jpeg_with_gps() + b"\x00" * (3 * 1024 * 1024)  # past 2.5 MB as well
+    with httpx.Client(base_url=site, headers={"Authorization": f"Bearer {key}"}) as live:
+        caps = live.get(reverse("api:capabilities")).json()["uploads"]
+        assert caps["max_bytes"] == 1024 * 1024
+        answer = live.post(UPLOADS, files={"file": ("big.jpg", over, "image/jpeg")})
+        assert answer.status_code == 400, answer.text
+        error = answer.json()["error"]
+        assert error["code"] == "invalid"
+        assert error["fields"]["file"] == ["The file is larger than 1.0 MB."]
+        big_json = live.post(
+            reverse("api:generations"),
+            content=b'{"prompt": "' + b"x" * (3 * 1024 * 1024) + b'"}',
+            headers={"Content-Type": "application/json"},
+        )
+        assert big_json.status_code == 400
+        assert big_json.json()["error"]["code"] == "bad_request"
+    assert not Upload.objects.exists()
+
+
+def test_capabilities_say_what_an_upload_may_be(api, user, settings):
+    settings.IMAGEGEN_UPLOAD_MAX_BYTES = 2_000_000
+    settings.IMAGEGEN_UPLOAD_MAX_PIXELS = 12_000_000
+    uploads = api.get(reverse("api:capabilities")).json()["uploads"]
+    assert uploads == {
+        "max_bytes": 2_000_000,
+        "max_pixels": 12_000_000,
+        "content_types": ["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif"],
+        "per_day": settings.IMAGEGEN_UPLOADS_PER_DAY,
+    }
+    # Each limit it names is the one held to: a photo one pixel over is refused.
+    settings.IMAGEGEN_UPLOAD_MAX_PIXELS = 320 * 240 - 1
+    assert upload(api, photos.jpeg_with_gps(320, 240)).status_code == 400
+    settings.IMAGEGEN_UPLOAD_MAX_PIXELS = 320 * 240
+    assert upload(api, photos.jpeg_with_gps(320, 240)).status_code == 201
+
+
 @pytest.mark.parametrize(
     ("content_type", "body", "status"),
     [
@@ -172,6 +217,46 @@ def test_a_user_may_upload_so_many_photos_a_day(api, user, settings):
     settings.IMAGEGEN_UPLOADS_PER_DAY = 3
     assert upload(api, b"").status_code == 400
     assert upload(api, photos.jpeg_with_gps()).status_code == 201
+
+
+def multipart(data, boundary, name="me.jpg"):
+    """A multipart body with one `file`, drawn with `boundary`, as a client draws it anew for
+    every send."""
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+        "Content-Type: image/jpeg\r\n\r\n"
+    ).encode()
+    return head + data + f"\r\n--{boundary}--\r\n".encode()
+
+
+def send(client, data, boundary, key):
+    return client.generic(
+        "POST",
+        UPLOADS,
+        multipart(data, boundary),
+        content_type=f"multipart/form-data; boundary={boundary}",
+        HTTP_IDEMPOTENCY_KEY=key,
+    )
+
+
+def test_an_upload_retried_with_its_idempotency_key_is_stored_and_counted_once(api, user, settings):
+    """The same key and the same file, in another envelope (a new boundary): the first answer
+    again, one upload, one of the day's. Another file with the key: 409."""
+    settings.IMAGEGEN_UPLOADS_PER_DAY = 1
+    photo = photos.jpeg_with_gps()
+    first = send(api, photo, "first-boundary", "upload-1")
+    again = send(api, photo, "another-boundary-drawn-by-the-retry", "upload-1")
+    assert first.status_code == again.status_code == 201, first.content
+    assert again.json() == first.json()
+    assert again["Location"] == first["Location"]
+    assert again["Idempotent-Replayed"] == "true"
+    assert Upload.objects.count() == 1 and len(stored_files()) == 1
+    other = send(api, photos.jpeg_with_gps(width=321), "b3", "upload-1")
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    # The day's one upload was counted once: a new key is refused for the day, not stored.
+    assert send(api, photo, "b4", "upload-2").status_code == 429
+    assert Upload.objects.count() == 1
 
 
 # --- Private --------------------------------------------------------------------------------------

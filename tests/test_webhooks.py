@@ -361,6 +361,80 @@ def test_without_site_url_links_start_where_the_generation_was_asked_for(
     )
 
 
+def _made_through_the_api(user, receiver, **headers):
+    """A generation asked for over the API (with `headers`), made, and its webhook sent."""
+    from django.test import Client
+
+    key = services.create_api_token(user=user, name=f"lang-{len(receiver.received)}")[1]
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    made = api.post(
+        reverse("api:generations"),
+        json.dumps({"prompt": "제주 성산일출봉, 해 뜰 녘", "callback_url": receiver.url()}),
+        content_type="application/json",
+        **headers,
+    )
+    assert made.status_code == 201, made.content
+    run_queued_tasks()
+    run_queued_tasks()
+    return made.json()["results"][0]
+
+
+def test_a_webhook_speaks_the_language_of_the_request_that_made_the_work(
+    private_urls, transactional_db, receiver, user
+):
+    """Not the owner's profile: an integrator asking in English hears back in English."""
+    from accounts.models import Profile
+
+    Profile.objects.create(user=user, language="ko")
+    english = _made_through_the_api(user, receiver)
+    korean = _made_through_the_api(user, receiver, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9")
+    calls = {json.loads(call.body)["data"]["id"]: call for call in receiver.received}
+    in_english, in_korean = calls[english["id"]], calls[korean["id"]]
+    assert json.loads(in_english.body)["data"]["status_label"] == "Done"
+    assert in_english.headers["content-language"] == "en"
+    assert json.loads(in_korean.body)["data"]["status_label"] == "완료"
+    assert in_korean.headers["content-language"] == "ko"
+
+
+def test_a_webhook_body_is_utf8_text_signed_over_exactly_those_bytes(
+    private_urls, transactional_db, receiver, user
+):
+    item = _made_through_the_api(user, receiver, HTTP_ACCEPT_LANGUAGE="ko")
+    (call,) = receiver.received
+    assert "제주 성산일출봉".encode() in call.body and "완료".encode() in call.body
+    assert b"\\u" not in call.body
+    token = Generation.objects.get(pk=item["id"]).api_token
+    event = verified(call, token.webhook_secret)  # the reference library, over the raw bytes
+    assert event["data"]["prompt"] == "제주 성산일출봉, 해 뜰 녘"
+    # Its own API resource, as every API item has.
+    assert (
+        event["data"]["url"]
+        == item["url"]
+        == ("http://testserver" + reverse("api:generation", args=[item["id"]]))
+    )
+
+
+def test_a_webhook_is_what_the_published_schema_says_it_is(
+    private_urls, transactional_db, receiver, user
+):
+    """Its body and headers against the schema's `webhooks` entry, formats included."""
+    import jsonschema_rs
+    from django.test import Client
+
+    _made_through_the_api(user, receiver)
+    (call,) = receiver.received
+    schema = Client().get(reverse("api:openapi-json")).json()
+    operation = schema["webhooks"]["generation.succeeded"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    validator = jsonschema_rs.Draft202012Validator(
+        {**body, "components": schema["components"]}, validate_formats=True
+    )
+    validator.validate(json.loads(call.body))
+    for header in operation["parameters"]:
+        value = call.headers[header["name"]]
+        jsonschema_rs.Draft202012Validator(header["schema"]).validate(value)
+
+
 def test_failed_and_canceled_generations_call_back_too(
     private_urls, transactional_db, receiver, user, token
 ):

@@ -104,6 +104,16 @@ CSRF_FAILURE_VIEW = "travelfit.views.csrf_failure"
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = True
+# The API's documented answer headers, readable by a front end on an allowed origin.
+CORS_EXPOSE_HEADERS = [
+    "Location",
+    "Retry-After",
+    "X-Request-ID",
+    "Idempotent-Replayed",
+    "RateLimit",
+    "RateLimit-Policy",
+    "Content-Language",
+]
 HOST = env.str("HOST", default="127.0.0.1")
 # gunicorn (travelfit/gunicorn.conf.py): processes, threads per process, longest request.
 WEB_WORKERS = _setting("WEB_WORKERS", _whole_number(1, 64), 2, "a whole number (1–64)")

@@ -14,6 +14,7 @@ from django.template import loader
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import requires_csrf_token
@@ -168,7 +169,7 @@ def _may_see_details(request):
 def _bearer_matches(request, expected):
     """Whether the request carries `Authorization: Bearer <expected>` (constant time); never
     when no token is configured."""
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    scheme, _space, given = request.headers.get("Authorization", "").partition(" ")
     return bool(
         expected and scheme.lower() == "bearer" and constant_time_compare(given.strip(), expected)
     )
@@ -225,21 +226,21 @@ def bad_request(request, exception):
         request,
         400,
         "bad_request",
-        "The request could not be read: too large, too many fields, or a malformed body.",
+        _("The request could not be read: too large, too many fields, or a malformed body."),
     ) or defaults.bad_request(request, exception)
 
 
 @requires_csrf_token
 def permission_denied(request, exception):
     return _api_error(
-        request, 403, "forbidden", "You may not do this."
+        request, 403, "forbidden", _("You may not do this.")
     ) or defaults.permission_denied(request, exception)
 
 
 @requires_csrf_token
 def page_not_found(request, exception):
     return _api_error(
-        request, 404, "not_found", "There is nothing at this address."
+        request, 404, "not_found", _("There is nothing at this address.")
     ) or defaults.page_not_found(request, exception)
 
 
@@ -258,7 +259,7 @@ def server_error(request):
     if isinstance(sys.exc_info()[1], DATABASE_UNREACHABLE):
         return _service_unavailable(request)
     return _api_error(
-        request, 500, "server_error", "Something went wrong on our side; it has been logged."
+        request, 500, "server_error", _("Something went wrong on our side; it has been logged.")
     ) or defaults.server_error(request)
 
 
@@ -267,7 +268,7 @@ def _service_unavailable(request):
         request,
         503,
         "unavailable",
-        "The site cannot reach its database right now; try again after Retry-After seconds.",
+        _("The site cannot reach its database right now; try again after Retry-After seconds."),
     )
     if response is None:
         # No request context: a context processor would ask the database for the user.
@@ -283,7 +284,7 @@ def csrf_failure(request, reason=""):
         request,
         403,
         "csrf_failed",
-        "The CSRF check failed: send an API key, or the session's CSRF token with the form.",
+        _("The CSRF check failed: send an API key, or the session's CSRF token with the form."),
     )
     if api:
         return api

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 from django_q.tasks import async_task
 
@@ -73,6 +73,7 @@ def submit_generations(
     source_image: Upload | None = None,
     garment_image: Upload | None = None,
     tier: str = "",
+    language: str = "",
 ) -> list[Generation]:
     """Reserve `count` units of quota, record `count` generations of the same request and
     queue them, in one transaction: all are charged and queued, or none.
@@ -96,8 +97,11 @@ def submit_generations(
     An edit or a try-on is recorded at the size its provider will make it of the photo, where
     the provider says (the photo's own size where its service chooses): the queued page, the
     result and the PNG's text then say one size. `width` and `height` count for text only.
+    `language` is the language of the request (default: the active one); the generations'
+    webhooks speak it.
     """
     chosen = tier_for_request(tier)
+    language = language or translation.get_language() or settings.LANGUAGE_CODE
     check_task(task, source_image=source_image, garment_image=garment_image, user=user)
     check_tier_task(chosen, task)
     if source_image is not None:
@@ -129,6 +133,7 @@ def submit_generations(
                 callback_url=callback_url,
                 api_token=api_token,
                 origin=origin,
+                language=language,
                 task=task,
                 source_image=source_image,
                 garment_image=garment_image,
@@ -213,10 +218,10 @@ PHOTO_NEEDED = {
 
 
 def retry_generation(
-    *, generation_id: uuid.UUID | str, user: AbstractBaseUser, origin: str = ""
+    *, generation_id: uuid.UUID | str, user: AbstractBaseUser, origin: str = "", language: str = ""
 ) -> Generation:
     """Submit the user's own earlier request again, with the same parameters; `origin` is
-    where the retry was asked (else where the first was)."""
+    where the retry was asked (else where the first was), `language` the retry's language."""
     source = Generation.objects.get(pk=generation_id, owner=user)
     return submit_generation(
         user=user,
@@ -235,6 +240,7 @@ def retry_generation(
         callback_url=source.callback_url,
         api_token=source.api_token,
         origin=origin or source.origin,
+        language=language,
         task=source.task,
         source_image=_still_there(source, "source_image"),
         garment_image=_still_there(source, "garment_image"),
