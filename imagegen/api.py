@@ -48,6 +48,7 @@ from . import (
     selectors,
     services,
     tiers,
+    translation,
     views,
     webhooks,
 )
@@ -1292,6 +1293,6 @@ def capabilities(request):
         "guidance": bounds(caps.guidance),
         "max_prompt_length": settings.IMAGEGEN_MAX_PROMPT_LENGTH,
         "max_batch": MAX_BATCH,
-        "translation": settings.PROMPT_TRANSLATION != "off",
+        "translation": translation.is_on(),
         "uploads": upload_limits(),
     }

@@ -47,6 +47,23 @@ def check_safety(app_configs, **kwargs):
     ]
 
 
+@checks.register("translation", deploy=True)
+def check_translation(app_configs, **kwargs):
+    """`check --deploy`: PROMPT_TRANSLATION is auto and no token lets it translate."""
+    from . import translation
+
+    warning = translation.off_by_default_warning()
+    if not warning:
+        return []
+    return [
+        checks.Warning(
+            warning,
+            hint="README, Prompt translation: what it does and what it costs.",
+            id="imagegen.W002",
+        )
+    ]
+
+
 @checks.register()
 def check_truncated_images_refused(app_configs, **kwargs):
     """Pillow must refuse truncated image data: uploads and providers' images rely on it."""

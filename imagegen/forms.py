@@ -13,6 +13,7 @@ from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from . import translation
 from .models import ASPECT_RATIOS, MAX_SEED, PHOTOS_OF_TASK, Aspect, Generation, Preset
 from .providers import available_tasks, primary_provider
 from .tiers import default_tier, priced, tier_named, tiers
@@ -215,7 +216,7 @@ class GenerationForm(forms.Form):
             }
         if not capabilities.negative_prompt:
             del self.fields["negative_prompt"]
-        if settings.PROMPT_TRANSLATION == "off":
+        if not translation.is_on():
             del self.fields["send_as_is"]
         if not capabilities.seed:
             del self.fields["seed"]

@@ -71,8 +71,28 @@ def has_hangul(text):
     return bool(HANGUL.search(text or ""))
 
 
+def mode():
+    """The translation in use: off, hf_inference or local (auto resolved now, so a token set or
+    removed later is followed)."""
+    chosen = settings.PROMPT_TRANSLATION
+    if chosen == "auto":
+        return "hf_inference" if settings.HUGGINGFACE_API_TOKEN else "off"
+    return chosen
+
+
 def is_on():
-    return settings.PROMPT_TRANSLATION != "off"
+    return mode() != "off"
+
+
+def off_by_default_warning():
+    """The warning while `auto` left translation off; None otherwise."""
+    if settings.PROMPT_TRANSLATION == "auto" and mode() == "off":
+        return (
+            "No prompt translation: PROMPT_TRANSLATION is auto and no Hugging Face token is set, "
+            "so Korean prompts reach the image model untranslated. Set HUGGINGFACE_API_TOKEN (or "
+            "PROMPT_TRANSLATION=local), or PROMPT_TRANSLATION=off to say it is on purpose."
+        )
+    return None
 
 
 def cache_key(model, text):
@@ -86,8 +106,8 @@ def translate(text):
 
     Raises TranslationFailed when the translator fails or answers nothing.
     """
-    mode = settings.PROMPT_TRANSLATION
-    if mode == "off" or not has_hangul(text):
+    chosen = mode()
+    if chosen == "off" or not has_hangul(text):
         return text
     model = settings.HF_TRANSLATION_MODEL
     key = cache_key(model, text)
@@ -100,14 +120,14 @@ def translate(text):
     if cached:
         return cached
     try:
-        english = TRANSLATORS[mode](text, model)
+        english = TRANSLATORS[chosen](text, model)
     except TranslationFailed:
         raise
     except Exception as exc:
-        raise TranslationFailed(f"{mode} ({model}): {_describe(exc)}") from exc
+        raise TranslationFailed(f"{chosen} ({model}): {_describe(exc)}") from exc
     english = (english or "").strip()
     if not english:
-        raise TranslationFailed(f"{mode} ({model}): the translation came back empty.")
+        raise TranslationFailed(f"{chosen} ({model}): the translation came back empty.")
     try:
         cache.set(key, english, CACHE_SECONDS)
     except Exception as exc:
@@ -213,11 +233,11 @@ def check():
     providers: which ones serve it, and for what task. Which models hf-inference serves changes
     over time, so a model that worked may stop.
     """
-    mode = settings.PROMPT_TRANSLATION
+    chosen = mode()
     model = settings.HF_TRANSLATION_MODEL
-    if mode == "off":
+    if chosen == "off":
         return []
-    if mode == "local":
+    if chosen == "local":
         return _check_local(model)
     return _check_hf_inference(model)
 

@@ -15,6 +15,8 @@ os.environ.setdefault("IMAGEGEN_DEMO_DELAY", "0")
 # The image safety check is tested on its own (test_safety_*.py); elsewhere it is off, as the
 # site's default is without a token, but chosen, so that /health has nothing to warn about.
 os.environ.setdefault("IMAGEGEN_SAFETY_CHECK", "off")
+# Prompt translation likewise: tested in test_translation.py, chosen off elsewhere.
+os.environ.setdefault("PROMPT_TRANSLATION", "off")
 # Never the real try-on Space (its default, yisol/IDM-VTON, is on huggingface.co): a test that
 # wants one points this at the fake (conftest's gradio_tryon_server).
 os.environ.setdefault("GRADIO_TRYON_SPACE", "http://127.0.0.1:9/")

@@ -381,6 +381,48 @@ def test_off_never_calls_the_translator(hf, user, settings):
     assert (generation.prompt_en, generation.translation_note) == ("", "")
 
 
+# --- auto: on with a token, off with a warning without one ------------------------------------
+
+
+def test_auto_translates_when_a_token_is_set(hf, user, settings):
+    settings.PROMPT_TRANSLATION = "auto"
+    generation = make(user, "서울 야경")
+    assert generation.prompt_en == "Seoul at night"
+    assert len(hf.translation_requests) == 1
+    assert sent_to_image_model(hf)[0] == "Seoul at night"
+
+
+def test_auto_without_a_token_is_off_and_says_so(user, client, monitor, settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.PROMPT_TRANSLATION = "auto"
+    settings.HUGGINGFACE_API_TOKEN = ""
+    settings.IMAGEGEN_PROVIDERS = ["demo"]
+    generation = make(user, "서울 야경")
+    assert (generation.prompt_en, generation.translation_note) == ("", "")
+    warnings = monitor.get("/health").json()["warnings"]
+    assert any("No prompt translation" in warning for warning in warnings)
+    with pytest.raises(SystemCheckError, match="imagegen.W002"):
+        call_command("check", "--deploy", "--fail-level", "WARNING", "--tag", "translation")
+    out, _problems = check()
+    assert "Prompt translation: off (No prompt translation" in out
+    client.force_login(user)
+    assert "send_as_is" not in client.get(CREATE_URL).content.decode()
+    settings.PROMPT_TRANSLATION = "off"  # said on purpose: no warning
+    warnings = monitor.get("/health").json()["warnings"]
+    assert not any("translation" in warning for warning in warnings)
+    call_command("check", "--deploy", "--fail-level", "WARNING", "--tag", "translation")
+
+
+def test_auto_with_a_token_offers_sending_words_as_they_are(hf, user, client, settings):
+    settings.PROMPT_TRANSLATION = "auto"
+    client.force_login(user)
+    assert 'name="send_as_is"' in client.get(CREATE_URL).content.decode()
+    settings.HUGGINGFACE_API_TOKEN = ""
+    assert 'name="send_as_is"' not in client.get(CREATE_URL).content.decode()
+
+
 # --- settings --------------------------------------------------------------------------------
 
 
@@ -395,10 +437,10 @@ def start(env_changes):
     return start_manage_py(env_changes, ("shell", "--verbosity", "0", "-c", PRINT_SETTINGS))
 
 
-def test_translation_settings_default_to_off(tmp_path):
-    result = start({"DATA_DIR": str(tmp_path)})
+def test_translation_settings_default_to_auto(tmp_path):
+    result = start({"DATA_DIR": str(tmp_path), "PROMPT_TRANSLATION": None})
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["off", "Helsinki-NLP/opus-mt-ko-en", "20.0"]
+    assert result.stdout.split() == ["auto", "Helsinki-NLP/opus-mt-ko-en", "20.0"]
 
 
 def test_translation_settings_are_read(tmp_path):
@@ -420,7 +462,7 @@ def test_translation_settings_are_read(tmp_path):
         (
             "PROMPT_TRANSLATION",
             "papago",
-            "PROMPT_TRANSLATION must be off, hf_inference or local; got 'papago'",
+            "PROMPT_TRANSLATION must be off, hf_inference, local or auto; got 'papago'",
         ),
         ("HF_TRANSLATION_TIMEOUT", "0", "HF_TRANSLATION_TIMEOUT must be a number of seconds"),
     ],

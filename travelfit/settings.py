@@ -765,12 +765,14 @@ IMAGEGEN_REPORTS_PER_HOUR = _setting(
 # --- Prompt translation (imagegen/translation.py) ------------------------------------------
 # The image models read English only: prompts with Korean in them are translated before a
 # provider is asked. off; hf_inference (the hf-inference provider through HF_ROUTER_URL, with
-# HUGGINGFACE_API_TOKEN); local (MarianMT in the worker: pip install -r requirements-local.txt).
+# HUGGINGFACE_API_TOKEN); local (MarianMT in the worker: pip install -r requirements-local.txt);
+# auto (the default): hf_inference when a token is set, else off with a warning in /health and
+# `check --deploy`, like IMAGEGEN_SAFETY_CHECK.
 PROMPT_TRANSLATION = _setting(
     "PROMPT_TRANSLATION",
-    _one_of("off", "hf_inference", "local"),
-    "off",
-    "off, hf_inference or local",
+    _one_of("off", "hf_inference", "local", "auto"),
+    "auto",
+    "off, hf_inference, local or auto",
 )
 # A Hub model id (both modes) or, for local, a folder saved with save_pretrained().
 HF_TRANSLATION_MODEL = (

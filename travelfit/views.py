@@ -22,7 +22,7 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.status import Stat
 
-from imagegen import safety, selectors, services, tiers
+from imagegen import safety, selectors, services, tiers, translation
 from imagegen.models import Generation, ProviderCooldown
 from imagegen.paginators import table_count
 from imagegen.providers import get_provider
@@ -108,9 +108,9 @@ def health(request):
                 f"Tier {tier['name']} has no provider able to serve now: submissions to it are "
                 "refused until one is."
             )
-    unchecked = safety.off_by_default_warning()
-    if unchecked:
-        warnings.append(unchecked)
+    for unguarded in (safety.off_by_default_warning(), translation.off_by_default_warning()):
+        if unguarded:
+            warnings.append(unguarded)
     stalled = False
     if queued:
         waited = queue.oldest_wait

@@ -117,11 +117,10 @@ class Command(BaseCommand):
     def check_translation(self):
         """Say whether prompts can be translated as PROMPT_TRANSLATION asks; the problems."""
         if not translation.is_on():
-            self.stdout.write("Prompt translation: off")
+            warning = translation.off_by_default_warning()
+            self.stdout.write("Prompt translation: off" + (f" ({warning})" if warning else ""))
             return []
-        label = (
-            f"Prompt translation ({settings.PROMPT_TRANSLATION}, {settings.HF_TRANSLATION_MODEL})"
-        )
+        label = f"Prompt translation ({translation.mode()}, {settings.HF_TRANSLATION_MODEL})"
         return self.report(label, translation.check)
 
     def report(self, label, check):
