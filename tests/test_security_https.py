@@ -37,17 +37,18 @@ def deploy_check(**variables):
     )
 
 
-def test_the_deploy_check_asks_only_about_the_image_safety_check():
-    """With DEBUG, SECRET_KEY and ALLOWED_HOSTS set, the one thing left to decide is whether
-    anything looks at the images of a site anyone can sign up to."""
+def test_the_deploy_check_asks_only_about_the_safety_check_and_translation():
+    """With DEBUG, SECRET_KEY and ALLOWED_HOSTS set, what is left to decide is whether anything
+    looks at the images of a site anyone can sign up to, and whether Korean prompts are
+    translated: a token answers both, `off` says either is on purpose."""
     bare = deploy_check()
     assert bare.returncode != 0
     found = set(re.findall(r"\((\w+\.[EW]\d+)\)", bare.stdout + bare.stderr))
-    assert found == {"imagegen.W001"}, bare.stdout + bare.stderr
+    assert found == {"imagegen.W001", "imagegen.W002"}, bare.stdout + bare.stderr
     for decided in (
         {"HUGGINGFACE_API_TOKEN": "hf_DeployTokenAbcdefghijklmnop123456"},
-        {"IMAGEGEN_SAFETY_CHECK": "off"},
-        {"SIGNUP_LIMIT": "0"},
+        {"IMAGEGEN_SAFETY_CHECK": "off", "PROMPT_TRANSLATION": "off"},
+        {"SIGNUP_LIMIT": "0", "PROMPT_TRANSLATION": "off"},
     ):
         done = deploy_check(**decided)
         assert done.returncode == 0, done.stdout + done.stderr
