@@ -8,6 +8,9 @@ if [ -n "${PROMETHEUS_MULTIPROC_DIR:-}" ]; then
   mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
 fi
 
+# deploy/healthcheck.py asks the process this container runs.
+echo "${1:-web}" > "${TRAVELFIT_ROLE_FILE:-/tmp/travelfit-role}"
+
 case "${1:-web}" in
   web)
     # Hashed static files into DATA_DIR/static, which whitenoise serves (a few seconds).

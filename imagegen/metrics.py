@@ -12,9 +12,13 @@ settings, failure classes, outcomes, URL names. Never a user, a prompt or an id.
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
 import time
+import tomllib
 
+from django.conf import settings
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -62,8 +66,8 @@ WEBHOOKS = Counter(
     ["outcome"],
 )
 TRANSLATION_CACHE = Counter(
-    f"{PREFIX}_translation_cache",
-    "Prompt translations by whether the cache had them (hit, miss).",
+    f"{PREFIX}_translation_cache_lookups",
+    "Prompt translation cache lookups by result (hit, miss).",
     ["result"],
 )
 SAFETY_CHECKS = Counter(
@@ -127,14 +131,61 @@ class StateCollector:
         from travelfit.views import workers_seen
 
         clusters, workers = workers_seen()
-        heartbeat = GaugeMetricFamily(
-            f"{PREFIX}_workers_seen",
-            "Task clusters and their worker processes seen in the last heartbeats.",
-            labels=["kind"],
+        yield GaugeMetricFamily(
+            f"{PREFIX}_queue_clusters",
+            "Task clusters (qcluster) seen in the last heartbeats.",
+            value=clusters,
         )
-        heartbeat.add_metric(["clusters"], clusters)
-        heartbeat.add_metric(["workers"], workers)
-        yield heartbeat
+        yield GaugeMetricFamily(
+            f"{PREFIX}_queue_workers",
+            "Worker processes of those clusters seen in the last heartbeats.",
+            value=workers,
+        )
+
+
+def build() -> tuple[str, str]:
+    """(version, commit) of the code running: pyproject.toml's version; TRAVELFIT_COMMIT, else
+    `git rev-parse HEAD` in a checkout, else "unknown"."""
+    return _version(), settings.TRAVELFIT_COMMIT or _checkout_commit() or "unknown"
+
+
+@functools.cache
+def _version() -> str:
+    try:
+        with open(settings.BASE_DIR / "pyproject.toml", "rb") as file:
+            return tomllib.load(file)["project"]["version"]
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
+@functools.cache
+def _checkout_commit() -> str:
+    if not (settings.BASE_DIR / ".git").exists():
+        return ""
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=settings.BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+class BuildInfoCollector:
+    """travelfit_build_info{version, commit} 1: which release a process runs."""
+
+    def collect(self):
+        info = GaugeMetricFamily(
+            f"{PREFIX}_build_info",
+            "The running release: version and commit in the labels, always 1.",
+            labels=["version", "commit"],
+        )
+        info.add_metric(list(build()), 1)
+        yield info
 
 
 OWN = (
@@ -162,6 +213,7 @@ def exposition() -> tuple[bytes, str]:
         for collector in OWN:
             registry.register(collector)
     registry.register(StateCollector())
+    registry.register(BuildInfoCollector())
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 

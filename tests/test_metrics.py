@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+import tomllib
 import urllib.request
 from datetime import timedelta
 
@@ -113,6 +114,40 @@ def test_work_is_counted_with_labels_from_small_fixed_sets(scrape, user, client,
     labels = " ".join(str(dict(key)) for _, key in after)
     for private in (user.username, "Hahoe", str(generations[0].pk), "/generations/"):
         assert private not in labels
+
+
+def test_each_name_is_one_quantity_and_says_what_it_counts(scrape_text, db):
+    """Prometheus' naming guide: no name holding two quantities told apart by a label, counters
+    in `_total`, gauges not."""
+    families = {family.name: family for family in text_string_to_metric_families(scrape_text())}
+    assert "travelfit_workers_seen" not in families
+    for name in ("travelfit_queue_clusters", "travelfit_queue_workers"):
+        assert families[name].type == "gauge"
+        (sample,) = families[name].samples
+        assert sample.name == name and sample.labels == {}
+    assert "travelfit_translation_cache" not in families
+    assert families["travelfit_translation_cache_lookups"].type == "counter"
+    for family in families.values():
+        assert family.type != "gauge" or not family.name.endswith("_total"), family.name
+
+
+def test_build_info_names_the_version_and_the_commit(scrape_text, settings, db):
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    settings.TRAVELFIT_COMMIT = "0123abc"
+    info = [s for s in samples(scrape_text()) if s[0] == "travelfit_build_info"]
+    assert info == [
+        ("travelfit_build_info", frozenset({"version": version, "commit": "0123abc"}.items()))
+    ]
+    assert (
+        value(samples(scrape_text()), "travelfit_build_info", version=version, commit="0123abc")
+        == 1
+    )
+    # Unset, a checkout's own commit.
+    settings.TRAVELFIT_COMMIT = ""
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert value(samples(scrape_text()), "travelfit_build_info", version=version, commit=head) == 1
 
 
 def test_failures_are_counted_by_class_and_provider(scrape, gradio_space, user):
@@ -289,7 +324,7 @@ def test_two_gunicorn_workers_and_a_qcluster_count_into_the_same_figures(
     deadline = time.monotonic() + 30
     while True:
         scraped = samples(request(url + "/metrics", key=TOKEN)[2].decode())
-        if value(scraped, "travelfit_workers_seen", kind="workers") >= 1:
+        if value(scraped, "travelfit_queue_workers") >= 1:
             break
         assert time.monotonic() < deadline, "no worker heartbeat reached /metrics"
         time.sleep(0.5)

@@ -8,8 +8,12 @@ on 127.0.0.1 (tests/fakes/hf_server.py), which speaks the Hub's look-up and fal'
 import base64
 import copy
 import io
+import re
 import threading
 import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from PIL import Image
@@ -27,6 +31,7 @@ from imagegen.providers.base import (
     PromptRejected,
     Unavailable,
 )
+from tests.conftest import ROOT
 from tests.fakes.hf_server import (
     DEFAULT_MODELS,
     huggingface_hub_pointed_at,
@@ -448,3 +453,99 @@ def test_edits_on_hf_inference_follow_hf_router_url(hf, settings):
     assert base64.b64decode(post.json["inputs"]) == SOURCE
     assert post.json["parameters"] == {"prompt": "make it a snowy evening", "seed": 77}
     assert result.model == KONTEXT
+
+
+class RecordingProxy(ThreadingHTTPServer):
+    """A reverse proxy on 127.0.0.1 in front of the fake router, as README's table says to
+    configure one: its own prefix /hf stripped, and fal's queue paths (which arrive at its
+    root, without /fal-ai) sent on under /fal-ai. Records what it receives."""
+
+    def __init__(self, upstream):
+        super().__init__(("127.0.0.1", 0), ProxyHandler)
+        self.upstream = upstream
+        self.received = []
+
+    @property
+    def origin(self):
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def upstream_path(self, path):
+        if path.startswith("/hf/"):
+            return path[len("/hf") :]
+        if re.match(r"^/[^?]+/requests/", path):
+            return "/fal-ai" + path
+        return None
+
+
+class ProxyHandler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def forward(self):
+        self.server.received.append((self.command, self.path))
+        target = self.server.upstream_path(self.path)
+        if target is None:
+            self.send_error(404)
+            return
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {
+            name: value
+            for name, value in self.headers.items()
+            if name.lower() in ("authorization", "content-type", "accept")
+        }
+        request = urllib.request.Request(
+            self.server.upstream + target, data=body, headers=headers, method=self.command
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                status, content_type, payload = answer.status, answer.headers, answer.read()
+        except urllib.error.HTTPError as error:
+            status, content_type, payload = error.code, error.headers, error.read()
+        self.send_response(status)
+        self.send_header("content-type", content_type.get("content-type", "application/json"))
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = forward
+
+
+def test_behind_a_proxy_fals_queue_is_polled_at_the_proxys_root_as_readme_says(hf, settings):
+    proxy = RecordingProxy(hf.url)
+    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
+    thread.start()
+    try:
+        settings.HF_ROUTER_URL = proxy.origin + "/hf"
+        result = provider().generate(EDIT_REQUEST)
+    finally:
+        proxy.shutdown()
+        thread.join()
+        proxy.server_close()
+
+    (job,) = hf.jobs.values()
+    assert result.image == job.result
+    queue = "?_subdomain=queue"
+    requests = f"/fal-ai/flux-kontext/requests/{job.request_id}"
+    assert proxy.received == [
+        ("POST", f"/hf/fal-ai/fal-ai/flux-kontext/dev{queue}"),
+        ("GET", f"{requests}/status{queue}"),
+        ("GET", f"{requests}/status{queue}"),
+        ("GET", f"{requests}{queue}"),
+    ]
+    # The router got them as it would from huggingface_hub directly.
+    assert hf.inference_requests[0].path == "/fal-ai/fal-ai/flux-kontext/dev"
+    assert {r.path for r in hf.status_requests} == {f"/fal-ai{requests}/status"}
+
+    # README's table names exactly these.
+    readme = (ROOT / "README.md").read_text()
+    pending = "<origin>/<app>/requests/<request id>"
+    documented = {
+        f"POST /hf/fal-ai/fal-ai/flux-kontext/dev{queue}": (
+            f"`POST <HF_ROUTER_URL>/fal-ai/<fal model id>{queue}`"
+        ),
+        f"GET {requests}/status{queue}": f"`GET {pending}/status{queue}`",
+        f"GET {requests}{queue}": f"`GET {pending}{queue}`",
+    }
+    for method, path in proxy.received:
+        assert documented[f"{method} {path}"] in readme

@@ -582,6 +582,8 @@ def _tier_list(raw):
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_PORT = _setting("METRICS_PORT", _whole_number(0, 65535), 0, "a port number (0: none)")
 METRICS_ADDR = env.str("METRICS_ADDR", default="127.0.0.1")
+# travelfit_build_info's commit; empty: `git rev-parse HEAD` in a checkout, else "unknown".
+TRAVELFIT_COMMIT = env.str("TRAVELFIT_COMMIT", default="")
 
 # Quality tiers a user chooses per picture, each priced in quota units. Unset (empty): one
 # tier, "standard", which is IMAGEGEN_PROVIDERS at 1 unit (imagegen.tiers). Set, the configured

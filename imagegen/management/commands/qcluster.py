@@ -34,6 +34,7 @@ from django_q.management.commands.qcluster import Command as DjangoQCommand
 from django_q.signing import SignedPackage
 
 from imagegen import services
+from imagegen.metrics import BuildInfoCollector
 
 logger = logging.getLogger("imagegen.watchdog")
 
@@ -119,7 +120,8 @@ class Command(DjangoQCommand):
     def serve_metrics(self):
         """On a worker-only machine (no web process to scrape), METRICS_PORT serves the counts
         of this machine's processes (PROMETHEUS_MULTIPROC_DIR) for Prometheus, from a thread of
-        the main process. Counts only: the queue's state is the web's /metrics."""
+        the main process. Counts and the build's version only: the queue's state is the web's
+        /metrics."""
         if not settings.METRICS_PORT:
             return
         directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -130,6 +132,7 @@ class Command(DjangoQCommand):
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry, path=directory)
+        registry.register(BuildInfoCollector())
         start_http_server(settings.METRICS_PORT, addr=settings.METRICS_ADDR, registry=registry)
         logger.info("metrics on http://%s:%s/", settings.METRICS_ADDR, settings.METRICS_PORT)
 
