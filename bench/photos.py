@@ -47,6 +47,7 @@ import contextlib
 import io
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -190,6 +191,29 @@ class Direct:
         return seconds
 
 
+def stamp_stand_ins(hf, space):
+    """{prompt: when the stand-in was asked, time.time()}: the Space's /tryon entered, or fal's
+    queue's submit POST received (the request recorded)."""
+    timeline = {}
+    tryon = space.tryon
+
+    def stamped_tryon(editor, garment, description, *args):
+        timeline[description] = time.time()
+        return tryon(editor, garment, description, *args)
+
+    space.tryon = stamped_tryon
+    record = hf._record
+
+    def stamped_record(request):
+        body = request.json if request.method == "POST" else None
+        if isinstance(body, dict) and "image_url" in body and body.get("prompt"):
+            timeline[body["prompt"]] = time.time()
+        record(request)
+
+    hf._record = stamped_record
+    return timeline
+
+
 def submit(user, task, prompt, uploads):
     from imagegen import services
 
@@ -206,12 +230,13 @@ def submit(user, task, prompt, uploads):
     )
 
 
-def one_generation(cluster, user, task, prompt, uploads, timeout=60.0):
+def one_generation(cluster, user, task, prompt, uploads, timeline, timeout=60.0):
     """Submit one and poll its row every 5 ms until it succeeded: seconds, and the cluster's
     CPU seconds meanwhile."""
     from imagegen.models import Generation
 
     cpu = cluster.cpu()
+    submitted = time.time()
     start = time.perf_counter()
     generation = submit(user, task, prompt, uploads)
     rows = Generation.objects.filter(pk=generation.pk)
@@ -232,8 +257,11 @@ def one_generation(cluster, user, task, prompt, uploads, timeout=60.0):
     created, started, finished = (
         row[k].timestamp() for k in ("created_at", "started_at", "finished_at")
     )
+    asked = timeline.get(prompt, math.nan)
     return {
         "total": total,
+        "before_asked": asked - submitted,
+        "after_asked": seen - asked,
         "cpu": used,
         "created_started": started - created,
         "started_finished": finished - started,
@@ -241,10 +269,11 @@ def one_generation(cluster, user, task, prompt, uploads, timeout=60.0):
     }
 
 
-def measure(cluster, user, uploads, direct, samples):
+def measure(cluster, user, uploads, direct, samples, timeline):
     """Both tasks, `samples` each, alternating: ours, then the direct call, edit then try-on."""
     runs = {task: [] for task in TASKS}
     directs = {task: [] for task in TASKS}
+    direct_hops = {task: [] for task in TASKS}
     jitter = random.Random(28)
     for i in range(samples):
         for task in TASKS:
@@ -255,9 +284,12 @@ def measure(cluster, user, uploads, direct, samples):
                 else f"red linen shirt {i} {token}"
             )
             time.sleep(jitter.uniform(0, 0.25))
-            runs[task].append(one_generation(cluster, user, task, prompt, uploads))
+            runs[task].append(one_generation(cluster, user, task, prompt, uploads, timeline))
             call = direct.edit if task == "edit" else direct.try_on
+            started = time.time()
             directs[task].append(call(f"direct {prompt}", jitter.randrange(2**31)))
+            asked = timeline.get(f"direct {prompt}", math.nan)
+            direct_hops[task].append((asked - started, time.time() - asked))
     results = {}
     for task in TASKS:
         series = {key: [run[key] for run in runs[task]] for key in runs[task][0]}
@@ -270,6 +302,15 @@ def measure(cluster, user, uploads, direct, samples):
             figures[f"ratio_p{q}"] = e2e / base
         for key in ("created_started", "started_finished", "finished_seen"):
             figures[f"{key}_p50_ms"] = statistics.median(series[key]) * 1000
+        # Before and after the stand-in was asked, ours and direct (p50, ms).
+        figures["before_asked_p50_ms"] = statistics.median(series["before_asked"]) * 1000
+        figures["after_asked_p50_ms"] = statistics.median(series["after_asked"]) * 1000
+        figures["direct_before_asked_p50_ms"] = (
+            statistics.median(hop[0] for hop in direct_hops[task]) * 1000
+        )
+        figures["direct_after_asked_p50_ms"] = (
+            statistics.median(hop[1] for hop in direct_hops[task]) * 1000
+        )
         figures["cpu_per_image_s"] = statistics.median(series["cpu"])
         figures["cpu_per_image_max_s"] = max(series["cpu"])
         figures["e2e_mean_s"] = statistics.mean(series["total"])
@@ -298,6 +339,7 @@ def _run_here(quick):
     hf.queue_seconds = PROVIDER_SECONDS  # the edit's job is done 1.0 s after its submit
     space = start_gradio_tryon()
     space.behaviour, space.slow_seconds = "slow", PROVIDER_SECONDS  # /tryon waits 1.0 s
+    timeline = stamp_stand_ins(hf, space)
     clusters, old_name, queue_name = [], None, None
     busy_before, own_before, wall_before = pipeline.machine_busy(), pipeline.own_cpu(), began
     code = [pipeline.code_state()]
@@ -359,7 +401,7 @@ def _run_here(quick):
         log(f"idle for {params['idle_seconds']:.0f} s")
         results["idle_cpu_per_s"] = idle_cpu_per_second(cluster, params["idle_seconds"])
         log(f"{params['samples']} of each task, one at a time, alternating with direct calls")
-        results["tasks"] = measure(cluster, user, uploads, direct, params["samples"])
+        results["tasks"] = measure(cluster, user, uploads, direct, params["samples"], timeline)
         results["classifications"] = len(hf.classification_requests) - classified
         for task in TASKS:
             figures = results["tasks"][task]
@@ -451,8 +493,9 @@ def markdown(r):
         f"on the machine meanwhile {r['other_busy_cores']:.2f} cores, load average {load}.\n\n"
         "| task | end-to-end ÷ direct, p50 / p90 | end-to-end p50 / p90 | direct p50 / p90 | "
         "cluster CPU while one image is made (median) | idle cluster for as long | worker CPU "
-        "per image (the difference) | dispatch / worker / seen (p50) |\n"
-        "|---|---|---|---|---|---|---|---|\n"
+        "per image (the difference) | dispatch / worker / seen (p50) | before / after the "
+        "stand-in was asked, ours vs direct (p50) |\n"
+        "|---|---|---|---|---|---|---|---|---|\n"
     )
     for task in TASKS:
         f = r["tasks"][task]
@@ -463,7 +506,9 @@ def markdown(r):
             f"{f['cpu_per_image_s']:.3f} s | {f['idle_cpu_same_time_s']:.3f} s | "
             f"{f['cpu_per_image_s'] - f['idle_cpu_same_time_s']:.3f} s | "
             f"{f['created_started_p50_ms']:.0f} / {f['started_finished_p50_ms']:.0f} / "
-            f"{f['finished_seen_p50_ms']:.0f} ms |\n"
+            f"{f['finished_seen_p50_ms']:.0f} ms | {f['before_asked_p50_ms']:.0f} / "
+            f"{f['after_asked_p50_ms']:.0f} ms vs {f['direct_before_asked_p50_ms']:.0f} / "
+            f"{f['direct_after_asked_p50_ms']:.0f} ms |\n"
         )
     return text
 
