@@ -20,6 +20,10 @@ bench/README.md between the RESULTS markers. Run with `make bench`.
 6. The pipeline under real qcluster workers (bench/pipeline.py, in a child process): end-to-end
    against a direct call to the provider, dispatch, the work after the provider answered, CPU
    per image, throughput at W = 2, 8, 16, fairness and the idle cost.
+7. The photo tasks under real qcluster workers (bench/photos.py, in a child process): an edit
+   through a stand-in fal queue and a try-on through a stand-in Gradio Space, end-to-end against
+   the provider libraries called straight, and the worker CPU per image; written into its own
+   section, `<!-- RESULTS photos sqlite -->` (or `postgresql`).
 
 Each database and broker configuration writes its own section of bench/README.md, between
 `<!-- RESULTS sqlite -->` (or `postgresql`) and `<!-- /RESULTS sqlite -->`. BENCH_QUICK=1 takes
@@ -492,8 +496,13 @@ def main():
         connection.creation.destroy_test_db(old_name, verbosity=0)
     import pipeline
 
-    pipeline_figures = pipeline.markdown(pipeline.run(quick=bool(os.environ.get("BENCH_QUICK"))))
+    quick = bool(os.environ.get("BENCH_QUICK"))
+    pipeline_figures = pipeline.markdown(pipeline.run(quick=quick))
     write(results, pipeline_figures)
+    import photos
+
+    photo_figures = photos.run(quick=quick)
+    photos.write(photo_figures["database"], photos.markdown(photo_figures))
 
 
 def write(r, pipeline_figures):

@@ -7,6 +7,7 @@ small fake Hub here (huggingface_hub pointed at it), so nothing leaves the machi
 import io
 import json
 import random
+import ssl
 import stat
 import threading
 import time
@@ -28,6 +29,7 @@ from imagegen.providers.base import (
     OutOfQuota,
     Unavailable,
 )
+from imagegen.providers.gradio_space import tls_context
 from tests.fakes.gradio_tryon import GPU_QUOTA_MESSAGE, composite, start_gradio_tryon
 from tests.fakes.hf_server import error_reply, huggingface_hub_pointed_at
 
@@ -122,6 +124,33 @@ def test_the_try_on_client_is_built_once_and_apart_from_the_text_one(tryon_space
     assert provider._tryon.client is client
     assert provider._client is None  # the text Space is not touched by a try-on
     assert len(tryon_space.calls) == 2
+
+
+def test_a_try_on_reads_no_ca_bundle_once_the_client_is_built(tryon_space, monkeypatch):
+    # gradio_client makes an httpx client or request for each step of a call, and httpx
+    # read the whole CA bundle for each (about 30 ms of CPU apiece, most of a try-on's cost
+    # to the worker: bench/README.md). The provider gives them one TLS context, built once.
+    provider = get_provider("gradio_space")
+    provider.generate(REQUEST)  # the client built, and the context with it
+    loads = []
+    real = ssl.SSLContext.load_verify_locations
+
+    def counted(context, *args, **kwargs):
+        loads.append(args or kwargs)
+        return real(context, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    provider.generate(REQUEST)
+    assert len(tryon_space.calls) == 2
+    assert loads == []
+
+
+def test_the_space_clients_verify_certificates_with_the_default_cas():
+    context = tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED
+    assert context.check_hostname
+    assert context.cert_store_stats()["x509_ca"] > 0
+    assert tls_context() is context
 
 
 def test_the_provider_offers_text_and_try_on(tryon_space):

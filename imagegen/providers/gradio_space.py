@@ -11,6 +11,7 @@ its Space could not be reached.
 """
 
 import concurrent.futures
+import functools
 import logging
 import re
 import shutil
@@ -66,6 +67,20 @@ TRYON_PARAMETERS = (
 TRYON_RETURNS = ("Image", "Image")  # the person wearing the garment, and the mask
 TRYON_DEFAULT_STEPS = 30  # IDM-VTON's own default
 TRYON_STEPS = (20, 40)  # what its box takes: other values are brought into it
+
+
+@functools.cache
+def tls_context():
+    """One TLS context for every request of this process's Space clients.
+
+    gradio_client makes a new httpx client or request for each step of a call (the uploads,
+    joining the queue, the event stream, each download: six or more per try-on), and httpx
+    builds a new TLS context for each, reading the whole CA bundle again: about 30 ms of CPU
+    each, even for plain http, most of a try-on's cost to the worker (bench/README.md). The
+    context is the one httpx would build (certifi's CAs, or SSL_CERT_FILE / SSL_CERT_DIR),
+    built once; gradio_client passes it on as httpx's `verify`.
+    """
+    return httpx.create_ssl_context()
 
 
 @dataclass(eq=False)
@@ -147,6 +162,7 @@ class GradioSpaceProvider(ImageProvider):
                     token=settings.HUGGINGFACE_API_TOKEN or None,
                     download_files=str(self._downloads),
                     verbose=False,
+                    ssl_verify=tls_context(),
                 )
             return endpoint.client
 

@@ -45,7 +45,9 @@ drives it against a router that is not ``router.huggingface.co`` (this fake) lik
 2. Every 0.5 s, ``GET /<app>/requests/<id>/status?_subdomain=queue``, the path taken from
    ``response_url`` (on the real router the client puts ``/fal-ai`` in front; the fake answers
    both): ``{"status": "IN_PROGRESS"}`` ``server.polls_in_progress`` times (default 1), then
-   ``{"status": "COMPLETED"}``.
+   ``{"status": "COMPLETED"}``. With ``server.queue_seconds`` set (default None), the job is
+   instead IN_PROGRESS until that many seconds after its submit POST arrived, however many
+   polls that takes: a model that answers in a set time (bench/photos.py).
 3. ``GET /<app>/requests/<id>?_subdomain=queue``: the result, ``{"images": [{"url":
    ".../files/<name>.png", "width", "height", "content_type"}], "seed", ...}``.
 4. ``GET /files/<name>.png``: the image (``tint_png``), with no authorization.
@@ -213,6 +215,7 @@ import json
 import re
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -423,6 +426,7 @@ class QueueJob:
     seed: Any = None
     prompt: str = ""
     polls: int = 0  # status polls answered
+    submitted: float = 0.0  # time.monotonic() when its submit POST arrived
 
 
 @dataclass
@@ -568,6 +572,7 @@ class FakeHuggingFace(ThreadingHTTPServer):
         self.status_behaviour = "ok"
         self.result_behaviour = "ok"
         self.polls_in_progress = 1
+        self.queue_seconds: float | None = None
         self.slow_seconds = 10.0
         self.retry_after = 1
         self.scale_up_seconds = 0.3
@@ -914,6 +919,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer_fal_queue(self, record: RecordedRequest, behaviour: str, fal_model: str) -> None:
         """fal's queue submit: keep the photo, accept the job, answer where to poll."""
+        submitted = time.monotonic()
         body = record.json if isinstance(record.json, dict) else {}
         found = DATA_URL.match(str(body.get("image_url", "")))
         if found:
@@ -948,6 +954,7 @@ class _Handler(BaseHTTPRequestHandler):
             height=height,
             seed=seed,
             prompt=prompt,
+            submitted=submitted,
         )
         with self.server._lock:
             self.server.jobs[job.request_id] = job
@@ -985,6 +992,11 @@ class _Handler(BaseHTTPRequestHandler):
         elif step == "status":
             if "stuck" in (behaviour, job.behaviour):
                 self._send(_json_reply(200, {"status": "IN_QUEUE", "queue_position": 0}))
+            elif self.server.queue_seconds is not None:
+                done = time.monotonic() - job.submitted >= self.server.queue_seconds
+                self._send(
+                    _json_reply(200, {"status": "COMPLETED" if done else "IN_PROGRESS", "logs": []})
+                )
             elif job.polls <= self.server.polls_in_progress:
                 self._send(_json_reply(200, {"status": "IN_PROGRESS", "logs": []}))
             else:
