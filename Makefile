@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint fmt bench clean messages
+.PHONY: run test test-fast lint fmt bench clean messages
 
 $(VENV)/.app-installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ messages: $(VENV)/.dev-installed
 test: lint
 	$(PY) manage.py makemigrations --check --dry-run --settings=tests.settings
 	$(PY) -m pytest
+
+# The edit-test loop: everything but the tests that start qcluster workers or drive Chromium.
+test-fast: $(VENV)/.dev-installed
+	$(PY) -m pytest -m "not worker and not browser"
 
 # Both layouts: SQLite with the ORM broker, then PostgreSQL with Redis (BENCH_DATABASE_URL and
 # BENCH_REDIS_URL name the servers; the second run is skipped when PostgreSQL is not reachable).

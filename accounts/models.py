@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 class AddressThrottle(models.Model):
     """How many times one client address did one thing (sign up, ask for a reset) in a window.
 
-    Taken with a single conditional UPDATE (accounts.throttles.take), as the generation quota
+    Taken with a single conditional UPDATE (lib.rate.RateLimit.authorize), as the generation quota
     is, so concurrent requests from one address can never pass the limit.
     """
 

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from imagegen import selectors as imagegen_selectors
 from imagegen import services as imagegen_services
 from imagegen import tiers as imagegen_tiers
+from lib.rate import client_address, email_key
 
 from . import export, selectors, services, throttles
 from .forms import ApiKeyForm, DeleteAccountForm, PreferencesForm, SignUpForm
@@ -58,13 +59,8 @@ def signup(request):
         form = SignUpForm(request.POST)
         valid = form.is_valid()
         if valid or form.has_error("username", "unique"):
-            address = throttles.client_address(request)
-            refused = throttles.take(
-                action="signup",
-                address=address,
-                limit=settings.SIGNUP_LIMIT,
-                window_minutes=settings.SIGNUP_WINDOW_MINUTES,
-            )
+            address = client_address(request)
+            refused = throttles.signup().authorize(address)
             if refused:
                 logger.warning("sign-up refused: limit reached for %s", address)
                 # The form again without its errors: a refused request learns nothing about
@@ -104,12 +100,7 @@ class PasswordResetView(auth_views.PasswordResetView):
     """
 
     def form_valid(self, form):
-        refused = throttles.take(
-            action="password_reset",
-            address=throttles.client_address(self.request),
-            limit=settings.PASSWORD_RESET_LIMIT,
-            window_minutes=settings.SIGNUP_WINDOW_MINUTES,
-        )
+        refused = throttles.password_reset().authorize(client_address(self.request))
         if refused:
             return self._too_many(
                 form,
@@ -122,11 +113,8 @@ class PasswordResetView(auth_views.PasswordResetView):
                     refused.minutes,
                 ),
             )
-        refused = throttles.take(
-            action="password_reset_account",
-            address=throttles.email_key(form.cleaned_data["email"]),
-            limit=settings.PASSWORD_RESET_ACCOUNT_LIMIT,
-            window_minutes=settings.SIGNUP_WINDOW_MINUTES,
+        refused = throttles.password_reset_account().authorize(
+            email_key(form.cleaned_data["email"])
         )
         if refused:
             return self._too_many(

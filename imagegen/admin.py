@@ -1,5 +1,6 @@
-"""Django admin: generations and their actions, users with their quota, presets, provider
-cool-downs, the prompt policy, API keys, and the monthly budget warning.
+"""Django admin: generations and their actions, and the review queue (held images, reported
+shares). Users with their quota are in admin_users.py; presets, provider cool-downs, the prompt
+policy, uploads, API keys and webhooks in admin_setup.py.
 
 Actions call services. The site itself (titles, the budget warning on its index) is
 imagegen/admin_site.py.
@@ -7,48 +8,30 @@ imagegen/admin_site.py.
 
 import logging
 
-from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.contrib.admin.actions import delete_selected as django_delete_selected
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import (
-    Case,
-    Count,
     DurationField,
     ExpressionWrapper,
     F,
-    IntegerField,
-    Value,
-    When,
 )
-from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from . import services
+from .admin_site import count_text as _count
+from .admin_site import short_time as _when
 from .admin_site import warn_about_budget
 from .models import (
-    ApiToken,
-    BlockedPattern,
     Generation,
-    Preset,
-    PromptRefusal,
-    ProviderCooldown,
-    Quota,
     ReviewDecision,
     ReviewItem,
-    Upload,
-    WebhookDelivery,
 )
 from .paginators import EstimatedCountPaginator
 from .providers import REGISTRY
@@ -57,15 +40,6 @@ from .tiers import STANDARD, tiers
 
 logger = logging.getLogger(__name__)
 User = get_user_model()
-
-
-def _count(number, singular, plural=None):
-    return f"{number} {singular if number == 1 else plural or singular + 's'}"
-
-
-def _when(moment):
-    """A compact local date and time for list columns, which are narrow at laptop widths."""
-    return date_format(timezone.localtime(moment), "Y-m-d H:i") if moment else "—"
 
 
 def _generation_label(generation):
@@ -575,339 +549,6 @@ class ReviewDecisionAdmin(admin.ModelAdmin):
         return False
 
 
-# --- Users and their quota -------------------------------------------------------------------
-
-
-class QuotaForm(forms.ModelForm):
-    """Saves only the fields an admin changed: reservations update the counters meanwhile."""
-
-    class Meta:
-        model = Quota
-        fields = ("daily_limit", "monthly_limit", "bonus_credits")
-
-    def save(self, commit=True):
-        if not commit or self.instance._state.adding:
-            return super().save(commit=commit)
-        self.instance.save(update_fields=self.changed_data)
-        return self.instance
-
-
-class QuotaInline(admin.StackedInline):
-    model = Quota
-    form = QuotaForm
-    can_delete = False
-    fields = (
-        ("daily_limit", "monthly_limit", "bonus_credits"),
-        ("day", "day_used"),
-        ("month", "month_used"),
-    )
-    readonly_fields = ("day", "day_used", "month", "month_used")
-
-
-@admin.register(Quota)
-class QuotaAdmin(admin.ModelAdmin):
-    form = QuotaForm
-    list_display = (
-        "user",
-        "daily_limit",
-        "day",
-        "day_used",
-        "monthly_limit",
-        "month",
-        "month_used",
-        "bonus_credits",
-    )
-    search_fields = ("user__username",)
-    list_select_related = ("user",)
-    fields = ("user", "daily_limit", "monthly_limit", "bonus_credits") + QuotaInline.readonly_fields
-    readonly_fields = QuotaInline.readonly_fields
-    autocomplete_fields = ("user",)
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields + (("user",) if obj else ())
-
-
-class GrantCreditsForm(forms.Form):
-    credits = forms.IntegerField(
-        label="Credits for each user",
-        min_value=1,
-        max_value=100_000,
-        help_text="Extra generations, used once a daily or monthly limit is reached. They add "
-        "to what each user has now.",
-    )
-
-
-class TravelFitUserAdmin(UserAdmin):
-    inlines = (QuotaInline,)
-    list_display = (
-        "username",
-        "email",
-        "joined",
-        "last_seen",
-        "staff",
-        "generation_count",
-        "used_today",
-        "used_this_month",
-        "bonus_credits",
-    )
-    actions = ("grant_credits",)
-
-    def get_queryset(self, request):
-        periods = services.Periods.current()
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                generations_total=Count("generations", distinct=True),
-                quota_used_today=Case(
-                    When(quota__day=periods.day, then=F("quota__day_used")),
-                    default=Value(0),
-                    output_field=IntegerField(),
-                ),
-                quota_used_this_month=Case(
-                    When(quota__month=periods.month, then=F("quota__month_used")),
-                    default=Value(0),
-                    output_field=IntegerField(),
-                ),
-                quota_bonus_credits=Coalesce(F("quota__bonus_credits"), Value(0)),
-            )
-        )
-
-    @admin.display(description="Joined", ordering="date_joined")
-    def joined(self, obj):
-        return date_format(timezone.localtime(obj.date_joined), "Y-m-d")
-
-    @admin.display(description="Last login", ordering="last_login")
-    def last_seen(self, obj):
-        return _when(obj.last_login)
-
-    @admin.display(description="Staff", boolean=True, ordering="is_staff")
-    def staff(self, obj):
-        return obj.is_staff
-
-    @admin.display(description="Generations", ordering="generations_total")
-    def generation_count(self, obj):
-        return obj.generations_total
-
-    @admin.display(description="Used today", ordering="quota_used_today")
-    def used_today(self, obj):
-        return obj.quota_used_today
-
-    @admin.display(description="This month", ordering="quota_used_this_month")
-    def used_this_month(self, obj):
-        return obj.quota_used_this_month
-
-    @admin.display(description="Bonus", ordering="quota_bonus_credits")
-    def bonus_credits(self, obj):
-        return obj.quota_bonus_credits
-
-    @admin.action(description="Grant credits…", permissions=["change"])
-    def grant_credits(self, request, queryset):
-        """Ask how many credits on an intermediate page, then grant them to each user."""
-        form = GrantCreditsForm(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            credits = form.cleaned_data["credits"]
-            users = list(queryset)
-            for user in users:
-                services.grant_credits(user=user, credits=credits)
-            names = ", ".join(user.get_username() for user in users[:10])
-            more = f" and {len(users) - 10} more" if len(users) > 10 else ""
-            self.message_user(
-                request,
-                f"Granted {_count(credits, 'credit')} to {_count(len(users), 'user')}: "
-                f"{names}{more}.",
-                messages.SUCCESS,
-            )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Grant credits",
-            "subtitle": None,
-            "form": form,
-            "users": queryset.order_by("username"),
-            "opts": self.opts,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-            "media": self.media + form.media,
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(request, "admin/imagegen/grant_credits.html", context)
-
-    def delete_model(self, request, obj):
-        services.delete_users_with_files(user_ids=[obj.pk])
-
-    def delete_queryset(self, request, queryset):
-        services.delete_users_with_files(user_ids=list(queryset.values_list("pk", flat=True)))
-
-
-admin.site.unregister(User)
-admin.site.register(User, TravelFitUserAdmin)
-
-
-# --- Providers, presets, the prompt policy, API keys -----------------------------------------
-
-
-@admin.register(ProviderCooldown)
-class ProviderCooldownAdmin(admin.ModelAdmin):
-    """Providers every worker skips for now; clear one to let workers use it again."""
-
-    list_display = ("provider", "until", "is_active", "short_reason", "updated_at")
-    readonly_fields = ("updated_at",)
-    ordering = ("-until",)
-    actions = ("clear_selected",)
-
-    def has_add_permission(self, request):
-        return False  # workers start cool-downs when a provider runs out
-
-    def get_actions(self, request):
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)  # "Clear" is the one way to end a cool-down
-        return actions
-
-    @admin.display(boolean=True, description="Active")
-    def is_active(self, obj):
-        return obj.active
-
-    @admin.display(description="Reason")
-    def short_reason(self, obj):
-        first = obj.reason.splitlines()[0] if obj.reason else ""
-        return Truncator(first).chars(100)
-
-    @admin.action(description="Clear (let workers use it again)", permissions=["delete"])
-    def clear_selected(self, request, queryset):
-        providers = list(queryset.values_list("provider", flat=True))
-        cleared = services.clear_cooldowns(providers=providers)
-        self.message_user(
-            request,
-            f"Cleared {_count(cleared, 'cool-down')}: workers use {', '.join(providers)} again.",
-            messages.SUCCESS,
-        )
-
-
-@admin.register(Preset)
-class PresetAdmin(admin.ModelAdmin):
-    list_display = ("name", "aspect", "active", "position", "description")
-    list_editable = ("active", "position")
-    search_fields = ("name", "template")
-
-
-@admin.register(BlockedPattern)
-class BlockedPatternAdmin(admin.ModelAdmin):
-    """Words and patterns refused in prompts; the model's clean() checks regular expressions."""
-
-    list_display = ("pattern", "is_regex", "reason", "active", "created_at")
-    list_editable = ("active",)
-    list_filter = ("active", "is_regex")
-    search_fields = ("pattern", "reason")
-    fields = ("pattern", "is_regex", "reason", "active")
-
-
-@admin.register(PromptRefusal)
-class PromptRefusalAdmin(admin.ModelAdmin):
-    """Prompts the policy refused: a record to read, not to edit."""
-
-    list_display = ("created_at", "user", "pattern")
-    list_filter = ("pattern", "created_at")
-    search_fields = ("user__username", "pattern")
-    list_select_related = ("user",)
-    date_hierarchy = "created_at"
-    actions = None
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(Upload)
-class UploadAdmin(admin.ModelAdmin):
-    """Uploaded photos, read-only: who, how large, when they go. The photos themselves are
-    not shown here: they are people's faces, seen by their owners only."""
-
-    list_display = ("created_at", "owner", "width", "height", "used_at", "expires_at")
-    list_select_related = ("owner",)
-    search_fields = ("owner__username",)
-    readonly_fields = (
-        "id",
-        "owner",
-        "width",
-        "height",
-        "content_type",
-        "created_at",
-        "used_at",
-        "expires_at",
-    )
-    fields = readonly_fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    """Keys are stored hashed: admins can see and revoke them, never read them. The webhook
-    secret is kept in clear (it signs) and is never shown here."""
-
-    list_display = ("name", "user", "prefix", "created_at", "last_used_at")
-    search_fields = ("name", "user__username", "prefix")
-    list_select_related = ("user",)
-    fields = (
-        "name",
-        "user",
-        "prefix",
-        "key_hash",
-        "default_callback_url",
-        "created_at",
-        "last_used_at",
-    )
-    readonly_fields = fields[1:]  # only the name can be changed
-
-    def has_add_permission(self, request):
-        return False  # a key is made by its owner, who is shown it once
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
-    """Each attempt at calling a generation's callback URL: a record to read, not to edit."""
-
-    list_display = (
-        "started_at",
-        "event_type",
-        "attempt",
-        "outcome",
-        "status_code",
-        "short_url",
-        "next_attempt_at",
-    )
-    list_filter = ("outcome", "event_type")
-    search_fields = ("event_id", "url", "generation__id")
-    list_select_related = ("generation",)
-    readonly_fields = (
-        "generation",
-        "url",
-        "event_id",
-        "event_type",
-        "attempt",
-        "outcome",
-        "status_code",
-        "error",
-        "response_excerpt",
-        "started_at",
-        "finished_at",
-        "next_attempt_at",
-    )
-    fields = readonly_fields
-    actions = None
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="URL")
-    def short_url(self, obj):
-        return Truncator(obj.url).chars(60)
+# Users and their quota, and the site's set-up (providers, presets, the prompt policy, uploads,
+# API keys, webhooks), register themselves in their own modules.
+from . import admin_setup, admin_users  # noqa: E402, F401

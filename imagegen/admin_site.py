@@ -6,13 +6,16 @@ imagegen.apps.TravelFitAdminConfig (in INSTALLED_APPS instead of django.contrib.
 
 from django.conf import settings
 from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.formats import date_format
 
 
 def warn_about_budget(request) -> None:
     """Add a warning (near the budget) or an error (budget reached) to the page's messages."""
     from . import services
 
-    spent, budget, state = services.budget_state()
+    now = services.budget_state()
+    spent, budget, state = now.spent, now.budget, now.state
     if state not in ("warning", "reached"):
         return
     share = f" ({spent / budget:.0%})" if budget else ""
@@ -67,3 +70,13 @@ class TravelFitAdminSite(admin.AdminSite):
         warn_about_budget(request)
         tell_what_waits_for_review(request)
         return super().index(request, extra_context)
+
+
+def count_text(number, singular, plural=None):
+    """ "1 credit", "3 credits": a count and its noun, for the admin's messages (English)."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
+
+
+def short_time(moment):
+    """A compact local date and time for list columns, which are narrow at laptop widths."""
+    return date_format(timezone.localtime(moment), "Y-m-d H:i") if moment else "—"

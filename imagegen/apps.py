@@ -6,9 +6,9 @@ from django.core.signals import setting_changed
 
 def _reset_providers(*, setting, **kwargs):
     if setting.startswith(("IMAGEGEN_", "HF_", "HUGGINGFACE_", "GRADIO_", "LOCAL_")):
-        from .providers import _provider
+        from .providers import forget_instances
 
-        _provider.cache_clear()
+        forget_instances()
 
 
 class ImagegenConfig(AppConfig):

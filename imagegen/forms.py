@@ -15,8 +15,8 @@ from django.utils.translation import gettext_lazy as _
 
 from . import translation
 from .models import ASPECT_RATIOS, MAX_SEED, PHOTOS_OF_TASK, Aspect, Generation, Preset
-from .providers import available_tasks, primary_provider
-from .tiers import default_tier, priced, tier_named, tiers
+from .providers import available_tasks
+from .tiers import default_tier, priced, primary_provider, tier_named, tiers
 
 ALLOWED_CONTROL = {"\n", "\r", "\t"}
 CUSTOM = "custom"

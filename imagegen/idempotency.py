@@ -39,7 +39,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from travelfit.json_errors import json_error
+from lib.json_errors import json_error
 
 from .models import IdempotencyRecord
 

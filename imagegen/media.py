@@ -14,7 +14,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext
 
 
 def uses_bucket() -> bool:
@@ -129,3 +131,44 @@ def _fix(where, code=""):
             "AWS_S3_ADDRESSING_STYLE (path for MinIO and Ceph)."
         )
     return f"Check that DATA_DIR is writable by this user ({where})."
+
+
+def send_file(field, *, content_type, download_name=None):
+    """Send a stored image: a redirect to a signed bucket URL, or the file itself (by the web
+    server in front when IMAGEGEN_SENDFILE says how).
+
+    Callers have already checked who may see it; neither the folder nor the bucket is public.
+    """
+    if not field:
+        raise Http404(gettext("No image yet."))
+    if uses_bucket():
+        response = HttpResponseRedirect(
+            signed_url(field, content_type=content_type, download_name=download_name)
+        )
+        response["Cache-Control"] = PRIVATE_IMAGE_CACHE
+        return response
+    mode = settings.IMAGEGEN_SENDFILE
+    if mode:
+        response = HttpResponse(content_type=content_type)
+        if mode == "x-accel-redirect":
+            # nginx: an `internal` location maps IMAGEGEN_SENDFILE_PREFIX onto MEDIA_ROOT.
+            response["X-Accel-Redirect"] = settings.IMAGEGEN_SENDFILE_PREFIX + field.name
+        else:
+            response["X-Sendfile"] = field.path
+        if download_name:
+            response["Content-Disposition"] = content_disposition_header(
+                as_attachment=True, filename=download_name
+            )
+    else:
+        try:
+            handle = field.open("rb")
+        except FileNotFoundError as exc:
+            raise Http404("The image file is missing.") from exc
+        response = FileResponse(
+            handle,
+            content_type=content_type,
+            as_attachment=download_name is not None,
+            filename=download_name or "",
+        )
+    response["Cache-Control"] = PRIVATE_IMAGE_CACHE
+    return response

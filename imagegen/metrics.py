@@ -128,7 +128,7 @@ class StateCollector:
             "How long the oldest queued generation has waited (0 when none waits).",
             value=queue.oldest_wait or 0.0,
         )
-        from travelfit.views import workers_seen
+        from .selectors import workers_seen
 
         clusters, workers = workers_seen()
         yield GaugeMetricFamily(

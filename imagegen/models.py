@@ -299,7 +299,7 @@ class Generation(models.Model):
     units = models.PositiveIntegerField(
         default=1, help_text="Quota units this generation reserved (its tier's price)."
     )
-    # The id of the request that queued it (travelfit.request_id): its worker's and its
+    # The id of the request that queued it (lib.request_id): its worker's and its
     # webhooks' log lines carry it too, so one grep finds its whole story.
     request_id = models.CharField(max_length=100, blank=True, default="")
     # Its units of quota are held while charged is true; services.refund() clears it once.

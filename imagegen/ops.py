@@ -396,7 +396,7 @@ def charts(days: list[Day]) -> list[Chart]:
         seconds or {"—": [None]},
         unit="s",
     )
-    spent, budget, _state = budget_state()
+    budget = budget_state().budget
     running, month = Decimal(0), None
     cumulative = []
     for day in days:

@@ -1,7 +1,7 @@
 """The per-key rate limit of the JSON API: API_RATE_LIMIT requests a minute for each key.
 
-Counted in the key's own row with one conditional UPDATE per request, the way
-accounts.throttles counts per address, so every web process on every machine agrees and
+Counted in the key's own row by lib.rate's fixed-window counter (one conditional UPDATE per
+request, as every named limit is), so every web process on every machine agrees and
 concurrent requests never pass the limit. Fixed one-minute windows: a script may fit up to
 twice the limit across a window's edge, which is fine for keeping one key from crowding out
 the rest. Session (browser) requests are not counted.
@@ -23,13 +23,13 @@ import math
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
 from django.utils import timezone
+
+from lib.rate import count_in_window, window_start
 
 from .models import ApiToken
 
 WINDOW = datetime.timedelta(minutes=1)
-EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 # The policy's name in the RateLimit headers: one quota per API key.
 POLICY = "key"
 
@@ -58,23 +58,14 @@ def count_request(api_token, *, now=None) -> RateLimitState | None:
     if not limit:
         return None
     now = now or timezone.now()
-    start = EPOCH + ((now - EPOCH) // WINDOW) * WINDOW
+    start = window_start(WINDOW, now)
     reset = max(1, math.ceil((start + WINDOW - now).total_seconds()))
-    taken = (
-        ApiToken.objects.filter(pk=api_token.pk)
-        .filter(
-            Q(rate_window_start__isnull=True)
-            | ~Q(rate_window_start=start)
-            | Q(rate_count__lt=limit)
-        )
-        .update(
-            rate_count=Case(
-                When(rate_window_start=start, then=F("rate_count") + 1),
-                default=Value(1),
-                output_field=PositiveIntegerField(),
-            ),
-            rate_window_start=start,
-        )
+    taken = count_in_window(
+        ApiToken.objects.filter(pk=api_token.pk),
+        start=start,
+        limit=limit,
+        count_field="rate_count",
+        start_field="rate_window_start",
     )
     if not taken:
         return RateLimitState(limit=limit, remaining=0, reset_seconds=reset, wait=reset)

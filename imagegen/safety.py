@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.utils.translation import gettext_noop
 
-from travelfit.redaction import redact
+from lib.redaction import redact
 
 from . import metrics
 
@@ -182,12 +182,12 @@ def _classify_hf(data):
     """{label: score} from the hf-inference provider, or SafetyCheckFailed."""
     from huggingface_hub import InferenceClient
 
-    from .providers import hf
+    from .providers import hf_client
 
     token = settings.HUGGINGFACE_API_TOKEN
     if not token:
         raise SafetyCheckFailed("HUGGINGFACE_API_TOKEN is not set.")
-    hf.prepare_client_library()
+    hf_client.prepare_client_library()
     client = InferenceClient(provider="hf-inference", api_key=token, timeout=settings.HF_TIMEOUT)
     model = settings.IMAGEGEN_SAFETY_MODEL
     try:
@@ -201,25 +201,25 @@ def _hf_failure(exc, model):
     """An admin's account of why hf-inference gave no classification."""
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
-    from .providers import hf
+    from .providers import hf, hf_client
 
     where = "safety check (hf-inference)"
     # translate_error's advice for a missing model names the image settings (HF_MODEL,
     # text-to-image models); the safety check's model is another setting and another kind.
     choose = (
         "set IMAGEGEN_SAFETY_MODEL to an image-classification model that hf-inference serves ("
-        + hf.models_page("image-classification", "hf-inference")
+        + hf_client.models_page("image-classification", "hf-inference")
         + ")"
     )
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if isinstance(exc, RepositoryNotFoundError) and not isinstance(exc, GatedRepoError):
         return (
             f"model_unavailable: {where}: no model {model} on the Hub or at hf-inference "
-            f"({hf._server_message(exc) or 'HTTP 404'}); {choose}."
+            f"({hf_client.server_message(exc) or 'HTTP 404'}); {choose}."
         )
     if isinstance(exc, HfHubHTTPError) and status in (404, 410):
         return (
-            f"model_unavailable: {where}: HTTP {status}: {hf._server_message(exc)}. "
+            f"model_unavailable: {where}: HTTP {status}: {hf_client.server_message(exc)}. "
             f"hf-inference does not serve {model} (any more); {choose}."
         )
     if isinstance(exc, ValueError) and "doesn't support task" in str(exc):

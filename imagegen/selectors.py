@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import logging
 import statistics
 import uuid
 from collections.abc import Sequence
@@ -10,16 +11,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
 from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
+from django_q.conf import Conf
+from django_q.status import Stat
 
-from .models import Generation, ProviderCooldown, Quota, ReviewDecision
+from .models import Generation, ProviderCooldown, Quota, ReviewDecision, Upload
 from .periods import Periods
 from .tiers import Tier, tier_of, tiers
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
+
+logger = logging.getLogger("imagegen.health")
 
 # How many of the latest reviews of held images say how long a review usually takes.
 REVIEWS_FOR_TYPICAL_WAIT = 20
@@ -37,6 +44,27 @@ def typical_review_seconds() -> float | None:
         .values_list("decided_at", "generation__finished_at")[:REVIEWS_FOR_TYPICAL_WAIT]
     ]
     return statistics.median(waits) if waits else None
+
+
+def detail_of(user: AbstractBaseUser) -> QuerySet[Generation]:
+    """A user's generations with what their detail page shows beside them (photos, preset)."""
+    return Generation.objects.filter(owner=user).select_related(
+        "source_image", "garment_image", "preset"
+    )
+
+
+def own_generation_or_none(user: AbstractBaseUser, generation_id) -> Generation | None:
+    """One of the user's generations (with its preset), or None: not theirs, none, or an id
+    that is not one."""
+    try:
+        return Generation.objects.select_related("preset").get(pk=generation_id, owner=user)
+    except (Generation.DoesNotExist, ValidationError):
+        return None
+
+
+def upload_of(user: AbstractBaseUser, upload_id) -> Upload | None:
+    """One of the user's uploaded photos, or None."""
+    return Upload.objects.filter(pk=upload_id, owner=user).first()
 
 
 def generations_of(user: AbstractBaseUser) -> QuerySet[Generation]:
@@ -198,11 +226,12 @@ def gallery_page(
 RECENT_FOR_ESTIMATES = 20
 
 
-def typical_duration(provider_name: str) -> float | None:
-    """Median seconds of the provider's recent successful generations, or None without any."""
+def typical_seconds(which: Q) -> float | None:
+    """Median seconds from start to end of the RECENT_FOR_ESTIMATES latest successful
+    generations that `which` selects (a provider's, a tier's), or None without any."""
     recent = (
         Generation.objects.filter(
-            provider=provider_name,
+            which,
             status=Generation.Status.SUCCEEDED,
             started_at__isnull=False,
             finished_at__isnull=False,
@@ -212,6 +241,11 @@ def typical_duration(provider_name: str) -> float | None:
     )
     durations = [(end - start).total_seconds() for start, end in recent]
     return statistics.median(durations) if durations else None
+
+
+def typical_duration(provider_name: str) -> float | None:
+    """Median seconds of the provider's recent successful generations, or None without any."""
+    return typical_seconds(Q(provider=provider_name))
 
 
 def serving_provider_name(tier_name: str = "") -> str:
@@ -236,19 +270,9 @@ def tier_typical_seconds(tier: Tier) -> float:
     """About how long a picture of the tier takes: the median of its recent successful
     generations, else of its serving provider's, else the demo's delay or
     IMAGEGEN_SECONDS_PER_IMAGE (what the cost advice assumes too)."""
-    recent = (
-        Generation.objects.filter(
-            tier=tier.name,
-            status=Generation.Status.SUCCEEDED,
-            started_at__isnull=False,
-            finished_at__isnull=False,
-        )
-        .order_by("-finished_at")
-        .values_list("started_at", "finished_at")[:RECENT_FOR_ESTIMATES]
-    )
-    durations = [(end - start).total_seconds() for start, end in recent]
-    if durations:
-        return statistics.median(durations)
+    measured = typical_seconds(Q(tier=tier.name))
+    if measured is not None:
+        return measured
     serving = serving_provider_name(tier.name)
     measured = typical_duration(serving)
     if measured is not None:
@@ -281,6 +305,7 @@ class QueueNow:
 
 
 def queue_now() -> QueueNow:
+    """Generations queued and running now, and the oldest queued one's wait."""
     counts = dict(
         Generation.objects.filter(status__in=Generation.ACTIVE)
         .values_list("status")
@@ -300,3 +325,28 @@ def queue_now() -> QueueNow:
         running=counts.get(Generation.Status.RUNNING, 0),
         oldest_wait=None if waited is None else max(0.0, waited),
     )
+
+
+def workers_seen() -> tuple[int, int]:
+    """(clusters, workers) whose heartbeat django-q2 kept in the shared cache (a few seconds)."""
+    try:
+        stats = Stat.get_all()
+    except Exception as exc:  # the cache is down: report none seen
+        logger.error("health: cannot read worker heartbeats: %s", type(exc).__name__)
+        return 0, 0
+    # A cluster that just stopped leaves its last heartbeat for a few seconds: not serving.
+    alive = [stat for stat in stats if stat.status not in (Conf.STOPPING, Conf.STOPPED)]
+    return len(alive), sum(len(stat.workers) for stat in alive)
+
+
+def cooldowns_now() -> dict[str, ProviderCooldown]:
+    """The providers cooling down now, by name."""
+    return {
+        cooldown.provider: cooldown
+        for cooldown in ProviderCooldown.objects.filter(until__gt=timezone.now())
+    }
+
+
+def active_sessions() -> int:
+    """Sessions that have not expired (signed-in visitors, about)."""
+    return Session.objects.filter(expire_date__gt=timezone.now()).count()

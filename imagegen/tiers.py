@@ -85,6 +85,11 @@ def default_tier() -> Tier:
     return tier_named(settings.IMAGEGEN_DEFAULT_TIER) or tiers()[0]
 
 
+def primary_provider():
+    """The first provider of the default tier: the form offers what it accepts."""
+    return get_provider(default_tier().providers[0])
+
+
 def tier_of(name: str) -> Tier:
     """The tier a generation names; one recorded before the operator removed its tier is
     served by the default tier's chain (its units were reserved already)."""

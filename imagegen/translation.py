@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils.translation import gettext_noop
 
-from travelfit.redaction import redact
+from lib.redaction import redact
 
 from . import metrics
 
@@ -168,13 +168,13 @@ def translate_prompts(prompt, negative_prompt, *, wanted=True):
 
 def _describe(exc):
     """An admin's one-line account of what a translator raised."""
-    from .providers.hf import _server_message
+    from .providers.hf_client import server_message
 
     if isinstance(exc, json.JSONDecodeError | IndexError | KeyError):
         # A 200 whose body is not [{"translation_text": ...}]: HTML from a proxy, or [].
         return redact(f"the answer was not a translation ({type(exc).__name__}: {exc})"[:1000])
     status = getattr(getattr(exc, "response", None), "status_code", None)
-    said = _server_message(exc)
+    said = server_message(exc)
     where = f"HTTP {status}: " if status else ""
     return redact(f"{type(exc).__name__}: {where}{said}"[:1000])
 
@@ -183,7 +183,7 @@ def _by_hf_inference(text, model):
     """Ask the hf-inference provider, through HF_ROUTER_URL, as the image calls go."""
     from huggingface_hub import InferenceClient
 
-    from .providers.hf import TOKEN_HELP, prepare_client_library
+    from .providers.hf_client import TOKEN_HELP, prepare_client_library
 
     token = settings.HUGGINGFACE_API_TOKEN
     if not token:
@@ -262,12 +262,12 @@ def _check_hf_inference(model):
     from huggingface_hub import HfApi
     from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError
 
-    from .providers.hf import _check_token, _use_timeout_everywhere, page_of
+    from .providers.hf_client import check_token, page_of, use_timeout_everywhere
 
-    problems = _check_token()
+    problems = check_token()
     if problems:
         return problems
-    _use_timeout_everywhere(settings.HF_TIMEOUT)
+    use_timeout_everywhere(settings.HF_TIMEOUT)
     try:
         info = HfApi(token=settings.HUGGINGFACE_API_TOKEN).model_info(
             model, expand=["inferenceProviderMapping", "pipeline_tag"]

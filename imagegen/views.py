@@ -9,16 +9,18 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import content_disposition_header, url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
+
+from lib.rate import RateLimit, client_address
 
 from . import media, presenters, selectors, services, tiers
 from . import ops as ops_data
@@ -307,7 +309,7 @@ def _photo_pickers(form):
         value = form[field].value()
         upload = None
         if value and _uuid_or_none(value):
-            upload = Upload.objects.filter(pk=_uuid_or_none(value), owner=form.user).first()
+            upload = selectors.upload_of(form.user, _uuid_or_none(value))
         pickers.append(
             {
                 "name": field,
@@ -332,9 +334,8 @@ def _remix_initial(request):
     source_id = request.GET.get("from")
     if not source_id:
         return {}
-    try:
-        source = Generation.objects.select_related("preset").get(pk=source_id, owner=request.user)
-    except (Generation.DoesNotExist, ValidationError):
+    source = selectors.own_generation_or_none(request.user, source_id)
+    if source is None:
         return {}
     vary = bool(request.GET.get("vary"))
     initial = initial_from(source, vary=vary)
@@ -401,11 +402,7 @@ def gallery(request):
 
 @login_required
 def detail(request, generation_id):
-    generation = get_object_or_404(
-        Generation.objects.select_related("source_image", "garment_image", "preset"),
-        pk=generation_id,
-        owner=request.user,
-    )
+    generation = get_object_or_404(selectors.detail_of(request.user), pk=generation_id)
     position = selectors.queue_position(generation)
     share_url = None
     if generation.share_token:
@@ -488,53 +485,12 @@ def status(request, generation_id):
     return JsonResponse(presenters.status_payload(generation))
 
 
-def send_file(field, *, content_type, download_name=None):
-    """Send a stored image: a redirect to a signed bucket URL, or the file itself (by the web
-    server in front when IMAGEGEN_SENDFILE says how).
-
-    Callers have already checked who may see it; neither the folder nor the bucket is public.
-    """
-    if not field:
-        raise Http404(_("No image yet."))
-    if media.uses_bucket():
-        response = HttpResponseRedirect(
-            media.signed_url(field, content_type=content_type, download_name=download_name)
-        )
-        response["Cache-Control"] = media.PRIVATE_IMAGE_CACHE
-        return response
-    mode = settings.IMAGEGEN_SENDFILE
-    if mode:
-        response = HttpResponse(content_type=content_type)
-        if mode == "x-accel-redirect":
-            # nginx: an `internal` location maps IMAGEGEN_SENDFILE_PREFIX onto MEDIA_ROOT.
-            response["X-Accel-Redirect"] = settings.IMAGEGEN_SENDFILE_PREFIX + field.name
-        else:
-            response["X-Sendfile"] = field.path
-        if download_name:
-            response["Content-Disposition"] = content_disposition_header(
-                as_attachment=True, filename=download_name
-            )
-    else:
-        try:
-            handle = field.open("rb")
-        except FileNotFoundError as exc:
-            raise Http404("The image file is missing.") from exc
-        response = FileResponse(
-            handle,
-            content_type=content_type,
-            as_attachment=download_name is not None,
-            filename=download_name or "",
-        )
-    response["Cache-Control"] = media.PRIVATE_IMAGE_CACHE
-    return response
-
-
 @login_required
 def image(request, generation_id):
     """The original PNG, inline or (with ?download=1) as an attachment."""
     generation = own_shown_image(request, generation_id)
     name = generation.download_name if request.GET.get("download") else None
-    return send_file(
+    return media.send_file(
         generation.image, content_type=generation.image_content_type, download_name=name
     )
 
@@ -544,13 +500,13 @@ def upload_image(request, upload_id):
     """One of the user's own uploaded photos (the clean copy): the create and detail pages
     show it. Anyone else's is not found."""
     upload = get_object_or_404(Upload, pk=upload_id, owner=request.user)
-    return send_file(upload.image, content_type=upload.content_type)
+    return media.send_file(upload.image, content_type=upload.content_type)
 
 
 @login_required
 def thumbnail(request, generation_id):
     generation = own_shown_image(request, generation_id)
-    return send_file(generation.thumbnail, content_type="image/webp")
+    return media.send_file(generation.thumbnail, content_type="image/webp")
 
 
 @login_required
@@ -683,7 +639,7 @@ def shared(request, token):
 def shared_image(request, token):
     generation = _shared(token)
     download = generation.download_name if request.GET.get("download") else None
-    return send_file(
+    return media.send_file(
         generation.image, content_type=generation.image_content_type, download_name=download
     )
 
@@ -694,20 +650,15 @@ def report_shared(request, token):
     pressing "Send report" (no log-in needed; the form's CSRF token and a limit per voice).
     One report per voice counts: a signed-in account, else an IPv4 address or IPv6 /48;
     services.report_share says when reports suspend the link."""
-    from accounts import throttles
-
     reason = request.POST.get("reason", "")
     if reason not in ShareReport.Reason.values:
         messages.error(request, _("Choose why you are reporting this image."))
         return redirect("imagegen:shared", token=token)
-    address = throttles.client_address(request, ipv6_prefix=48)
+    address = client_address(request, ipv6_prefix=48)
     reporter = request.user if request.user.is_authenticated else None
-    refused = throttles.take(
-        action="report",
-        address=f"user:{reporter.pk}" if reporter else address,
-        limit=settings.IMAGEGEN_REPORTS_PER_HOUR,
-        window_minutes=60,
-    )
+    refused = RateLimit(
+        "report", settings.IMAGEGEN_REPORTS_PER_HOUR, datetime.timedelta(hours=1)
+    ).authorize(f"user:{reporter.pk}" if reporter else address)
     if refused:
         response = render(request, "imagegen/shared_gone.html", status=429)
         response["Retry-After"] = str(refused.retry_after_seconds)

@@ -58,9 +58,9 @@ from django.utils.translation import gettext as _
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
-from travelfit import request_id
-from travelfit.middleware import API_DEFAULT_LANGUAGE
-from travelfit.redaction import redact
+from lib import request_id
+from lib.middleware import API_DEFAULT_LANGUAGE
+from lib.redaction import redact
 
 from . import metrics, public_addresses
 from .models import Generation, WebhookDelivery

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 
 from imagegen import services
-from imagegen.admin import QuotaForm
+from imagegen.admin_users import QuotaForm
 from imagegen.models import Generation, PromptRefusal, ProviderCooldown, Quota
 from imagegen.providers.demo import DemoProvider
 from imagegen.tasks import run_generation

@@ -415,7 +415,7 @@ def test_presets_list_what_the_preset_field_takes(api, presets):
 
 
 def test_capabilities_say_what_a_request_may_ask_for(api, user, settings, steps_provider):
-    from imagegen.providers import primary_provider
+    from imagegen.tiers import primary_provider
 
     caps = api.get(reverse("api:capabilities")).json()
     assert caps["provider"] == "hf_inference"

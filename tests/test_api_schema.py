@@ -261,7 +261,7 @@ def non_null_branch(prop):
 
 
 def test_the_create_body_holds_the_providers_ranges(client, db, settings):
-    from imagegen.providers import primary_provider
+    from imagegen.tiers import primary_provider
 
     settings.IMAGEGEN_PROVIDERS = ["hf_inference"]
     settings.HUGGINGFACE_API_TOKEN = "hf_" + "x" * 30
@@ -316,10 +316,10 @@ def test_cursor_and_the_image_download_are_described_as_strictly_as_checked(clie
     cursor = next(p for p in listing if p["name"] == "cursor")
     pattern = re.compile(non_null_branch(cursor["schema"])["pattern"])
     assert not pattern.search("0") and not pattern.search("WyIxM")  # no base64 is 4n+1 long
-    from imagegen.api import _cursor
+    from imagegen.api.generations import page_cursor
 
     made = [submit_one(user, f"Jeju {n}") for n in range(3)]
-    assert all(pattern.search(_cursor(generation)) for generation in made)
+    assert all(pattern.search(page_cursor(generation)) for generation in made)
     image = schema["paths"]["/api/v1/generations/{generation_id}/image.png"]["get"]
     assert "400" in image["responses"]  # ?download=maybe
 

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 
 from imagegen import ops
 from tests import test_browser_newcomer as newcomer
-from tests.test_ops import made
+from tests.test_views_ops_page import made
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 

@@ -142,4 +142,4 @@ def _boom(request):
 
 
 urlpatterns = [path("boom", _boom)]
-handler500 = "travelfit.views.server_error"
+handler500 = "lib.error_pages.server_error"

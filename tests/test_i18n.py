@@ -65,7 +65,7 @@ XGETTEXT_KEYWORDS = {
     "npgettext",
     "npgettext_lazy",
 }
-CODE = ("accounts", "imagegen", "travelfit")
+CODE = ("accounts", "imagegen", "lib", "travelfit")
 
 
 def test_translation_functions_are_imported_under_names_makemessages_finds():

@@ -1,7 +1,7 @@
 """The web process's log, as gunicorn with the checked-in config writes it: every line of a
 request carries its id (Django's own "Not Found" and "Too Many Requests" lines, and gunicorn's
 access line), and with LOG_FORMAT=json every line, gunicorn's start-up and shutdown included, is
-one JSON object (travelfit/request_id.py, travelfit/gunicorn.conf.py)."""
+one JSON object (lib/request_id.py, travelfit/gunicorn.conf.py)."""
 
 import io
 import json
@@ -14,8 +14,8 @@ import urllib.error
 import urllib.request
 
 from imagegen import services
+from lib.request_id import RequestIdApplication, RequestIdFilter
 from tests.conftest import ROOT
-from travelfit.request_id import RequestIdApplication, RequestIdFilter
 
 
 def get(url, request_id, **headers):

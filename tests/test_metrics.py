@@ -18,11 +18,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from imagegen import services
 from imagegen.models import Generation, Quota, WebhookDelivery
+from lib.redaction import JsonFormatter
+from lib.request_id import RequestIdFilter, bound
 from tests.conftest import ROOT, free_port, run_queued_generations, run_queued_tasks
 from tests.fakes.webhook_receiver import start_receiver
 from tests.test_production import request
-from travelfit.redaction import JsonFormatter
-from travelfit.request_id import RequestIdFilter, bound
 
 TOKEN = "metrics-token-0123456789abcdef"
 REQUEST = {"prompt": "Hahoe folk village, Andong", "width": 512, "height": 512}

@@ -328,11 +328,11 @@ def timed_edit():
 def test_a_job_that_never_completes_is_given_up_after_hf_timeout(hf, settings):
     settings.HF_TIMEOUT = 1.5
     hf.behaviour = "stuck"
-    error, seconds = timed_edit()
+    error, _seconds = timed_edit()
     assert isinstance(error, Unavailable)
-    assert 1.4 < seconds < 2.5
     assert "no answer within the timeout" in error.detail
-    # Every request was quick: it is the whole call that ran out of time, while polling.
+    # Every request was quick: it is the whole call that ran out of time, while polling (it
+    # kept polling past the first "still queued", and never asked for a result).
     assert len(hf.status_requests) >= 2
     assert not hf.result_requests
 
@@ -342,10 +342,13 @@ def test_the_bound_is_on_the_whole_call_not_each_request(hf, settings):
     hf.status_behaviour = "slow"
     hf.slow_seconds = 0.8  # each poll well within HF_TIMEOUT...
     hf.polls_in_progress = 100  # ...but the job takes far longer than it
-    error, seconds = timed_edit()
+    error, _seconds = timed_edit()
     assert isinstance(error, Unavailable)
-    assert seconds < 3.0
-    assert len(hf.status_requests) >= 2
+    assert "no answer within the timeout" in error.detail
+    # Bounded per request, the call would have polled all 100 times (80 s: run_or_give_up
+    # gives up first); bounded as a whole, it stopped within HF_TIMEOUT's few polls.
+    assert 1 <= len(hf.status_requests) <= 3
+    assert not hf.result_requests
 
 
 def test_a_slow_image_download_counts_against_the_same_bound(hf, settings):
@@ -353,9 +356,10 @@ def test_a_slow_image_download_counts_against_the_same_bound(hf, settings):
     hf.behaviour = "image-slow"
     hf.slow_seconds = 5
     hf.polls_in_progress = 2  # the download starts some 1.5 s in, and gets only what is left
-    error, seconds = timed_edit()
+    error, _seconds = timed_edit()
+    # Given its own HF_TIMEOUT, the 5 s download would have finished (an image); given what
+    # was left of the call's, it was cut off.
     assert isinstance(error, Unavailable)
-    assert seconds < 2.8
     assert len(hf.result_requests) == 1
 
 

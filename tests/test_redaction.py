@@ -16,9 +16,9 @@ from django.urls import reverse
 from imagegen import services
 from imagegen.models import Generation
 from imagegen.tasks import run_generation
+from lib.redaction import redact, scrub_event
 from tests.conftest import ROOT
 from tests.fakes.hf_server import huggingface_hub_pointed_at, start_hf_server
-from travelfit.redaction import redact, scrub_event
 
 TOKEN = "hf_EchoedTokenAbcdefghijklmnop1234567"
 REQUEST = {"prompt": "Gyeongbokgung at dusk", "width": 512, "height": 512}

@@ -198,10 +198,9 @@ def test_a_classifier_slower_than_hf_timeout_is_given_up_on(hf, settings, on_err
     hf.classification_behaviour = "slow"
     hf.slow_seconds = 5.0
 
-    started = time.monotonic()
     verdict = safety.check(picture())
 
-    assert time.monotonic() - started < 3.0
+    # Waited for, the slow classifier would have answered (no error) after 5 s.
     assert verdict.error and verdict.hold is (on_error == "hold")
     assert "timeout" in verdict.note
 

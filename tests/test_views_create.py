@@ -102,7 +102,7 @@ def test_at_zero_quota_the_form_says_when_it_resets_and_queues_nothing(user_clie
     assert 'disabled aria-describedby="quota-note"' in page
     response = post(user_client, prompt="one more please")
     assert response.status_code == 200
-    # Said once, by the quota box, not again by the form (see test_polish.py).
+    # Said once, by the quota box, not again by the form (see test_views_cards.py).
     assert "You have used all of today's units." in response.content.decode()
     assert Generation.objects.filter(owner=user).count() == 1
 

@@ -19,9 +19,9 @@ from standardwebhooks import Webhook
 
 from imagegen import services, webhooks
 from imagegen.models import Generation, WebhookDelivery
+from lib.redaction import redact
 from tests.conftest import run_queued_tasks
 from tests.fakes.webhook_receiver import start_receiver
-from travelfit.redaction import redact
 
 Outcome = WebhookDelivery.Outcome
 

@@ -31,7 +31,7 @@ errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
 # gunicorn's own lines, its start-up and errors and the access lines, go through the site's
 # formatter (LOG_FORMAT: with json, every line the web process writes is one JSON object) and
-# carry the request's id (travelfit/request_id.py), as the application's lines do.
+# carry the request's id (lib/request_id.py), as the application's lines do.
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,

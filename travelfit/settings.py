@@ -100,7 +100,7 @@ CSRF_TRUSTED_ORIGINS = (
     _setting("CSRF_TRUSTED_ORIGINS", _name_list, [], "origins (https://…)") + ALLOWED_ORIGINS
 )
 # An expired form gets a page in the site's look that says to reload, not Django's own.
-CSRF_FAILURE_VIEW = "travelfit.views.csrf_failure"
+CSRF_FAILURE_VIEW = "lib.error_pages.csrf_failure"
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = True
@@ -148,7 +148,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: every later log line of a request carries its id; then count and time it.
-    "travelfit.request_id.RequestIdMiddleware",
+    "lib.request_id.RequestIdMiddleware",
     "imagegen.metrics.HttpMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -161,9 +161,9 @@ MIDDLEWARE = [
     # After LocaleMiddleware and the user: their language beats the cookie; their time zone.
     "accounts.middleware.UserPreferencesMiddleware",
     # The JSON API speaks English unless Accept-Language asks for Korean.
-    "travelfit.middleware.ApiLanguageMiddleware",
+    "lib.middleware.ApiLanguageMiddleware",
     # Signed-in pages: Cache-Control: private, no-store.
-    "travelfit.middleware.SignedInNoStoreMiddleware",
+    "lib.middleware.SignedInNoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -405,6 +405,9 @@ PASSWORD_RESET_ACCOUNT_LIMIT = _setting(
     3,
     "a whole number (per SIGNUP_WINDOW_MINUTES)",
 )
+# Where lib.rate's named limits (sign-up, resets, log-in failures, uploads, reports) keep
+# their counts, one row per action and client (like AUTH_USER_MODEL, not read from the env).
+RATE_COUNTER_MODEL = "accounts.AddressThrottle"
 AUTHENTICATION_BACKENDS = [
     # Log-ins from an address past LOGIN_ADDRESS_FAILURE_LIMIT stop here, then django-axes'.
     "accounts.throttles.AddressLockoutBackend",
@@ -419,7 +422,7 @@ AXES_COOLOFF_TIME = datetime.timedelta(minutes=LOGIN_COOLOFF_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # IPv6 counts by its /64, as sign-up and reset do: new addresses from one block are one client.
-AXES_CLIENT_IP_CALLABLE = "accounts.throttles.lockout_ip"
+AXES_CLIENT_IP_CALLABLE = "lib.rate.lockout_ip"
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_VERBOSE = False
 
@@ -443,7 +446,7 @@ PASSWORD_RESET_TIMEOUT = 60 * 60 * 3
 # providers, spending) to staff or to a monitor sending `Authorization: Bearer <HEALTH_TOKEN>`.
 HEALTH_TOKEN = env.str("HEALTH_TOKEN", default="")
 # Sentry (or a compatible server such as GlitchTip): off unless set. Events carry no token,
-# no secret and no prompt (travelfit.redaction.scrub_event).
+# no secret and no prompt (lib.redaction.scrub_event).
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="production")
 
@@ -924,13 +927,13 @@ LOGGING = {
     # Every line, traceback included, passes the same redaction as provider messages.
     "formatters": {
         "text": {
-            "()": "travelfit.redaction.RedactingFormatter",
+            "()": "lib.redaction.RedactingFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s",
         },
-        "json": {"()": "travelfit.redaction.JsonFormatter"},
+        "json": {"()": "lib.redaction.JsonFormatter"},
     },
     # The id of the request (or of the request a task serves) on every record.
-    "filters": {"request_id": {"()": "travelfit.request_id.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "lib.request_id.RequestIdFilter"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -952,7 +955,7 @@ if SENTRY_DSN:
     import sentry_sdk
     from sentry_sdk.utils import BadDsn
 
-    from travelfit.redaction import scrub_event
+    from lib.redaction import scrub_event
 
     try:
         # No user data, no request bodies (prompts), no local variables; every string redacted.

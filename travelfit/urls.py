@@ -4,14 +4,14 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.i18n import JavaScriptCatalog
 
-from . import views
+from imagegen import health
 
 urlpatterns = [
     path("", include("imagegen.urls")),
-    path("", include("imagegen.api_urls")),
+    path("", include("imagegen.api.urls")),
     path("accounts/", include("accounts.urls")),
-    path("health", views.health, name="health"),
-    path("metrics", views.metrics, name="metrics"),
+    path("health", health.health, name="health"),
+    path("metrics", health.metrics, name="metrics"),
     # The language switcher posts to /i18n/setlang/ (Django's set_language: cookie + redirect).
     path("i18n/", include("django.conf.urls.i18n")),
     # The JavaScript texts of the page's language (gettext() in static/js).
@@ -19,7 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "travelfit.views.bad_request"
-handler403 = "travelfit.views.permission_denied"
-handler404 = "travelfit.views.page_not_found"
-handler500 = "travelfit.views.server_error"
+handler400 = "lib.error_pages.bad_request"
+handler403 = "lib.error_pages.permission_denied"
+handler404 = "lib.error_pages.page_not_found"
+handler500 = "lib.error_pages.server_error"

@@ -57,6 +57,11 @@ def _provider(name):
     return _provider_class(name)()
 
 
+def forget_instances() -> None:
+    """Drop the per-process instances, so the next call builds them from the settings now."""
+    _provider.cache_clear()
+
+
 def get_provider(name: str) -> ImageProvider:
     """One provider by name (configured or not), as the task would use it."""
     return _provider(name)
@@ -65,13 +70,6 @@ def get_provider(name: str) -> ImageProvider:
 def get_providers() -> list[ImageProvider]:
     """The configured providers, in the order they are tried."""
     return [_provider(name) for name in settings.IMAGEGEN_PROVIDERS]
-
-
-def primary_provider() -> ImageProvider:
-    """The first provider of the default tier: the form offers what it accepts."""
-    from ..tiers import default_tier
-
-    return get_provider(default_tier().providers[0])
 
 
 def available_tasks() -> frozenset[str]:

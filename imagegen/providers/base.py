@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.utils.translation import gettext, gettext_noop
 
-from travelfit.redaction import redact
+from lib.redaction import redact
 
 __all__ = ["redact"]  # providers and services redact through this one function
 

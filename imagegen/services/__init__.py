@@ -1,6 +1,6 @@
 """TravelFit's workflows, one module per concern; each is the one place its writes happen.
 
-- `quota`: reserving units (`_reserve_quota`, the only place), refunds, bonus credits.
+- `quota`: reserving units (`reserve_quota`, the only place), refunds, bonus credits.
 - `generations`: submit (`submit_generation(s)`), dispatch waiting ones, retry, cancel, fail,
   delete, favourite.
 - `worker`: `run_generation`, the background task's body: providers, retries, storing.
@@ -22,8 +22,10 @@ from .api_keys import (  # noqa: F401
 )
 from .availability import check_tier_can_serve, paused_until  # noqa: F401
 from .budget import (  # noqa: F401
+    BudgetState,
     budget_state,
     check_budget_allows_new_generations,
+    over_budget,
     record_spending,
     spent_this_month,
 )

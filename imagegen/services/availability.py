@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.conf import settings
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 
@@ -13,7 +12,7 @@ from ..models import ProviderCooldown
 from ..periods import Periods
 from ..providers import get_provider
 from ..tiers import Tier, choosable, tiers
-from .budget import budget_state
+from .budget import over_budget
 from .errors import TierUnavailable
 
 
@@ -22,7 +21,7 @@ def paused_until(tier: Tier, task: str) -> tuple[datetime.datetime, str] | None:
     now (each cooling down, or paid while the month's budget is spent and set to fall
     back); None when one may. `why` is "budget" or "cooldown"."""
     names = [name for name in tier.providers if task in get_provider(name).tasks()]
-    over_budget = settings.IMAGEGEN_BUDGET_ACTION == "fallback" and budget_state()[2] == "reached"
+    skip_paid = over_budget()
     cooling = dict(
         ProviderCooldown.objects.filter(provider__in=names, until__gt=timezone.now()).values_list(
             "provider", "until"
@@ -30,7 +29,7 @@ def paused_until(tier: Tier, task: str) -> tuple[datetime.datetime, str] | None:
     )
     pauses = []
     for name in names:
-        if over_budget and get_provider(name).paid:
+        if skip_paid and get_provider(name).paid:
             pauses.append((Periods.current().month_resets_at(), "budget"))
         elif name in cooling:
             pauses.append((cooling[name], "cooldown"))

@@ -2,6 +2,7 @@
 whether new generations may start."""
 
 import datetime
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
@@ -39,24 +40,39 @@ def record_spending(cost: Decimal | None, *, finished_at: datetime.datetime) -> 
     MonthlySpend.objects.filter(month=month).update(total=F("total") + cost)
 
 
-def budget_state() -> tuple[Decimal, Decimal | None, Literal["none", "ok", "warning", "reached"]]:
-    """(spent, budget, state): state is "none" (no budget), "ok", "warning" or "reached"."""
+@dataclass(frozen=True)
+class BudgetState:
+    """This month's spending against IMAGEGEN_MONTHLY_BUDGET_USD."""
+
+    spent: Decimal
+    budget: Decimal | None  # None: no budget set
+    state: Literal["none", "ok", "warning", "reached"]
+
+
+def budget_state() -> BudgetState:
+    """What was spent, the budget, and the state: "none" (no budget), "ok", "warning" (past
+    IMAGEGEN_BUDGET_WARN_AT of it) or "reached"."""
     budget = settings.IMAGEGEN_MONTHLY_BUDGET_USD
     spent = spent_this_month()
     if budget is None:
-        return spent, None, "none"
+        return BudgetState(spent, None, "none")
     if spent >= budget:
-        return spent, budget, "reached"
+        return BudgetState(spent, budget, "reached")
     if spent >= budget * Decimal(str(settings.IMAGEGEN_BUDGET_WARN_AT)):
-        return spent, budget, "warning"
-    return spent, budget, "ok"
+        return BudgetState(spent, budget, "warning")
+    return BudgetState(spent, budget, "ok")
+
+
+def over_budget() -> bool:
+    """Whether paid providers are skipped now: the month's budget is reached and
+    IMAGEGEN_BUDGET_ACTION says to fall back to free ones (the worker and the tiers' pauses)."""
+    return settings.IMAGEGEN_BUDGET_ACTION == "fallback" and budget_state().state == "reached"
 
 
 def check_budget_allows_new_generations() -> None:
     if settings.IMAGEGEN_BUDGET_ACTION != "refuse":
         return
-    _, _, state = budget_state()
-    if state == "reached":
+    if budget_state().state == "reached":
         resumes = formats.date_format(timezone.localtime(Periods.current().month_resets_at()))
         raise BudgetExhausted(
             gettext(

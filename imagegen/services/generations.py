@@ -17,12 +17,11 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext, gettext_lazy
 from django_q.tasks import async_task
 
-from travelfit import request_id
+from lib import request_id
 
 from .. import metrics, tiers, webhooks
 from ..models import (
     PHOTOS_OF_TASK,
-    ApiToken,
     Generation,
     Preset,
     Quota,
@@ -37,7 +36,7 @@ from .availability import check_tier_can_serve
 from .budget import check_budget_allows_new_generations
 from .errors import InvalidRequest
 from .policy import check_prompt
-from .quota import _reserve_quota, refund
+from .quota import refund, reserve_quota
 from .uploads import use_uploads
 
 if TYPE_CHECKING:
@@ -51,29 +50,35 @@ def submit_generation(*, user: AbstractBaseUser, **request: Any) -> Generation:
     return submit_generations(user=user, count=1, **request)[0]
 
 
+# The request's own fields, stored on each generation as given (submit_generations' `request`).
+REQUEST_FIELDS = {
+    "negative_prompt": "",
+    "seed": None,
+    "steps": None,
+    "guidance": None,
+    "translate_prompt": True,
+    "callback_url": "",
+    "api_token": None,
+    "origin": "",
+}
+
+
 def submit_generations(
     *,
     user: AbstractBaseUser,
     count: int,
     prompt: str,
-    negative_prompt: str = "",
     width: int,
     height: int,
-    seed: int | None = None,
-    steps: int | None = None,
-    guidance: float | None = None,
     preset: Preset | None = None,
     preset_input: str = "",
     only_provider: str = "",
-    translate_prompt: bool = True,
-    callback_url: str = "",
-    api_token: ApiToken | None = None,
-    origin: str = "",
     task: str = Generation.Task.TEXT,
     source_image: Upload | None = None,
     garment_image: Upload | None = None,
     tier: str = "",
     language: str = "",
+    **request,
 ) -> list[Generation]:
     """Reserve `count` units of quota, record `count` generations of the same request and
     queue them, in one transaction: all are charged and queued, or none.
@@ -98,8 +103,13 @@ def submit_generations(
     the provider says (the photo's own size where its service chooses): the queued page, the
     result and the PNG's text then say one size. `width` and `height` count for text only.
     `language` is the language of the request (default: the active one); the generations'
-    webhooks speak it.
+    webhooks speak it. `request` holds the rest (REQUEST_FIELDS: negative_prompt, seed, steps,
+    guidance, translate_prompt, callback_url, api_token, origin), stored as given.
     """
+    unknown = set(request) - set(REQUEST_FIELDS)
+    if unknown:
+        raise TypeError(f"submit_generations() got unexpected arguments: {sorted(unknown)}")
+    request = {**REQUEST_FIELDS, **request}
     chosen = tier_for_request(tier)
     language = language or translation.get_language() or settings.LANGUAGE_CODE
     check_task(task, source_image=source_image, garment_image=garment_image, user=user)
@@ -110,35 +120,39 @@ def submit_generations(
             tiers.photo_result_size(task, *photo, tier=chosen, only_provider=only_provider) or photo
         )
     periods = Periods.current()
-    check_budget_allows_new_generations()
-    check_tier_can_serve(chosen, task)
-    if prompt:
-        check_prompt(user=user, prompt=prompt)
+    _check_may_serve(user=user, tier=chosen, task=task, prompt=prompt)
+    fields = {
+        **request,
+        "prompt": prompt,
+        "width": width,
+        "height": height,
+        "preset": preset,
+        "preset_input": preset_input if preset else "",
+        "only_provider": only_provider,
+        "language": language,
+        "task": task,
+        "source_image": source_image,
+        "garment_image": garment_image,
+    }
+    generations = _record(user=user, count=count, tier=chosen, periods=periods, fields=fields)
+    metrics.SUBMITTED.labels(task, chosen.name).inc(count)
+    logger.info(
+        "generations %s queued for user %s", ", ".join(str(g.pk) for g in generations), user.pk
+    )
+    return generations
+
+
+def _record(*, user, count, tier, periods, fields):
+    """Reserve the units and create `count` queued generations of `fields`, in one
+    transaction; the photos they use are kept, and the user's waiting ones dispatched."""
     with transaction.atomic():
-        bonus = _reserve_quota(user, periods, units=count * chosen.units, per_picture=chosen.units)
+        bonus = reserve_quota(user, periods, units=count * tier.units, per_picture=tier.units)
         generations = [
             Generation.objects.create(
+                **fields,
                 owner=user,
-                prompt=prompt,
-                negative_prompt=negative_prompt,
-                width=width,
-                height=height,
-                seed=seed,
-                steps=steps,
-                guidance=guidance,
-                preset=preset,
-                preset_input=preset_input if preset else "",
-                only_provider=only_provider,
-                translate_prompt=translate_prompt,
-                callback_url=callback_url,
-                api_token=api_token,
-                origin=origin,
-                language=language,
-                task=task,
-                source_image=source_image,
-                garment_image=garment_image,
-                tier=chosen.name,
-                units=chosen.units,
+                tier=tier.name,
+                units=tier.units,
                 request_id=request_id.current(),
                 charged=True,
                 charged_day=None if bonus else periods.day,
@@ -147,15 +161,19 @@ def submit_generations(
             )
             for _ in range(count)
         ]
-        use_uploads([source_image, garment_image])
+        use_uploads([fields["source_image"], fields["garment_image"]])
         if dispatch_waiting(user_id=user.pk):
             for generation in generations:
                 generation.refresh_from_db(fields=["enqueued_at"])
-    metrics.SUBMITTED.labels(task, chosen.name).inc(count)
-    logger.info(
-        "generations %s queued for user %s", ", ".join(str(g.pk) for g in generations), user.pk
-    )
     return generations
+
+
+def _check_may_serve(*, user, tier, task, prompt):
+    """Refused unless the budget, the tier's providers and the prompt policy allow it."""
+    check_budget_allows_new_generations()
+    check_tier_can_serve(tier, task)
+    if prompt:
+        check_prompt(user=user, prompt=prompt)
 
 
 def check_task(
@@ -264,7 +282,7 @@ def _still_there(generation, field):
     return photo
 
 
-def _enqueue_in_transaction(generation_id):
+def enqueue_in_transaction(generation_id):
     """Queue a generation as part of the current transaction's outcome.
 
     With the ORM broker the task row is written in the same transaction: it commits or rolls
@@ -309,7 +327,7 @@ def dispatch_waiting(*, user_id: int) -> int:
             if Generation.objects.filter(pk=generation_id, enqueued_at__isnull=True).update(
                 enqueued_at=timezone.now()
             ):
-                _enqueue_in_transaction(generation_id)
+                enqueue_in_transaction(generation_id)
                 dispatched += 1
     return dispatched
 

@@ -21,9 +21,9 @@ from ..models import (
 )
 from .generations import (
     RUN_GENERATION,
-    _enqueue_in_transaction,
     dispatch_waiting,
     enqueue_generation,
+    enqueue_in_transaction,
     fail_generation,
 )
 
@@ -133,7 +133,7 @@ def _requeue_running(generation, silent):
             enqueued_at=timezone.now(),
             recoveries=F("recoveries") + 1,
         ):
-            _enqueue_in_transaction(generation.pk)
+            enqueue_in_transaction(generation.pk)
             return True
     return False
 

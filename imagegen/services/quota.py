@@ -1,5 +1,5 @@
 """The quota: reserving units for a submission (one conditional UPDATE), giving them back, bonus
-credits. `_reserve_quota` is the only place a unit is taken."""
+credits. `reserve_quota` is the only place a unit is taken."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def quota_for(user: AbstractBaseUser) -> Quota:
     return quota
 
 
-def _reserve_quota(user, periods, units=1, per_picture=1):
+def reserve_quota(user, periods, units=1, per_picture=1):
     """Take `units` of the user's quota, all or none: True if they were bonus credits; or
     QuotaExceeded, which says how many pictures at `per_picture` units fit in what is left.
 

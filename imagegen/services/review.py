@@ -171,7 +171,7 @@ def voice_digest(voice: str) -> str:
 
 def report_voice(*, user: AbstractBaseUser | None, address: str) -> str:
     """Who a report speaks for: the signed-in account, else the address it came from (an
-    IPv4 address or an IPv6 /48, as accounts.throttles.client_address gives it)."""
+    IPv4 address or an IPv6 /48, as lib.rate.client_address gives it)."""
     if user is not None and user.is_authenticated:
         return f"account:{user.pk}"
     return address

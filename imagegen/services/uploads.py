@@ -20,6 +20,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from lib.rate import RateLimit
+
 from .. import safety
 from ..models import Generation, Upload
 from ..uploads import UploadRefused, clean_photo
@@ -51,15 +53,10 @@ def store_upload(*, user: AbstractBaseUser, data: bytes) -> Upload:
     Raises uploads.UploadRefused for a file that is not a photo we keep, and UploadsExhausted
     past the daily limit; nothing is stored then. The bytes given are never written anywhere.
     """
-    from accounts import throttles
-
     photo = clean_photo(data)
-    refused = throttles.take(
-        action="upload",
-        address=f"user:{user.pk}",
-        limit=settings.IMAGEGEN_UPLOADS_PER_DAY,
-        window_minutes=24 * 60,
-    )
+    refused = RateLimit(
+        "upload", settings.IMAGEGEN_UPLOADS_PER_DAY, datetime.timedelta(days=1)
+    ).authorize(f"user:{user.pk}")
     if refused:
         raise UploadsExhausted(refused.retry_after_seconds)
     # After the day's count: each look costs a call to the classifier.

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 from django_q.exceptions import TimeoutException
 
-from travelfit import request_id
+from lib import request_id
 
 from .. import metrics, safety, translation, webhooks
 from ..images import ImageRejected, check_image, stored_bytes
@@ -42,7 +42,7 @@ from ..providers.base import (
     redact,
 )
 from ..tiers import tier_of
-from .budget import budget_state, record_spending
+from .budget import over_budget, record_spending
 from .cooldowns import active_cooldown, start_cooldown
 from .generations import dispatch_waiting, fail_generation
 
@@ -250,7 +250,7 @@ def run_generation(generation_id: uuid.UUID | str) -> None:
     may help moves on. When none serves, the generation fails with the last failure's
     message and its unit of quota goes back.
     """
-    # Its log lines carry the id of the request that queued it (travelfit.request_id).
+    # Its log lines carry the id of the request that queued it (lib.request_id).
     origin = Generation.objects.filter(pk=generation_id).values_list("request_id", flat=True)
     with request_id.bound(origin.first() or ""):
         _run(generation_id)
@@ -320,10 +320,10 @@ def _make(generation_id, claim):
             claim=claim,
         )
         return
-    over_budget = settings.IMAGEGEN_BUDGET_ACTION == "fallback" and budget_state()[2] == "reached"
+    skip_paid = over_budget()
     failures = []
     for provider in _providers_for(generation):
-        skipped = _skip_reason(provider, over_budget=over_budget)
+        skipped = _skip_reason(provider, over_budget=skip_paid)
         if skipped:
             failures.append((provider.name, skipped))
             continue

@@ -123,7 +123,7 @@ def _chat_client():
     from huggingface_hub import InferenceClient
     from huggingface_hub.inference import _providers
 
-    from ..providers.hf import TOKEN_HELP, prepare_client_library
+    from ..providers.hf_client import TOKEN_HELP, prepare_client_library
 
     token = settings.HUGGINGFACE_API_TOKEN
     if not token.startswith("hf_"):

@@ -1173,7 +1173,7 @@ def start_hf_server() -> FakeHuggingFace:
 
 
 # The hf-inference tasks whose helpers copied the router's address at import (TravelFit's own
-# list is imagegen.providers.hf.HF_INFERENCE_TASKS; the fake does not import the app).
+# list is imagegen.providers.hf_client.HF_INFERENCE_TASKS; the fake does not import the app).
 HF_INFERENCE_TASKS = ("text-to-image", "image-to-image", "translation", "image-classification")
 
 

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from imagegen import media, safety, services, tiers, translation
 from imagegen.providers import get_providers
 from imagegen.providers.base import TASKS
-from travelfit.redaction import redact
+from lib.redaction import redact
 
 
 class Command(BaseCommand):

@@ -6,6 +6,7 @@ import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.core.servers.basehttp import get_internal_wsgi_application
 from waitress import serve
 
 
@@ -19,7 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true", help="Serve pages only.")
 
     def handle(self, *args, host, port, threads, no_worker, **options):
-        from travelfit.wsgi import application
+        # WSGI_APPLICATION's application, as runserver loads it: the project's, request ids and
+        # all, without this app naming the project package.
+        application = get_internal_wsgi_application()
 
         worker = None
         if not no_worker:

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
 
-from .api import api, error_response, openapi_json
+from . import api, error_response, openapi_json
 
 app_name = "api"
 

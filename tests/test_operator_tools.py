@@ -174,7 +174,9 @@ def test_the_budget_is_one_query_that_never_reads_the_generations(user, settings
     settings.IMAGEGEN_MONTHLY_BUDGET_USD = Decimal("1.00")
     spend(user, "0.90")
     with CaptureQueriesContext(connection) as captured:
-        assert services.budget_state() == (Decimal("0.90"), Decimal("1.00"), "warning")
+        assert services.budget_state() == services.BudgetState(
+            Decimal("0.90"), Decimal("1.00"), "warning"
+        )
     assert len(captured) == 1
     assert "imagegen_generation" not in captured[0]["sql"]
 

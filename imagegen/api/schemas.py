@@ -12,9 +12,9 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from .forms import CUSTOM, MAX_BATCH
-from .models import Aspect, Generation
-from .selectors import GALLERY_FILTERS
+from ..forms import CUSTOM, MAX_BATCH
+from ..models import Aspect, Generation
+from ..selectors import GALLERY_FILTERS
 
 STATUSES = Literal[tuple(Generation.Status.values)]
 TASKS = Literal[tuple(Generation.Task.values)]
@@ -23,8 +23,8 @@ GALLERY_SHOWS = Literal[tuple(GALLERY_FILTERS)]
 ASPECTS = Literal[(*Aspect.values, CUSTOM)]
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-# A cursor is unpadded URL-safe base64 (api._cursor) of a JSON list, so it starts `WyI` (`["`),
-# and its length is never one more than a multiple of 4 (no base64 is).
+# A cursor is unpadded URL-safe base64 (api.generations.page_cursor) of a JSON list, so it
+# starts `WyI` (`["`), and its length is never one more than a multiple of 4 (no base64 is).
 CURSOR_PATTERN = r"^WyI[A-Za-z0-9_-](?:[A-Za-z0-9_-]{4})*(?:[A-Za-z0-9_-]{2,3})?$"
 # An absolute address (the API's links are: presenters.link_base).
 Url = Annotated[str, WithJsonSchema({"type": "string", "format": "uri"})]

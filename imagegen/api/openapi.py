@@ -18,11 +18,11 @@ import copy
 from django.urls import reverse
 from django.utils import translation
 
-from travelfit import request_id
+from lib import request_id
 
-from . import ratelimit, tiers
-from .models import Generation, Preset
-from .safety import HELD_MESSAGE, REJECTED_MESSAGE
+from .. import ratelimit, tiers
+from ..models import Generation, Preset
+from ..safety import HELD_MESSAGE, REJECTED_MESSAGE
 
 # --- The create body, one branch per task ---------------------------------------------------
 
@@ -309,6 +309,91 @@ def generation_example(status="succeeded"):
     }
 
 
+# Examples of the answers that do not depend on a generation (their values are made up).
+FIXED_ANSWER_EXAMPLES = {
+    "QuotaOut": {
+        "daily_limit": 20,
+        "day_left": 16,
+        "monthly_limit": 300,
+        "month_left": 212,
+        "resets_at": None,
+    },
+    "UploadOut": {
+        "id": EXAMPLE_PHOTO,
+        "width": 3024,
+        "height": 4032,
+        "content_type": "image/jpeg",
+        "created_at": "2026-05-01T09:29:40.000Z",
+        "expires_at": "2026-05-02T09:29:40.000Z",
+    },
+    "PresetList": {
+        "results": [
+            {
+                "id": 1,
+                "name": "Jeju coast",
+                "description": "Black rock, blue sea, a stone wall path.",
+                "aspect": "wide",
+                "width": 1024,
+                "height": 576,
+            }
+        ]
+    },
+    "TierList": {
+        "results": [
+            {
+                "name": "fast",
+                "label": "Fast",
+                "units": 1,
+                "tasks": ["text", "edit"],
+                "typical_seconds": 8.4,
+                "default": True,
+                "available": True,
+            },
+            {
+                "name": "best",
+                "label": "Best quality",
+                "units": 3,
+                "tasks": ["text"],
+                "typical_seconds": 31.0,
+                "default": False,
+                "available": True,
+            },
+        ]
+    },
+    "CapabilitiesOut": {
+        "provider": "hf_inference",
+        "tasks": ["text", "edit"],
+        "width": {"minimum": 256, "maximum": 1024, "multiple_of": 64},
+        "height": {"minimum": 256, "maximum": 1024, "multiple_of": 64},
+        "aspects": {
+            "square": {"width": 1024, "height": 1024},
+            "portrait": {"width": 768, "height": 1024},
+            "landscape": {"width": 1024, "height": 768},
+            "wide": {"width": 1024, "height": 576},
+        },
+        "negative_prompt": True,
+        "seed": {"minimum": 0, "maximum": 2147483647},
+        "steps": {"minimum": 1, "maximum": 50},
+        "guidance": {"minimum": 0.0, "maximum": 20.0},
+        "max_prompt_length": 1000,
+        "max_batch": 4,
+        "translation": True,
+        "uploads": {
+            "max_bytes": 15728640,
+            "max_pixels": 40000000,
+            "content_types": [
+                "image/jpeg",
+                "image/png",
+                "image/webp",
+                "image/heic",
+                "image/heif",
+            ],
+            "per_day": 50,
+        },
+    },
+}
+
+
 def _answer_examples():
     """An example of each JSON answer, by the component its schema names."""
     generation = generation_example()
@@ -320,86 +405,7 @@ def _answer_examples():
             "next": f"{listing}?limit=1&cursor=WyIyMDI2LTA1LTAxVDA5OjMwOjAwKzAwOjAwIiwgIjZmIl0",
         },
         "ShareOut": {"share_url": EXAMPLE_ORIGIN + "/s/Xq3vN9bK2mTz7Lp0sW4yHc/"},
-        "QuotaOut": {
-            "daily_limit": 20,
-            "day_left": 16,
-            "monthly_limit": 300,
-            "month_left": 212,
-            "resets_at": None,
-        },
-        "UploadOut": {
-            "id": EXAMPLE_PHOTO,
-            "width": 3024,
-            "height": 4032,
-            "content_type": "image/jpeg",
-            "created_at": "2026-05-01T09:29:40.000Z",
-            "expires_at": "2026-05-02T09:29:40.000Z",
-        },
-        "PresetList": {
-            "results": [
-                {
-                    "id": 1,
-                    "name": "Jeju coast",
-                    "description": "Black rock, blue sea, a stone wall path.",
-                    "aspect": "wide",
-                    "width": 1024,
-                    "height": 576,
-                }
-            ]
-        },
-        "TierList": {
-            "results": [
-                {
-                    "name": "fast",
-                    "label": "Fast",
-                    "units": 1,
-                    "tasks": ["text", "edit"],
-                    "typical_seconds": 8.4,
-                    "default": True,
-                    "available": True,
-                },
-                {
-                    "name": "best",
-                    "label": "Best quality",
-                    "units": 3,
-                    "tasks": ["text"],
-                    "typical_seconds": 31.0,
-                    "default": False,
-                    "available": True,
-                },
-            ]
-        },
-        "CapabilitiesOut": {
-            "provider": "hf_inference",
-            "tasks": ["text", "edit"],
-            "width": {"minimum": 256, "maximum": 1024, "multiple_of": 64},
-            "height": {"minimum": 256, "maximum": 1024, "multiple_of": 64},
-            "aspects": {
-                "square": {"width": 1024, "height": 1024},
-                "portrait": {"width": 768, "height": 1024},
-                "landscape": {"width": 1024, "height": 768},
-                "wide": {"width": 1024, "height": 576},
-            },
-            "negative_prompt": True,
-            "seed": {"minimum": 0, "maximum": 2147483647},
-            "steps": {"minimum": 1, "maximum": 50},
-            "guidance": {"minimum": 0.0, "maximum": 20.0},
-            "max_prompt_length": 1000,
-            "max_batch": 4,
-            "translation": True,
-            "uploads": {
-                "max_bytes": 15728640,
-                "max_pixels": 40000000,
-                "content_types": [
-                    "image/jpeg",
-                    "image/png",
-                    "image/webp",
-                    "image/heic",
-                    "image/heif",
-                ],
-                "per_day": 50,
-            },
-        },
+        **copy.deepcopy(FIXED_ANSWER_EXAMPLES),
     }
 
 
