@@ -25,6 +25,7 @@ from . import ops as ops_data
 from .forms import CreateForm, initial_from, reject_control_characters
 from .models import PHOTOS_OF_TASK, Generation, ShareReport, Upload
 from .providers import available_tasks
+from .services.marks import labelled_file
 from .uploads import UploadRefused, too_large
 
 RECENT_ON_CREATE_PAGE = 6
@@ -531,11 +532,29 @@ def send_file(field, *, content_type, download_name=None):
 
 @login_required
 def image(request, generation_id):
-    """The original PNG, inline or (with ?download=1) as an attachment."""
+    """The image, inline (the original: the page labels it) or, with ?download=1, as an
+    attachment: the copy with the label burnt in (IMAGEGEN_VISIBLE_LABEL=files), or with
+    &original=1 the owner's original without it (its manifest and watermark still there)."""
     generation = own_shown_image(request, generation_id)
-    name = generation.download_name if request.GET.get("download") else None
+    if not request.GET.get("download"):
+        return send_file(generation.image, content_type=generation.image_content_type)
+    field = generation.image if request.GET.get("original") else labelled_file(generation)
+    if field is None:
+        return _labelled_copy_missing()
     return send_file(
-        generation.image, content_type=generation.image_content_type, download_name=name
+        field,
+        content_type=generation.image_content_type,
+        download_name=generation.download_name,
+    )
+
+
+def _labelled_copy_missing():
+    """503 when the labelled copy is due but could not be made: never the unlabelled original
+    in its place (services.marks.labelled_file logged why)."""
+    return HttpResponse(
+        _("The image cannot be sent right now. Please try again later."),
+        status=503,
+        content_type="text/plain; charset=utf-8",
     )
 
 
@@ -681,11 +700,14 @@ def shared(request, token):
 
 
 def shared_image(request, token):
+    """A shared image, inline (the page and link previews) or as a download: with
+    IMAGEGEN_VISIBLE_LABEL=files, always the copy with the label burnt in."""
     generation = _shared(token)
     download = generation.download_name if request.GET.get("download") else None
-    return send_file(
-        generation.image, content_type=generation.image_content_type, download_name=download
-    )
+    field = labelled_file(generation)
+    if field is None:
+        return _labelled_copy_missing()
+    return send_file(field, content_type=generation.image_content_type, download_name=download)
 
 
 @require_POST

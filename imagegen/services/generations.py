@@ -66,6 +66,7 @@ def submit_generations(
     preset_input: str = "",
     only_provider: str = "",
     translate_prompt: bool = True,
+    include_prompt: bool = False,
     callback_url: str = "",
     api_token: ApiToken | None = None,
     origin: str = "",
@@ -97,6 +98,8 @@ def submit_generations(
     An edit or a try-on is recorded at the size its provider will make it of the photo, where
     the provider says (the photo's own size where its service chooses): the queued page, the
     result and the PNG's text then say one size. `width` and `height` count for text only.
+    `include_prompt` writes the prompt into the result's content credentials (the owner ticked
+    it; off by default).
     `language` is the language of the request (default: the active one); the generations'
     webhooks speak it.
     """
@@ -130,6 +133,7 @@ def submit_generations(
                 preset_input=preset_input if preset else "",
                 only_provider=only_provider,
                 translate_prompt=translate_prompt,
+                include_prompt=include_prompt,
                 callback_url=callback_url,
                 api_token=api_token,
                 origin=origin,
@@ -236,6 +240,7 @@ def retry_generation(
         preset_input=source.preset_input,
         only_provider=source.only_provider,
         translate_prompt=source.translate_prompt,
+        include_prompt=source.include_prompt,
         # An integrator's retry reports back where the first one would have.
         callback_url=source.callback_url,
         api_token=source.api_token,
