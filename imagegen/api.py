@@ -1295,3 +1295,9 @@ def capabilities(request):
         "translation": settings.PROMPT_TRANSLATION != "off",
         "uploads": upload_limits(),
     }
+
+
+# POST /verify: anyone checks an image for this site's marks (issue 30; its own module).
+from .verify_api import router as verify_router  # noqa: E402
+
+api.add_router("/verify", verify_router)

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_POST
 
 from . import media, presenters, selectors, services, tiers
 from . import ops as ops_data
+from .disclosure import photo_destinations
 from .forms import CreateForm, initial_from, reject_control_characters
 from .models import PHOTOS_OF_TASK, Generation, ShareReport, Upload
 from .providers import available_tasks
@@ -178,6 +179,7 @@ def create(request):
             "words_fields": _words_fields(form),
             "latest_anchor": LATEST_ANCHOR,
             "quota_offer": quota_offer,
+            "photo_destinations": photo_destinations(),
         },
     )
 
@@ -426,6 +428,7 @@ def detail(request, generation_id):
             ),
             "tier_text": _tier_text(generation),
             "share_url": share_url,
+            "label_in_files": settings.IMAGEGEN_VISIBLE_LABEL == "files",
             "size_chosen_by_service": _size_chosen_by_service(generation),
             "review_wait": _review_wait_text(generation),
         },
@@ -693,6 +696,7 @@ def shared(request, token):
                 "page_url": origin + reverse("imagegen:shared", args=[token]),
                 "preview_url": origin + reverse("imagegen:shared_image", args=[token]),
                 "reasons": ShareReport.Reason.choices,
+                "label_in_files": settings.IMAGEGEN_VISIBLE_LABEL == "files",
             },
         )
     response["Referrer-Policy"] = SHARED_REFERRER_POLICY

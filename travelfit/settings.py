@@ -919,6 +919,10 @@ IMAGEGEN_VISIBLE_LABEL = _setting(
 # True when the site is run commercially: /health and `check --deploy` warn for every model
 # whose licence (its Hub card) forbids commercial use.
 IMAGEGEN_COMMERCIAL_USE = _setting("IMAGEGEN_COMMERCIAL_USE", _boolean, False, "true or false")
+# Images one address may check at /verify and POST /api/v1/verify per hour.
+IMAGEGEN_VERIFY_PER_HOUR = _setting(
+    "IMAGEGEN_VERIFY_PER_HOUR", _whole_number(1, 10000), 60, "a whole number (1–10000)"
+)
 
 # text: "time LEVEL logger [request id]: message"; json: one object a line (time, level, logger,
 # message, request_id), for Loki or any collector. Both are redacted.
