@@ -105,7 +105,7 @@ def verify(request):
         )
     except UploadRefused as exc:
         return _refused(exc.localized())
-    return 200, verified.as_json(request)
+    return verified.as_json(request)
 
 
 def _caller(request):
