@@ -22,7 +22,7 @@ from django_q.brokers import get_broker
 from django_q.conf import Conf
 from django_q.status import Stat
 
-from imagegen import safety, selectors, services, tiers
+from imagegen import licences, safety, selectors, services, tiers
 from imagegen.models import Generation, ProviderCooldown
 from imagegen.paginators import table_count
 from imagegen.providers import get_provider
@@ -153,7 +153,7 @@ def health(request):
             "review": {"held": review.held, "reported": review.reported},
             "database": "ok",
             "broker": "ok" if broker_ok else "unreachable",
-            "warnings": warnings,
+            "warnings": warnings + licences.commercial_use_warnings(),
         },
         status=http_status,
     )

@@ -75,3 +75,11 @@ class JpegDemoProvider(DemoProvider):
         buffer = io.BytesIO()
         Image.open(io.BytesIO(result.image)).convert("RGB").save(buffer, "JPEG", quality=90)
         return dataclasses.replace(result, image=buffer.getvalue(), model="travelfit-demo-jpeg")
+
+
+class HubModelDemoProvider(DemoProvider):
+    """The demo's pictures, said to come from a Hub model (FLUX.1 Kontext [dev], whose card's
+    licence is non-commercial): what a result's manifest records of a model's licence."""
+
+    name = "hub-model-demo"
+    model = "black-forest-labs/FLUX.1-Kontext-dev"
