@@ -47,6 +47,28 @@ class VerifyOut(Schema):
     )
 
 
+# What the schema shows as the answer (a TravelFit result, asked by its owner).
+VERIFY_EXAMPLE = {
+    "made_here": True,
+    "c2pa": {
+        "present": True,
+        "valid": True,
+        "validation_state": "Valid",
+        "tampered": False,
+        "signer": "TravelFit content credentials (TravelFit local CA)",
+        "generator": "TravelFit 1.4.0",
+        "time": "2026-05-01T09:30:12+00:00",
+        "action": "c2pa.edited",
+        "digital_source_type": "http://cv.iptc.org/newscodes/digitalsourcetype/"
+        "compositeWithTrainedAlgorithmicMedia",
+        "ingredients": [{"title": "the user's photo", "relationship": "inputTo"}],
+        "failures": [],
+    },
+    "watermark": {"found": True},
+    "generation": "https://travelfit.example/api/v1/generations/6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f",
+}
+
+
 @router.post(
     "",
     auth=None,
@@ -54,6 +76,7 @@ class VerifyOut(Schema):
     url_name="verify",
     summary="Check an image for this site's marks",
     openapi_extra={
+        "responses": {200: {"content": {"application/json": {"example": VERIFY_EXAMPLE}}}},
         "requestBody": {
             "required": True,
             "content": {
@@ -65,7 +88,7 @@ class VerifyOut(Schema):
                     }
                 }
             },
-        }
+        },
     },
 )
 def verify(request):
