@@ -1,6 +1,6 @@
 """The image pipeline under real workers: where a generation's time goes, from submit to done.
 
-    python bench/pipeline.py [--quick] [--json]
+    python bench/pipeline.py [--quick] [--latency] [--json]
 
 A stand-in provider (a ThreadingHTTPServer on 127.0.0.1, `hf_endpoint`'s protocol) answers every
 POST with the same photo-like 1024×1024 PNG (noise over gradients, ~1.5 MB) exactly 1.0 s after
@@ -41,8 +41,10 @@ cluster's process group, reaped children included):
    the script's Redis database (counted with MONITOR). SQLite queries cannot be counted from
    outside: the ORM broker's pusher runs one SELECT per poll when the queue is empty.
 
-`run(quick=False)` returns the figures as a dict (it runs in a child process when Django is
-already set up in the caller, as in bench/run.py); the script prints them as Markdown.
+`--latency` measures figures 1–4 only (W=2: the one-at-a-time samples, then one batch for the
+CPU per image), in a few minutes. `run(quick=False)` returns the figures as a dict (it runs in a
+child process when Django is already set up in the caller, as in bench/run.py); the script
+prints them as Markdown.
 """
 
 import argparse
@@ -821,8 +823,10 @@ def measure_idle(cluster, seconds):
 # --- The run -----------------------------------------------------------------------------------
 
 
-def _run_here(quick):
-    params = QUICK if quick else FULL
+def _run_here(quick, latency_only=False):
+    params = dict(QUICK if quick else FULL)
+    if latency_only:
+        params |= {"workers": (2,), "idle_workers": ()}
     began = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="travelfit-pipeline-"))
     image = photo_like_png()
@@ -830,7 +834,12 @@ def _run_here(quick):
     clusters, stopped, old_name, queue_name = [], [], None, None
     busy_before, own_before, wall_before = machine_busy(), own_cpu(), time.monotonic()
     code = [code_state()]
-    results = {"quick": quick, "image_bytes": len(image), "provider_seconds": PROVIDER_SECONDS}
+    results = {
+        "quick": quick,
+        "latency_only": latency_only,
+        "image_bytes": len(image),
+        "provider_seconds": PROVIDER_SECONDS,
+    }
     try:
         prepare_environment(workdir, stand_in)
         queue_name = os.environ["TRAVELFIT_TEST_QUEUE"]
@@ -886,7 +895,7 @@ def _run_here(quick):
             count = batch_sizes[params["workers"].index(workers)]
             log(f"W={workers}: batch of {count}")
             batches.append(measure_batch(cluster, users, count, f"batch w{workers}", stand_in))
-            if workers == 2:
+            if workers == 2 and not latency_only:
                 log(f"W=2: fairness, A submits {params['fair_ahead']} then B one")
                 results["fairness"] = measure_fairness(user_a, user_b, params["fair_ahead"])
             elif workers in params["idle_workers"]:
@@ -975,7 +984,7 @@ def run(quick=False):
 
 def markdown(r):
     """The figures as Markdown: one table of the single figures, one of throughput."""
-    lat, fair = r["latency"], r["fairness"]
+    lat, fair = r["latency"], r.get("fairness")
     code = r["code"]
     dirty = f", working tree dirty ({len(code['dirty_files'])} files)" if code["dirty"] else ""
     changed = ""
@@ -1010,7 +1019,8 @@ def markdown(r):
         f"{r['broker']} broker{poll}{limit}, Python {sys.version.split()[0]}, "
         f"{os.cpu_count()} cores; code {code['commit']}{dirty}{changed}. Stand-in provider: a "
         f"1024×1024 PNG of {r['image_bytes'] / 1e6:.2f} MB after {r['provider_seconds']:.1f} s; "
-        f"{lat['samples']} samples{' (--quick)' if r['quick'] else ''}; "
+        f"{lat['samples']} samples{' (--quick)' if r['quick'] else ''}"
+        f"{' (--latency: figures 1–4 only)' if r.get('latency_only') else ''}; "
         f"{r['run_seconds']:.0f} s in all; image safety check: {r.get('safety_check', 'off')} "
         f"({r.get('classifications', 0)} images classified by the stand-in, at once); "
         "other load on the machine meanwhile: "
@@ -1033,10 +1043,16 @@ def markdown(r):
         f"| finished_at → seen | {ms('finished_seen')} | the 5 ms poll's own delay |\n"
         f"| 4. worker CPU per generation | {r['cpu_per_image_s']:.3f} s | CPU of all the "
         "cluster's processes per image, steady part of the W=2 batch |\n"
-        f"| 6. fairness: B's wait to start / to done | {fair['b_wait_start_latencies']:.1f} / "
-        f"{fair['b_wait_done_latencies']:.1f} provider latencies | A submitted "
-        f"{fair['ahead']} just before B; {fair['a_started_before_b']} of them started before "
-        f"B (2 workers; fair ≈ 1) |\n" + idle_rows + "\n"
+        + (
+            f"| 6. fairness: B's wait to start / to done | {fair['b_wait_start_latencies']:.1f} "
+            f"/ {fair['b_wait_done_latencies']:.1f} provider latencies | A submitted "
+            f"{fair['ahead']} just before B; {fair['a_started_before_b']} of them started "
+            "before B (2 workers; fair ≈ 1) |\n"
+            if fair
+            else ""
+        )
+        + idle_rows
+        + "\n"
         "| W | steady images/s | ÷ ideal (W / 1 s) | whole batch images/s | CPU per image: "
         "cluster / this script | machine busy (other) | started → request / answer → finished "
         "(p50) | RSS per worker mean / max | RSS main / sentinel / monitor / pusher |\n"
@@ -1063,6 +1079,9 @@ def markdown(r):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples, under 2 minutes")
+    parser.add_argument(
+        "--latency", action="store_true", help="figures 1–4 only (W=2), in a few minutes"
+    )
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
 
@@ -1070,7 +1089,7 @@ def main():
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, stop)
-    results = _run_here(args.quick)
+    results = _run_here(args.quick, latency_only=args.latency)
     print(markdown(results))
     if args.json:
         print(JSON_MARK + json.dumps(results, default=str))

@@ -79,3 +79,19 @@ def check_truncated_images_refused(app_configs, **kwargs):
             id="imagegen.E003",
         )
     ]
+
+
+@checks.register(checks.Tags.security, "licences", deploy=True)
+def check_model_licences(app_configs, **kwargs):
+    """`check --deploy` (or `--tag licences`): with IMAGEGEN_COMMERCIAL_USE=true, a configured
+    model whose Hub card's licence forbids commercial use."""
+    from . import licences
+
+    return [
+        checks.Warning(
+            warning,
+            hint="README, Marks: which models an operator may use.",
+            id="imagegen.W031",
+        )
+        for warning in licences.commercial_use_warnings()
+    ]

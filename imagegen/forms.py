@@ -134,6 +134,14 @@ class GenerationForm(forms.Form):
             "models read English only. Tick this to send your words untranslated."
         ),
     )
+    # Off by default: the image's content credentials name no prompt unless the owner asks.
+    include_prompt = forms.BooleanField(
+        required=False,
+        label=gettext_lazy("Include my prompt in the image's content credentials"),
+        help_text=gettext_lazy(
+            "Anyone who checks the file can then read your words. Your name is never in them."
+        ),
+    )
     aspect = forms.ChoiceField(required=False, widget=forms.RadioSelect, label=_("Shape"))
     width = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label=_("Width"))
     height = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label=_("Height"))
@@ -330,6 +338,7 @@ class GenerationForm(forms.Form):
                 "steps": data.get("steps"),
                 "guidance": data.get("guidance"),
                 "translate_prompt": not data.get("send_as_is"),
+                "include_prompt": bool(data.get("include_prompt")),
             }
         preset = data.get("preset")
         text = data["prompt"]
@@ -348,6 +357,7 @@ class GenerationForm(forms.Form):
             "preset": preset,
             "preset_input": text if preset else "",
             "translate_prompt": not data.get("send_as_is"),
+            "include_prompt": bool(data.get("include_prompt")),
             "task": task,
         }
 
@@ -370,6 +380,7 @@ def initial_from(generation, *, vary=False):
         "steps": generation.steps,
         "guidance": generation.guidance,
         "send_as_is": not generation.translate_prompt,
+        "include_prompt": generation.include_prompt,
     }
     if not vary:
         initial["seed"] = (

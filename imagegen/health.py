@@ -14,8 +14,8 @@ from django_q.brokers import get_broker
 from lib.error_pages import RETRY_AFTER_SECONDS
 from lib.redaction import redact
 
+from . import licences, safety, selectors, services, tiers, translation
 from . import metrics as site_metrics
-from . import safety, selectors, services, tiers, translation
 from .models import Generation
 from .paginators import table_count
 from .providers import get_provider
@@ -106,7 +106,8 @@ class SiteState:
             "review": {"held": self.review.held, "reported": self.review.reported},
             "database": "ok",
             "broker": "ok" if self.broker_ok else "unreachable",
-            "warnings": self.warnings,
+            # Asked of the Hub (cached): only for those who see the details.
+            "warnings": self.warnings + licences.commercial_use_warnings(),
         }
 
 

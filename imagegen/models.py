@@ -149,6 +149,12 @@ def thumbnail_path(generation, filename):
     return f"generations/{generation.owner_id}/{generation.pk}.thumb.webp"
 
 
+def labelled_path(generation, filename):
+    """The copy with the visible label burnt in, beside the original."""
+    extension = filename.rsplit(".", 1)[-1] if "." in filename else "png"
+    return f"generations/{generation.owner_id}/{generation.pk}.labelled.{extension}"
+
+
 def upload_path(upload, filename):
     """Where a photo's clean copy is kept: .jpg or .png, from the name it is saved under."""
     extension = filename.rsplit(".", 1)[-1] if "." in filename else "jpg"
@@ -287,6 +293,21 @@ class Generation(models.Model):
     )
     image = models.FileField(upload_to=image_path, blank=True, max_length=255)
     thumbnail = models.FileField(upload_to=thumbnail_path, blank=True, max_length=255)
+    # The marks (imagegen/marks/): the id the invisible watermark carries (24 bits, unique, so
+    # /verify can link a stripped copy back to its owner's generation), the copy with the
+    # visible label burnt in (IMAGEGEN_VISIBLE_LABEL=files), and whether the owner asked for
+    # the prompt to be written into the content credentials.
+    mark_id = models.PositiveIntegerField(
+        null=True, blank=True, unique=True, help_text="The id its invisible watermark carries."
+    )
+    labelled_image = models.FileField(
+        upload_to=labelled_path, blank=True, default="", db_default="", max_length=255
+    )
+    include_prompt = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="The owner asked for the prompt in the image's content credentials.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

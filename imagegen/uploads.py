@@ -64,6 +64,17 @@ class CleanPhoto:
 
 def clean_photo(data: bytes) -> CleanPhoto:
     """The upright, metadata-free copy of an uploaded photo, or UploadRefused saying why."""
+    return _checked(data, reencode)
+
+
+def checked_format(data: bytes) -> str:
+    """The format (JPEG, PNG, WEBP, HEIF) of an uploaded image that passes every check a photo
+    does (size, pixels, one frame, a complete decode), its bytes left as they are: /verify
+    reads the marks of the very file it was given. UploadRefused saying why not."""
+    return _checked(data, lambda image: image.format)
+
+
+def _checked(data, then):
     if not data:
         raise UploadRefused(gettext_noop("The file is empty."), "empty")
     if len(data) > settings.IMAGEGEN_UPLOAD_MAX_BYTES:
@@ -71,7 +82,7 @@ def clean_photo(data: bytes) -> CleanPhoto:
     try:
         decoding.check_jpeg_complete(data)
         with decoding.decode_slot():
-            return _decoded(data)
+            return _decoded(data, then)
     except decoding.Incomplete:
         raise UploadRefused(
             gettext_noop(
@@ -95,8 +106,9 @@ def clean_photo(data: bytes) -> CleanPhoto:
         ) from None
 
 
-def _decoded(data):
-    """Open, check and decode the photo, and re-encode it; UploadRefused if it cannot be."""
+def _decoded(data, then):
+    """Open, check and decode the photo, and hand it to `then`; UploadRefused if it cannot
+    be."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -118,7 +130,7 @@ def _decoded(data):
                     "animated",
                 )
             image.load()  # the whole picture: a truncated or corrupt file fails here
-            return reencode(image)
+            return then(image)
         except UploadRefused:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):

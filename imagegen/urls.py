@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import verify_views, views
 
 app_name = "imagegen"
 
@@ -27,4 +27,7 @@ urlpatterns = [
     path("s/<slug:token>/", views.shared, name="shared"),
     path("s/<slug:token>/image.png", views.shared_image, name="shared_image"),
     path("s/<slug:token>/report", views.report_shared, name="report_shared"),
+    # Open to everyone: check an image's marks, and the terms that say what they are.
+    path("verify", verify_views.verify, name="verify"),
+    path("terms", verify_views.terms, name="terms"),
 ]

@@ -9,7 +9,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -24,9 +24,11 @@ from lib.rate import RateLimit, client_address
 
 from . import media, presenters, selectors, services, tiers
 from . import ops as ops_data
+from .disclosure import photo_destinations
 from .forms import CreateForm, initial_from, reject_control_characters
 from .models import PHOTOS_OF_TASK, Generation, ShareReport, Upload
 from .providers import available_tasks
+from .services.marks import labelled_file
 from .uploads import UploadRefused, too_large
 
 RECENT_ON_CREATE_PAGE = 6
@@ -179,6 +181,7 @@ def create(request):
             "words_fields": _words_fields(form),
             "latest_anchor": LATEST_ANCHOR,
             "quota_offer": quota_offer,
+            "photo_destinations": photo_destinations(),
         },
     )
 
@@ -422,6 +425,7 @@ def detail(request, generation_id):
             ),
             "tier_text": _tier_text(generation),
             "share_url": share_url,
+            "label_in_files": settings.IMAGEGEN_VISIBLE_LABEL == "files",
             "size_chosen_by_service": _size_chosen_by_service(generation),
             "review_wait": _review_wait_text(generation),
         },
@@ -487,11 +491,29 @@ def status(request, generation_id):
 
 @login_required
 def image(request, generation_id):
-    """The original PNG, inline or (with ?download=1) as an attachment."""
+    """The image, inline (the original: the page labels it) or, with ?download=1, as an
+    attachment: the copy with the label burnt in (IMAGEGEN_VISIBLE_LABEL=files), or with
+    &original=1 the owner's original without it (its manifest and watermark still there)."""
     generation = own_shown_image(request, generation_id)
-    name = generation.download_name if request.GET.get("download") else None
+    if not request.GET.get("download"):
+        return media.send_file(generation.image, content_type=generation.image_content_type)
+    field = generation.image if request.GET.get("original") else labelled_file(generation)
+    if field is None:
+        return _labelled_copy_missing()
     return media.send_file(
-        generation.image, content_type=generation.image_content_type, download_name=name
+        field,
+        content_type=generation.image_content_type,
+        download_name=generation.download_name,
+    )
+
+
+def _labelled_copy_missing():
+    """503 when the labelled copy is due but could not be made: never the unlabelled original
+    in its place (services.marks.labelled_file logged why)."""
+    return HttpResponse(
+        _("The image cannot be sent right now. Please try again later."),
+        status=503,
+        content_type="text/plain; charset=utf-8",
     )
 
 
@@ -630,6 +652,7 @@ def shared(request, token):
                 "page_url": origin + reverse("imagegen:shared", args=[token]),
                 "preview_url": origin + reverse("imagegen:shared_image", args=[token]),
                 "reasons": ShareReport.Reason.choices,
+                "label_in_files": settings.IMAGEGEN_VISIBLE_LABEL == "files",
             },
         )
     response["Referrer-Policy"] = SHARED_REFERRER_POLICY
@@ -637,10 +660,15 @@ def shared(request, token):
 
 
 def shared_image(request, token):
+    """A shared image, inline (the page and link previews) or as a download: with
+    IMAGEGEN_VISIBLE_LABEL=files, always the copy with the label burnt in."""
     generation = _shared(token)
     download = generation.download_name if request.GET.get("download") else None
+    field = labelled_file(generation)
+    if field is None:
+        return _labelled_copy_missing()
     return media.send_file(
-        generation.image, content_type=generation.image_content_type, download_name=download
+        field, content_type=generation.image_content_type, download_name=download
     )
 
 

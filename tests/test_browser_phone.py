@@ -1,6 +1,7 @@
 """A phone in the hand, in Chromium at 390 × 844: every tap target at least 44 × 44 px (WCAG
 2.5.5) and a header of one row (a menu) on the main pages, signed out and in; the landing page
-a visitor gets at /; the sign-up e-mail said to be required, with our own error; the create
+a visitor gets at / and /verify, whose file picker is a 44 px button in the page's language, as
+the create page's; the sign-up e-mail said to be required, with our own error; the create
 page's "Make 3 instead" after an over-quota refusal. Screenshots at 390 px (Korean) and 1280 px
 (English) land in test-output/screenshots/ (phone-*).
 """
@@ -31,7 +32,8 @@ HANGUL = re.compile(r"[\uac00-\ud7a3]")
 TARGET = 44  # CSS px, WCAG 2.5.5
 
 # Every visible target smaller than 44 × 44 px: links, buttons, summaries, fields, and for a
-# checkbox or radio its label (what a finger taps). A link inside a sentence is exempt, as
+# checkbox or radio its label (what a finger taps), for our photo pickers' hidden file input
+# (.photo-input) its button-like label. A link inside a sentence is exempt, as
 # WCAG 2.5.5 exempts inline targets: its paragraph has words besides the link's.
 SMALL_TARGETS = """(within) => {
     const root = within ? document.querySelector(within) : document;
@@ -51,7 +53,9 @@ SMALL_TARGETS = """(within) => {
     for (const el of root.querySelectorAll(
             'a[href], button, summary, select, textarea, input:not([type=hidden])')) {
         const box = el.matches('input[type=checkbox], input[type=radio]')
-            ? (el.closest('label') || (el.labels && el.labels[0]) || el) : el;
+            ? (el.closest('label') || (el.labels && el.labels[0]) || el)
+            : el.matches('input[type=file].photo-input')
+            ? ([...el.labels].find(label => label.matches('.photo-button')) || el) : el;
         if (!shown(box) || inSentence(el)) continue;
         const r = box.getBoundingClientRect();
         if (r.width < 43.5 || r.height < 43.5) {
@@ -138,6 +142,7 @@ def test_every_target_is_44_px_and_the_header_is_one_row_on_a_phone(
         ("/accounts/login/", "login"),
         ("/accounts/signup/", "signup"),
         (f"/s/{token}/", "shared-signed-out"),
+        ("/verify", "verify"),
     ):
         page.goto(served_site + path)
         check_phone_page(page, name, problems)
@@ -170,6 +175,24 @@ def test_every_target_is_44_px_and_the_header_is_one_row_on_a_phone(
     page.locator(".language button[lang=en]").click()
     page.wait_for_url(f"{served_site}/gallery/")
     assert page.locator("html").get_attribute("lang") == "en"
+
+
+def test_the_verify_pages_file_picker_is_a_44_px_button_in_the_pages_language(
+    served_site, page_factory, tmp_path
+):
+    page = phone(page_factory)
+    page.goto(f"{served_site}/verify")
+    button = page.locator("label.photo-button[for=verify-file]")
+    box = button.bounding_box()
+    assert box["width"] >= TARGET and box["height"] >= TARGET, box
+    assert button.inner_text() == "이미지 고르기"
+    picture = tmp_path / "seoul-at-night.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n")  # the name is all the picker shows
+    page.locator("#verify-file").set_input_files(str(picture))
+    assert page.locator("[data-role=chosen]").inner_text() == "seoul-at-night.png"
+    assert button.inner_text() == "다른 이미지 고르기"
+    assert page.evaluate(SMALL_TARGETS, ".verify-form") == []
+    shoot(page, "phone-verify-chosen-ko-phone")
 
 
 @pytest.mark.parametrize("signed_in", [False, True])

@@ -917,6 +917,19 @@ if bool(C2PA_SIGNING_CERT) != bool(C2PA_SIGNING_KEY):
 C2PA_THUMBNAIL_SIZE = _setting(
     "C2PA_THUMBNAIL_SIZE", _whole_number(0, 1024), 256, "a size in pixels (0–1024)"
 )
+# Where the visible "AI-generated" label goes: files (default: burnt into every downloaded and
+# shared file, and next to every image on the pages) or pages (on the pages only; files keep
+# their manifest and watermark). The owner's "original" download never has the burnt label.
+IMAGEGEN_VISIBLE_LABEL = _setting(
+    "IMAGEGEN_VISIBLE_LABEL", _one_of("files", "pages"), "files", "files or pages"
+)
+# True when the site is run commercially: /health and `check --deploy` warn for every model
+# whose licence (its Hub card) forbids commercial use.
+IMAGEGEN_COMMERCIAL_USE = _setting("IMAGEGEN_COMMERCIAL_USE", _boolean, False, "true or false")
+# Images one address may check at /verify and POST /api/v1/verify per hour.
+IMAGEGEN_VERIFY_PER_HOUR = _setting(
+    "IMAGEGEN_VERIFY_PER_HOUR", _whole_number(1, 10000), 60, "a whole number (1–10000)"
+)
 
 # text: "time LEVEL logger [request id]: message"; json: one object a line (time, level, logger,
 # message, request_id), for Loki or any collector. Both are redacted.

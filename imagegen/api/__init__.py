@@ -22,7 +22,7 @@ from ..forms import size_choices
 from ..models import MAX_SEED, Generation
 from ..providers import available_tasks
 from ..tiers import primary_provider
-from . import account, catalogue, errors, generations, openapi, operations, uploads
+from . import account, catalogue, errors, generations, openapi, operations, uploads, verify
 from .auth import ApiKey, Session
 from .errors import ERROR_CODES, ApiError, error_response
 
@@ -123,6 +123,8 @@ errors.install(api)
 # In this order in the schema, as they were when the API was one module.
 for resource in (generations, account, uploads, catalogue):
     api.add_router("", resource.router)
+# POST /verify: anyone checks an image for this site's marks.
+api.add_router("/verify", verify.router)
 
 
 def openapi_json(request, **kwargs):

@@ -19,6 +19,7 @@ from ninja import Query, Router
 from .. import media, presenters, selectors, services, webhooks
 from ..forms import TEXT_ONLY_FIELDS, GenerationForm, reject_control_characters
 from ..models import Generation
+from ..services.marks import labelled_file
 from .errors import CURSOR_REFUSED, ApiError, error_answers, invalid, message, refused
 from .json_body import json_object
 from .operations import IDEMPOTENCY_KEY, file_responses, idempotent
@@ -411,18 +412,25 @@ def _own_image(request, generation_id):
 
 @router.get(
     ID + "/image.png",
-    response=error_answers(400, 401, 404, 409, 429),
+    response=error_answers(400, 401, 404, 409, 429, 503),
     url_name="image",
     summary="Download the image",
     tags=["images"],
     openapi_extra=file_responses("image/png", "image/jpeg", "image/webp"),
 )
-def image(request, generation_id: uuid.UUID, download: bool = False):
-    """The image as the provider made it (usually PNG); `download=true` as an attachment.
+def image(request, generation_id: uuid.UUID, download: bool = False, original: bool = False):
+    """The image (usually PNG), with its content credentials and watermark. `download=true`
+    sends it as an attachment with the "AI-generated" label burnt in, as the site's downloads
+    are (IMAGEGEN_VISIBLE_LABEL=files); add `original=true` for the file without the label.
     409 with its `status` until it has succeeded (held for review included)."""
     generation = _own_image(request, generation_id)
+    field = generation.image
+    if download and not original:
+        field = labelled_file(generation)
+        if field is None:
+            raise ApiError(503, "unavailable", _("The image cannot be sent right now."))
     return media.send_file(
-        generation.image,
+        field,
         content_type=generation.image_content_type,
         download_name=generation.download_name if download else None,
     )

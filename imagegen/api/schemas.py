@@ -77,6 +77,11 @@ class GenerationCreate(BaseModel):
     translate_prompt: bool | None = Field(
         None, description="false sends Korean words untranslated (default true)."
     )
+    include_prompt: bool | None = Field(
+        None,
+        description="true writes the prompt into the image's content credentials (C2PA), "
+        "which anyone who checks the file can read (default false; never the user's name).",
+    )
     n: int = Field(
         1, ge=1, le=MAX_BATCH, description="How many images (1–4), quota for all (n × units)."
     )
@@ -127,6 +132,7 @@ CREATE_FIELDS = (
     "seed",
     "steps",
     "guidance",
+    "include_prompt",
 )
 
 

@@ -54,6 +54,16 @@ class ProviderResult:
 
 
 @dataclass(frozen=True)
+class HubRepo:
+    """A Hub repository whose card states the licence of a model a provider runs: `model` as
+    results name it (ProviderResult.model), `repo` its owner/name, `kind` "model" or "space"."""
+
+    model: str
+    repo: str
+    kind: str = "model"
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a provider accepts; the form offers and validates exactly this.
 
@@ -301,6 +311,11 @@ class ImageProvider:
     @property
     def model(self) -> str:
         return ""
+
+    def hub_repos(self) -> list[HubRepo]:
+        """The Hub repositories whose cards hold the licences of the models it runs (each
+        checked for an owner/name id by the caller). No network."""
+        return [HubRepo(self.model, self.model)] if self.model else []
 
     def cost(self, seconds: float) -> Decimal:
         """Estimated US dollars for one image that took `seconds`; free unless overridden."""

@@ -32,6 +32,7 @@ from .base import (
     TRY_ON,
     Capabilities,
     GenerationRequest,
+    HubRepo,
     ImageProvider,
     Misconfigured,
     OutOfQuota,
@@ -137,6 +138,14 @@ class GradioSpaceProvider(ImageProvider):
     @property
     def model(self) -> str:
         return self._text.model
+
+    def hub_repos(self) -> list[HubRepo]:
+        """Each Space's card (a URL has none)."""
+        return [
+            HubRepo(endpoint.model, endpoint.space, "space")
+            for endpoint in (self._text, self._tryon)
+            if endpoint.space
+        ]
 
     def tasks(self) -> frozenset[str]:
         """Text always (a missing GRADIO_SPACE is reported as such); try-on unless

@@ -36,6 +36,7 @@ from .base import (
     BadOutput,
     Capabilities,
     GenerationRequest,
+    HubRepo,
     ImageProvider,
     Misconfigured,
     ModelUnavailable,
@@ -384,6 +385,9 @@ class HFInferenceProvider(ImageProvider):
     @property
     def model(self) -> str:
         return self._model
+
+    def hub_repos(self) -> list[HubRepo]:
+        return [HubRepo(model, model) for model in (self._model, self.edit_model) if model]
 
     def cost(self, seconds: float) -> Decimal:
         # Inference Providers bill per image (the price of the provider serving the model).

@@ -57,6 +57,7 @@ REQUEST_FIELDS = {
     "steps": None,
     "guidance": None,
     "translate_prompt": True,
+    "include_prompt": False,
     "callback_url": "",
     "api_token": None,
     "origin": "",
@@ -102,9 +103,12 @@ def submit_generations(
     An edit or a try-on is recorded at the size its provider will make it of the photo, where
     the provider says (the photo's own size where its service chooses): the queued page, the
     result and the PNG's text then say one size. `width` and `height` count for text only.
+    `include_prompt` writes the prompt into the result's content credentials (the owner ticked
+    it; off by default).
     `language` is the language of the request (default: the active one); the generations'
     webhooks speak it. `request` holds the rest (REQUEST_FIELDS: negative_prompt, seed, steps,
-    guidance, translate_prompt, callback_url, api_token, origin), stored as given.
+    guidance, translate_prompt, include_prompt, callback_url, api_token, origin), stored as
+    given.
     """
     unknown = set(request) - set(REQUEST_FIELDS)
     if unknown:
@@ -254,6 +258,7 @@ def retry_generation(
         preset_input=source.preset_input,
         only_provider=source.only_provider,
         translate_prompt=source.translate_prompt,
+        include_prompt=source.include_prompt,
         # An integrator's retry reports back where the first one would have.
         callback_url=source.callback_url,
         api_token=source.api_token,

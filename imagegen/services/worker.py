@@ -1,6 +1,7 @@
 """What a worker does with a queued generation: claim it, keep a heartbeat, translate the prompt,
 ask the providers in turn (retries, fallbacks, cool-downs) and store the checked image."""
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import json
@@ -23,6 +24,9 @@ from lib import request_id
 
 from .. import metrics, safety, translation, webhooks
 from ..images import ImageRejected, check_image, stored_bytes
+from ..marks import marking
+from ..marks.credentials import SigningError
+from ..marks.signing_key import SigningKeyError
 from ..models import (
     MAX_SEED,
     PHOTOS_OF_TASK,
@@ -45,6 +49,13 @@ from ..tiers import tier_of
 from .budget import over_budget, record_spending
 from .cooldowns import active_cooldown, start_cooldown
 from .generations import dispatch_waiting, fail_generation
+from .marks import (
+    MarkIdsExhausted,
+    labels_files,
+    make_labelled_copy,
+    provenance_for,
+    reserve_mark_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -138,9 +149,9 @@ def _quoted(text):
     return json.dumps(text, ensure_ascii=False) if text else None
 
 
-def _store(generation, *, claim, provider, request, result, image, notes, seconds, verdict):
-    """Keep the checked image and record the generation done, or held for review when the
-    safety check (`verdict`) says so: stored either way, shown only once it is succeeded."""
+def _marked(generation, *, provider, request, result, image):
+    """The bytes to store: the provider's, with the PNG `parameters` chunk, then the invisible
+    watermark, then the signed content credentials (imagegen/marks/, in that order)."""
     # The user's own words too, where the model got a translation of them.
     originals = {
         "original_prompt": generation.prompt if generation.prompt_en else "",
@@ -151,9 +162,41 @@ def _store(generation, *, claim, provider, request, result, image, notes, second
     text = parameters_text(
         request, provider=provider.name, model=result.model, size=image.size, **originals
     )
-    generation.image.save(
-        f"image.{image.extension}", ContentFile(stored_bytes(image, text)), save=False
+    mark_id = reserve_mark_id(generation.pk)
+    generation.mark_id = mark_id
+    provenance = provenance_for(
+        generation,
+        provider=provider.name,
+        model=result.model,
+        photos={"source_image": request.source, "garment_image": request.garment},
+        when=timezone.now(),
     )
+    content_type = f"image/{'jpeg' if image.format == 'JPEG' else image.format.lower()}"
+    return marking.mark_result(
+        stored_bytes(image, text), content_type, mark_id=mark_id, provenance=provenance
+    ).data
+
+
+def _check_and_mark(generation, *, provider, request, result, image):
+    """(safety verdict, marked bytes): the marks' CPU is spent while the safety check waits
+    for its remote classifier (a thread each; both release the GIL in their long parts)."""
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="safety") as pool:
+        bound = request_id.current()
+
+        def look():
+            with request_id.bound(bound):
+                return safety.check(image.thumbnail, provider_flag=result.provider_flag)
+
+        verdict = pool.submit(look)
+        data = _marked(generation, provider=provider, request=request, result=result, image=image)
+        return verdict.result(), data
+
+
+def _store(generation, *, claim, provider, request, result, image, data, notes, seconds, verdict):
+    """Keep the checked and marked image and record the generation done, or held for review
+    when the safety check (`verdict`) says so: stored either way, shown only once it is
+    succeeded."""
+    generation.image.save(f"image.{image.extension}", ContentFile(data), save=False)
     generation.thumbnail.save("thumb.webp", ContentFile(image.thumbnail), save=False)
     cost, finished_at = provider.cost(seconds), timezone.now()
     with transaction.atomic():
@@ -185,6 +228,16 @@ def _store(generation, *, claim, provider, request, result, image, notes, second
     else:
         dispatch_waiting(user_id=generation.owner_id)
     return bool(stored)
+
+
+def _label(generation):
+    """Make the labelled copy downloads and shares serve, now that the result is recorded (a
+    download that comes first makes it itself)."""
+    try:
+        generation.refresh_from_db()
+        make_labelled_copy(generation)
+    except (OSError, SigningError, SigningKeyError, ValueError) as exc:
+        logger.warning("generation %s: labelled copy not made now: %s", generation.pk, exc)
 
 
 def _expected_size(request):
@@ -342,18 +395,37 @@ def _make(generation_id, claim):
         outcome = _ask(provider, request, generation_id=generation_id, deadline=deadline)
         if not isinstance(outcome, ProviderError):
             result, image, seconds = outcome
+            request = dataclasses.replace(request, seed=result.seed or request.seed)
             # Before anyone can see it: a flagged image (or one the check could not look at,
             # with IMAGEGEN_SAFETY_ON_ERROR=hold, or one the provider itself flagged) is kept
             # for a person's review. The classifier gets the thumbnail: it looks at 224 px
-            # anyway, and a 1.5 MB upload per image would cost more than the look.
-            verdict = safety.check(image.thumbnail, provider_flag=result.provider_flag)
-            _store(
+            # anyway, and a 1.5 MB upload per image would cost more than the look. Meanwhile
+            # the result gets its marks; one that cannot be marked is not stored.
+            try:
+                verdict, data = _check_and_mark(
+                    generation, provider=provider, request=request, result=result, image=image
+                )
+            except (SigningError, SigningKeyError, MarkIdsExhausted) as exc:
+                fail_generation(
+                    generation_id,
+                    user_message=gettext_noop(
+                        "The image could not be marked as made by AI, so it was not kept. "
+                        "The site's administrators have been told."
+                    ),
+                    detail=f"Marking failed: {exc}",
+                    failure_class="misconfigured",
+                    claim=claim,
+                )
+                logger.error("generation %s: marking failed: %s", generation_id, exc)
+                return
+            stored = _store(
                 generation,
                 claim=claim,
                 provider=provider,
-                request=dataclasses.replace(request, seed=result.seed or request.seed),
+                request=request,
                 result=result,
                 image=image,
+                data=data,
                 # Providers passed over for the task, for admins (the generation's "Adjusted").
                 notes=[exc.detail for _name, exc in failures if isinstance(exc, TaskUnsupported)]
                 + notes,
@@ -361,6 +433,8 @@ def _make(generation_id, claim):
                 verdict=verdict,
             )
             logger.info("generation %s done by %s", generation_id, provider.name)
+            if stored and labels_files():
+                _label(generation)
             return
         failures.append((provider.name, outcome))
         if outcome.cooldown:

@@ -5,6 +5,7 @@ from django import template
 from django.urls import reverse
 
 from imagegen import media
+from imagegen.services.marks import labels_files
 
 register = template.Library()
 
@@ -29,8 +30,11 @@ def image_src(generation):
 
 @register.simple_tag
 def shared_image_src(generation, token):
+    """The shared file: with IMAGEGEN_VISIBLE_LABEL=files the copy with the label burnt in
+    (our view makes it when the worker has not yet), else the original."""
+    field = generation.labelled_image if labels_files() else generation.image
     return media.direct_url(
-        generation.image,
+        field,
         content_type=generation.image_content_type,
         fallback=reverse("imagegen:shared_image", args=[token]),
     )

@@ -48,6 +48,11 @@
       img.addEventListener("load", function () { size.textContent = img.naturalWidth + " × " + img.naturalHeight; });
     }
     media.replaceChildren(img);
+    // The "AI-generated" label beside it (issue 30): shown with the image.
+    var label = root.querySelector('[data-role="ai-label"]');
+    if (label) { label.hidden = false; }
+    var original = root.querySelector('[data-role="download-original"]');
+    if (original && original.hasAttribute("data-offered")) { original.hidden = false; }
   }
 
   // The detail page's parameters that are only known once the generation has run.

@@ -150,6 +150,18 @@ model not in it gets 404 + ``X-Error-Code: RepoNotFound``, as the Hub does), or 
 above. ``server.models`` maps a Hub model id to its ``inferenceProviderMapping`` dict and
 ``pipeline_tag``; add entries to serve other models (``server.add_model(...)``).
 
+Model cards: each model's entry also has the Hub's ``cardData`` (the card's YAML metadata as
+JSON), which ``model_info(id, expand=["cardData"])`` asks for and reads into ``.card_data``: its
+``license`` (a Hub licence id), or ``"other"`` with ``license_name``, as the real cards said when
+this was written (``yisol/IDM-VTON`` ``cc-by-nc-sa-4.0``; FLUX.1 Kontext [dev] ``other`` +
+``flux-1-dev-non-commercial-license``; SD3 ``other`` + ``stabilityai-ai-community``; the rest
+``apache-2.0``). ``GET /api/spaces/<owner>/<space>`` (``space_info``) answers the same way from
+``server.spaces`` (``sdk`` and ``cardData``; 404 + RepoNotFound for another), under the same
+``server.hub_behaviour``; the ``yisol/IDM-VTON`` Space's card here states no licence (then the
+model of the same id is asked). ``server.set_licence(id, licence, kind="model")`` changes one.
+``server.hub_requests`` lists the ``/api/models/`` look-ups, ``server.space_requests`` the
+``/api/spaces/`` ones.
+
 Every request is recorded in ``server.requests`` (``RecordedRequest``: method, path, query,
 headers with lower-case names, raw body, parsed JSON, and for fal's queue the photo decoded from
 ``image_url``), so a test can check the ``authorization`` header, ``image_size``, ``seed``,
@@ -227,9 +239,23 @@ from PIL import Image, ImageDraw, ImageStat
 
 GPU_QUOTA_MESSAGE = "You have exceeded your GPU quota (65s requested vs. 57s left)."
 
+# Model cards' metadata (cardData) as the Hub serves it.
+APACHE = {"license": "apache-2.0"}
+OTHER_SAI = {
+    "license": "other",
+    "license_name": "stabilityai-ai-community",
+    "license_link": "LICENSE.md",
+}
+FLUX_DEV = {
+    "license": "other",
+    "license_name": "flux-1-dev-non-commercial-license",
+    "license_link": "LICENSE.md",
+}
+
 # Hub model id -> what /api/models/<id> answers besides "id". The fal ids are fal's real ones.
 DEFAULT_MODELS: dict[str, dict[str, Any]] = {
     "stabilityai/stable-diffusion-3-medium": {
+        "cardData": OTHER_SAI,
         "pipeline_tag": "text-to-image",
         "inferenceProviderMapping": {
             "fal-ai": {
@@ -240,6 +266,7 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
         },
     },
     "stabilityai/stable-diffusion-3.5-large": {
+        "cardData": OTHER_SAI,
         "pipeline_tag": "text-to-image",
         "inferenceProviderMapping": {
             "fal-ai": {
@@ -256,6 +283,7 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
     },
     # Served by hf-inference for translation when this fake was written; check again (it moves).
     "Helsinki-NLP/opus-mt-ko-en": {
+        "cardData": APACHE,
         "pipeline_tag": "translation",
         "inferenceProviderMapping": {
             "hf-inference": {
@@ -266,6 +294,7 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
         },
     },
     "black-forest-labs/FLUX.1-schnell": {
+        "cardData": APACHE,
         "pipeline_tag": "text-to-image",
         "inferenceProviderMapping": {
             "fal-ai": {
@@ -277,6 +306,7 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
     },
     # The edit task's default model, run by fal's queue.
     "black-forest-labs/FLUX.1-Kontext-dev": {
+        "cardData": FLUX_DEV,
         "pipeline_tag": "image-to-image",
         "inferenceProviderMapping": {
             "fal-ai": {
@@ -288,6 +318,7 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
     },
     # The safety check's default classifier; its labels are "nsfw" and "normal".
     "Falconsai/nsfw_image_detection": {
+        "cardData": APACHE,
         "pipeline_tag": "image-classification",
         "inferenceProviderMapping": {
             "hf-inference": {
@@ -296,6 +327,11 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
                 "task": "image-classification",
             }
         },
+    },
+    # The try-on model (run by its Space of the same id, not by Inference Providers).
+    "yisol/IDM-VTON": {
+        "cardData": {"license": "cc-by-nc-sa-4.0", "language": ["en"]},
+        "inferenceProviderMapping": {},
     },
     # Not a real model: a classifier with no unsafe label, for the check that says so.
     "travelfit-test/cat-or-dog": {
@@ -307,6 +343,15 @@ DEFAULT_MODELS: dict[str, dict[str, Any]] = {
                 "task": "image-classification",
             }
         },
+    },
+}
+
+# Hub Space id -> what /api/spaces/<id> answers besides "id".
+DEFAULT_SPACES: dict[str, dict[str, Any]] = {
+    "yisol/IDM-VTON": {"sdk": "gradio", "cardData": {"title": "IDM VTON", "sdk": "gradio"}},
+    "stabilityai/stable-diffusion-3.5-large": {
+        "sdk": "gradio",
+        "cardData": {"title": "Stable Diffusion 3.5 Large", "sdk": "gradio"},
     },
 }
 
@@ -577,6 +622,7 @@ class FakeHuggingFace(ThreadingHTTPServer):
         self.retry_after = 1
         self.scale_up_seconds = 0.3
         self.models: dict[str, dict[str, Any]] = json.loads(json.dumps(DEFAULT_MODELS))
+        self.spaces: dict[str, dict[str, Any]] = json.loads(json.dumps(DEFAULT_SPACES))
         self.requests: list[RecordedRequest] = []
         self.jobs: dict[str, QueueJob] = {}
         self._queue: collections.deque[str] = collections.deque()
@@ -633,6 +679,17 @@ class FakeHuggingFace(ThreadingHTTPServer):
             mapping[provider] = {"status": status, "providerId": provider_id, "task": task}
         if labels is not None:
             self.classification_labels[model] = labels
+
+    def set_licence(self, repo: str, licence: str | None, *, kind: str = "model") -> None:
+        """Make a model's (or a Space's) card say `licence` (None: no licence line); an
+        unknown id is added, with no mapping."""
+        entries = self.spaces if kind == "space" else self.models
+        card = entries.setdefault(repo, {}).setdefault("cardData", {})
+        card.pop("license_name", None)
+        if licence is None:
+            card.pop("license", None)
+        else:
+            card["license"] = licence
 
     @property
     def translation_behaviour(self) -> str:
@@ -731,6 +788,11 @@ class FakeHuggingFace(ThreadingHTTPServer):
         """The Hub model look-ups received (``GET /api/models/...``), oldest first."""
         return [r for r in self.requests if r.path.startswith("/api/models/")]
 
+    @property
+    def space_requests(self) -> list[RecordedRequest]:
+        """The Hub Space look-ups received (``GET /api/spaces/...``), oldest first."""
+        return [r for r in self.requests if r.path.startswith("/api/spaces/")]
+
     # -- life --------------------------------------------------------------------------------
 
     def start(self) -> FakeHuggingFace:
@@ -813,6 +875,8 @@ class _Handler(BaseHTTPRequestHandler):
         path = record.path
         if path.startswith("/api/models/"):
             self._answer_hub(record, path.removeprefix("/api/models/"))
+        elif path.startswith("/api/spaces/"):
+            self._answer_hub(record, path.removeprefix("/api/spaces/"), self.server.spaces)
         elif path == "/api/whoami-v2":
             self._answer_whoami(record)
         elif path.startswith("/files/"):
@@ -847,7 +911,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- the three parts ---------------------------------------------------------------------
 
-    def _answer_hub(self, record: RecordedRequest, rest: str) -> None:
+    def _answer_hub(
+        self, record: RecordedRequest, rest: str, entries: dict[str, Any] | None = None
+    ) -> None:
         model = rest.split("/revision/")[0]
         behaviour = self.server.hub_behaviour
         if behaviour == "hangup":
@@ -857,7 +923,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         reply = error_reply(behaviour, model, self.server.retry_after)
         if reply is None:
-            entry = self.server.models.get(model)
+            entry = (self.server.models if entries is None else entries).get(model)
             if entry is None:
                 reply = error_reply("repo-not-found", model, self.server.retry_after)
             else:

@@ -4,11 +4,13 @@ They stand where a remote service would: what they return or raise is what a rea
 could. The real providers' own tests use real servers on 127.0.0.1 instead.
 """
 
+import dataclasses
 import io
 
 from PIL import Image
 
 from imagegen.providers.base import ImageProvider, Misconfigured, ProviderResult
+from imagegen.providers.demo import DemoProvider
 
 
 class CrashingProvider(ImageProvider):
@@ -60,3 +62,24 @@ class LeakyProvider(ImageProvider):
         raise RuntimeError(
             f"401 for request with Authorization: Bearer {settings.HUGGINGFACE_API_TOKEN}"
         )
+
+
+class JpegDemoProvider(DemoProvider):
+    """The demo's pictures (every task), answered as JPEG at quality 90, as fal and many
+    Spaces answer: the marks must keep a JPEG a JPEG."""
+
+    name = "jpeg-demo"
+
+    def generate(self, request):
+        result = super().generate(request)
+        buffer = io.BytesIO()
+        Image.open(io.BytesIO(result.image)).convert("RGB").save(buffer, "JPEG", quality=90)
+        return dataclasses.replace(result, image=buffer.getvalue(), model="travelfit-demo-jpeg")
+
+
+class HubModelDemoProvider(DemoProvider):
+    """The demo's pictures, said to come from a Hub model (FLUX.1 Kontext [dev], whose card's
+    licence is non-commercial): what a result's manifest records of a model's licence."""
+
+    name = "hub-model-demo"
+    model = "black-forest-labs/FLUX.1-Kontext-dev"

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from imagegen import media, safety, services, tiers, translation
+from imagegen import licences, media, safety, services, tiers, translation
 from imagegen.providers import get_providers
 from imagegen.providers.base import TASKS
 from lib.redaction import redact
@@ -12,10 +12,11 @@ from lib.redaction import redact
 class Command(BaseCommand):
     help = (
         "Check every provider in IMAGEGEN_PROVIDERS, in order: token present and valid, model "
-        "reachable, Space running; then that images can be written, read and deleted where "
-        "MEDIA_STORAGE keeps them; and, when PROMPT_TRANSLATION is on, that the translation "
-        "model can be used. Exits non-zero when the first provider cannot serve, images cannot "
-        "be stored or prompts cannot be translated."
+        "reachable, Space running; each Hub model's licence (from its card); then that images "
+        "can be written, read and deleted where MEDIA_STORAGE keeps them; and, when "
+        "PROMPT_TRANSLATION is on, that the translation model can be used. Exits non-zero "
+        "when the first provider cannot serve, images cannot be stored or prompts cannot be "
+        "translated."
     )
 
     def handle(self, *args, **options):
@@ -48,6 +49,7 @@ class Command(BaseCommand):
             if first_problems is None:
                 first_problems = problems
         self.report_tasks(providers)
+        self.report_licences()
         storage_problems = media.check_storage()
         where = (
             f"bucket {settings.AWS_STORAGE_BUCKET_NAME}" if media.uses_bucket() else "local folder"
@@ -103,6 +105,24 @@ class Command(BaseCommand):
             f"kept {settings.IMAGEGEN_UPLOAD_RETENTION_DAYS} days after their last use "
             "(IMAGEGEN_UPLOAD_RETENTION_DAYS)"
         )
+
+    def report_licences(self):
+        """Each configured Hub model's licence, from its card; with IMAGEGEN_COMMERCIAL_USE=true,
+        a warning for each that forbids commercial use (a warning: the command still passes)."""
+        commercial = settings.IMAGEGEN_COMMERCIAL_USE
+        for model in licences.configured_models():
+            licence = model.licence or "unknown (its Hub card names none, or could not be read)"
+            line = f"Licence of {model.repo} ({model.provider}): {licence}"
+            if not model.forbids_commercial_use:
+                self.stdout.write(line)
+            elif commercial:
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"{line}: forbids commercial use, and IMAGEGEN_COMMERCIAL_USE=true"
+                    )
+                )
+            else:
+                self.stdout.write(f"{line} (non-commercial use only)")
 
     def check_safety(self):
         """Try the safety classifier on a small picture; its problems."""
