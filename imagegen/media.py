@@ -172,3 +172,13 @@ def send_file(field, *, content_type, download_name=None):
         )
     response["Cache-Control"] = PRIVATE_IMAGE_CACHE
     return response
+
+
+def labelled_copy_missing():
+    """503 when the labelled copy is due but could not be made: never the unlabelled original
+    in its place (services.marks.labelled_file logged why)."""
+    return HttpResponse(
+        gettext("The image cannot be sent right now. Please try again later."),
+        status=503,
+        content_type="text/plain; charset=utf-8",
+    )

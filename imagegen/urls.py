@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import verify_views, views
+from . import share_views, verify_views, views
 
 app_name = "imagegen"
 
@@ -24,9 +24,9 @@ urlpatterns = [
     path("u/<uuid:upload_id>/image", views.upload_image, name="upload_image"),
     path("photos/forget", views.forget_photo, name="forget_photo"),
     # Share tokens are URL-safe base64 (secrets.token_urlsafe): nothing else can match one.
-    path("s/<slug:token>/", views.shared, name="shared"),
-    path("s/<slug:token>/image.png", views.shared_image, name="shared_image"),
-    path("s/<slug:token>/report", views.report_shared, name="report_shared"),
+    path("s/<slug:token>/", share_views.shared, name="shared"),
+    path("s/<slug:token>/image.png", share_views.shared_image, name="shared_image"),
+    path("s/<slug:token>/report", share_views.report_shared, name="report_shared"),
     # Open to everyone: check an image's marks, and the terms that say what they are.
     path("verify", verify_views.verify, name="verify"),
     path("terms", verify_views.terms, name="terms"),

@@ -353,6 +353,21 @@ def _translate(generation, claim):
     return outcome.prompt, outcome.negative_prompt, outcome.detail
 
 
+def _fail_unmarked(generation_id, claim, exc):
+    """A result that cannot carry its marks is not kept: the generation fails, for admins."""
+    fail_generation(
+        generation_id,
+        user_message=gettext_noop(
+            "The image could not be marked as made by AI, so it was not kept. "
+            "The site's administrators have been told."
+        ),
+        detail=f"Marking failed: {exc}",
+        failure_class="misconfigured",
+        claim=claim,
+    )
+    logger.error("generation %s: marking failed: %s", generation_id, exc)
+
+
 def _make(generation_id, claim):
     """Ask the providers in turn for a claimed generation, and record what came of it."""
     # Stop early enough to record the outcome before django-q2's own limit kills the task.
@@ -406,17 +421,7 @@ def _make(generation_id, claim):
                     generation, provider=provider, request=request, result=result, image=image
                 )
             except (SigningError, SigningKeyError, MarkIdsExhausted) as exc:
-                fail_generation(
-                    generation_id,
-                    user_message=gettext_noop(
-                        "The image could not be marked as made by AI, so it was not kept. "
-                        "The site's administrators have been told."
-                    ),
-                    detail=f"Marking failed: {exc}",
-                    failure_class="misconfigured",
-                    claim=claim,
-                )
-                logger.error("generation %s: marking failed: %s", generation_id, exc)
+                _fail_unmarked(generation_id, claim, exc)
                 return
             stored = _store(
                 generation,
