@@ -1296,3 +1296,9 @@ def capabilities(request):
         "translation": translation.is_on(),
         "uploads": upload_limits(),
     }
+
+
+# Trip lookbooks (issue 31): their own module and router.
+from .trips_api import router as trips_router  # noqa: E402
+
+api.add_router("/trips", trips_router)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import trip_views, views
 
 app_name = "imagegen"
 
@@ -27,4 +27,13 @@ urlpatterns = [
     path("s/<slug:token>/", views.shared, name="shared"),
     path("s/<slug:token>/image.png", views.shared_image, name="shared_image"),
     path("s/<slug:token>/report", views.report_shared, name="report_shared"),
+    # Trip lookbooks (issue 31).
+    path("trips/", trip_views.trip_list, name="trips"),
+    path("trips/new/", trip_views.trip_new, name="trip_new"),
+    path("trips/new/confirm", trip_views.trip_confirm, name="trip_confirm"),
+    path("trips/<uuid:trip_id>/", trip_views.trip_page, name="trip"),
+    path("trips/<uuid:trip_id>/days/<str:date>/redo", trip_views.trip_redo_day, name="trip_redo"),
+    path("trips/<uuid:trip_id>/packing", trip_views.trip_packing, name="trip_packing"),
+    path("trips/<uuid:trip_id>/share", trip_views.trip_share, name="trip_share"),
+    path("t/<slug:token>/", trip_views.trip_shared, name="trip_shared"),
 ]

@@ -400,7 +400,11 @@ def day_weather(day: TripDay) -> DayWeather:
 
 def trip_packing(trip: Trip):
     """The trip's packing list (each garment once, with its days), from its stored days."""
-    return packing_list([day_plan(day) for day in trip.days.all()])
+    return packing_list_of(trip.days.all())
+
+
+def packing_list_of(days):
+    return packing_list([day_plan(day) for day in days])
 
 
 def redo_day(
@@ -460,6 +464,7 @@ def generation_ended(generation_id) -> None:
         TripDay.objects.filter(generation_id=generation_id).values_list("trip_id", flat=True)
     )
     for trip_id in trip_ids:
+        _share_if_trip_shared(trip_id, generation_id)
         unfinished = TripDay.objects.filter(
             trip_id=trip_id, generation__status__in=Generation.ACTIVE
         ).exists()
@@ -470,6 +475,15 @@ def generation_ended(generation_id) -> None:
         )
         if completed and Trip.objects.filter(pk=trip_id).exclude(callback_url="").exists():
             transaction.on_commit(partial(enqueue_trip_delivery, trip_id, 1))
+
+
+def _share_if_trip_shared(trip_id, generation_id):
+    """A picture that finishes after its lookbook was shared joins the shared lookbook."""
+    from .sharing import share_generation
+
+    trip = Trip.objects.filter(pk=trip_id).exclude(share_token=None).select_related("owner")
+    for shared in trip:
+        share_generation(generation_id=generation_id, user=shared.owner)
 
 
 def enqueue_trip_delivery(trip_id, attempt):

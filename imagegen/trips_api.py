@@ -1,0 +1,387 @@
+"""API v1 for trip lookbooks (issue 31), a router of its own registered at the end of
+imagegen/api.py: POST/GET /trips, GET /trips/{id}, POST /trips/{id}/days/{date}/redo.
+
+The same keys, idempotency and error shape as the rest of the API (its helpers, imported).
+A trip's `trip.completed` webhook is sent to `callback_url` (else the key's default) once
+every day's picture has ended (services.trips.deliver_trip).
+"""
+
+import datetime
+import uuid
+
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from ninja import Router
+
+from . import presenters, services, webhooks
+from .api import IDEMPOTENCY_KEY, ApiError, _errors, _idempotent, _invalid, _json_object, _refused
+from .models import Trip, TripDay, Upload
+from .services import trips
+from .trips.conditions import weather_kind
+from .trips.dates import InvalidTripDates
+from .trips.open_meteo import ATTRIBUTION, ATTRIBUTION_URL, LICENCE_URL
+
+router = Router(tags=["trips"])
+
+FIELDS = {
+    "destination",
+    "place_id",
+    "start_date",
+    "end_date",
+    "source_image",
+    "activities",
+    "style",
+    "tier",
+    "temperatures",
+    "callback_url",
+}
+EXAMPLE = {
+    "destination": "제주",
+    "place_id": 1846266,
+    "start_date": "2026-12-14",
+    "end_date": "2026-12-16",
+    "source_image": "0b9f3c1e-3a5e-4f4e-9f55-6f1d1c0e2a11",
+    "activities": {"2026-12-14": ["해변"], "2026-12-15": ["등산", "저녁 식사"]},
+    "style": "편한 캐주얼",
+    "tier": "standard",
+}
+MANUAL_EXAMPLE = {
+    "destination": "Jeju",
+    "start_date": "2026-12-14",
+    "end_date": "2026-12-15",
+    "temperatures": [
+        {"date": "2026-12-14", "temperature_max": 11, "temperature_min": 4},
+        {"date": "2026-12-15", "temperature_max": 9, "temperature_min": 2},
+    ],
+}
+BODY = {
+    "type": "object",
+    "required": ["destination", "start_date", "end_date"],
+    "additionalProperties": False,
+    "properties": {
+        "destination": {"type": "string", "maxLength": 200, "description": "제주, 오사카, Paris"},
+        "place_id": {
+            "type": "integer",
+            "description": "One of the `candidates` a 400 offered for an ambiguous name.",
+        },
+        "start_date": {"type": "string", "format": "date"},
+        "end_date": {"type": "string", "format": "date"},
+        "source_image": {
+            "type": "string",
+            "format": "uuid",
+            "description": "An upload's id (POST /uploads): every day is an edit of this photo.",
+        },
+        "activities": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "description": "Per date, what is done (해변, 등산, 시내 구경, 저녁 식사…).",
+        },
+        "style": {"type": "string", "maxLength": 200},
+        "tier": {"type": "string"},
+        "temperatures": {
+            "type": "array",
+            "description": "The manual path: each day's expected °C, when the weather is off or "
+            "down (a 400 `temperatures_needed` names the dates).",
+            "items": {
+                "type": "object",
+                "required": ["date", "temperature_max", "temperature_min"],
+                "properties": {
+                    "date": {"type": "string", "format": "date"},
+                    "temperature_max": {"type": "number"},
+                    "temperature_min": {"type": "number"},
+                },
+            },
+        },
+        "callback_url": {"type": "string", "format": "uri"},
+    },
+}
+
+
+def _garment(garment):
+    return {"id": garment.id, "name": str(garment.label)} if garment else None
+
+
+def day_item(day: TripDay, request=None) -> dict:
+    plan = trips.day_plan(day)
+    outfit = plan.outfit
+    kind = weather_kind(day.weather_code)
+    generation = day.generation
+    return {
+        "date": day.date,
+        "weather": {
+            "temperature_max": day.temperature_max,
+            "temperature_min": day.temperature_min,
+            "precipitation_probability": day.precipitation_probability,
+            "wind_speed_max": day.wind_speed_max,
+            "weather_code": day.weather_code,
+            "weather": str(kind.label) if kind else None,
+            "source": day.weather_source,
+        },
+        "activities": [activity.id for activity in plan.activities],
+        "outfit": {
+            "top": _garment(outfit.top),
+            "bottom": _garment(outfit.bottom),
+            "outer": _garment(outfit.outer),
+            "shoes": _garment(outfit.shoes),
+            "extras": [_garment(garment) for garment in outfit.extras],
+        },
+        "generation": (
+            presenters.generation_item(generation, request=request) if generation else None
+        ),
+    }
+
+
+def trip_item(trip: Trip, request=None) -> dict:
+    """A trip as the API and its webhook show it."""
+    days = list(trip.days.select_related("generation"))
+    packing = trips.packing_list_of(days)
+    base = presenters.site_origin(request) if request is not None else settings.SITE_URL
+    return {
+        "id": str(trip.pk),
+        "url": base + reverse("api:trip", args=[trip.pk]),
+        "page_url": base + reverse("imagegen:trip", args=[trip.pk]),
+        "destination": {
+            "name": trip.destination_name,
+            "label": trip.destination_label,
+            "place_id": trip.place_id,
+            "latitude": trip.latitude,
+            "longitude": trip.longitude,
+            "country": trip.country,
+            "timezone": trip.time_zone,
+        },
+        "start_date": trip.start_date,
+        "end_date": trip.end_date,
+        "style": trip.style_note,
+        "tier": trip.tier,
+        "planner": trip.planner,
+        "status": trip.status,
+        "source_image": str(trip.source_image_id) if trip.source_image_id else None,
+        "share_url": (
+            base + reverse("imagegen:trip_shared", args=[trip.share_token])
+            if trip.share_token
+            else None
+        ),
+        "created_at": trip.created_at,
+        "completed_at": trip.completed_at,
+        "days": [day_item(day, request) for day in days],
+        "packing_list": [
+            {
+                "item": _garment(item.garment),
+                "days": list(item.dates),
+                "packed": item.garment.id in trip.packed,
+            }
+            for item in packing
+        ],
+        "attribution": {"text": ATTRIBUTION, "url": ATTRIBUTION_URL, "licence": LICENCE_URL},
+    }
+
+
+def _date(value, field, errors):
+    try:
+        return datetime.date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        pass
+    errors.setdefault(field, []).append(_("Send a date as YYYY-MM-DD."))
+    return None
+
+
+def _read(request, data):
+    """The trip request's values, or the ApiError naming every field refused."""
+    errors = {}
+    for name in sorted(set(data) - FIELDS):
+        errors[name] = [_("Unknown field: leave it out (field names are listed in the API docs).")]
+    destination = data.get("destination")
+    if not isinstance(destination, str) or not destination.strip():
+        errors["destination"] = [_("Name the destination: 제주, 오사카, Paris…")]
+    start = _date(data.get("start_date"), "start_date", errors)
+    end = _date(data.get("end_date"), "end_date", errors)
+    place_id = data.get("place_id")
+    if place_id is not None and (not isinstance(place_id, int) or isinstance(place_id, bool)):
+        errors["place_id"] = [_("Send one of the candidates' ids, a whole number.")]
+    activities = {}
+    raw = data.get("activities") or {}
+    if not isinstance(raw, dict):
+        errors["activities"] = [_('Send an object: {"2026-12-14": ["해변"]}.')]
+    else:
+        for key, words in raw.items():
+            day = _date(key, "activities", errors)
+            if day and isinstance(words, list) and all(isinstance(w, str) for w in words):
+                activities[day] = words
+            elif day:
+                errors.setdefault("activities", []).append(_("Send a list of words per date."))
+    temperatures = {}
+    raw = data.get("temperatures") or []
+    if not isinstance(raw, list):
+        errors["temperatures"] = [_("Send a list of days with their temperatures.")]
+    else:
+        for entry in raw:
+            entry = entry if isinstance(entry, dict) else {}
+            day = _date(entry.get("date"), "temperatures", errors)
+            high, low = entry.get("temperature_max"), entry.get("temperature_min")
+            if day:
+                temperatures[day] = (high, low)
+    style = data.get("style") or ""
+    if not isinstance(style, str) or len(style) > 200:
+        errors["style"] = [_("Send at most %(limit)s characters.") % {"limit": 200}]
+    tier = data.get("tier") or ""
+    if not isinstance(tier, str):
+        errors["tier"] = [_("Send a tier's name.")]
+    photo = None
+    if data.get("source_image") is not None:
+        try:
+            photo = Upload.objects.get(pk=uuid.UUID(str(data["source_image"])), owner=request.user)
+        except (ValueError, Upload.DoesNotExist):
+            errors["source_image"] = [_("There is no photo of yours with this id.")]
+    callback_url = ""
+    try:
+        callback_url = webhooks.resolve_callback_url(
+            api_token=request.api_token,
+            callback_url=data.get("callback_url") or "",
+            for_staff=request.user.is_staff,
+        )
+    except DjangoValidationError as exc:
+        errors["callback_url"] = exc.messages
+    if errors:
+        raise _invalid(errors)
+    return (
+        {
+            "destination": destination,
+            "place_id": place_id,
+            "start_date": start,
+            "end_date": end,
+            "activities": activities,
+            "style_note": style,
+            "temperatures": temperatures,
+        },
+        photo,
+        tier,
+        callback_url,
+    )
+
+
+def _create(request):
+    data = _json_object(request)
+    plan_args, photo, tier, callback_url = _read(request, data)
+    try:
+        draft = trips.plan_trip(**plan_args, language=request.LANGUAGE_CODE)
+    except trips.PlaceChoice as choice:
+        raise ApiError(
+            400,
+            "invalid",
+            choice.message,
+            fields={"destination": [choice.message]},
+            candidates=[
+                {"place_id": place.id, "name": place.name, "label": place.label}
+                for place in choice.candidates
+            ],
+        ) from None
+    except InvalidTripDates as exc:
+        raise _invalid({exc.field: [str(exc.message)]}) from None
+    except trips.NeedTemperatures as need:
+        raise ApiError(
+            400,
+            "temperatures_needed",
+            str(need),
+            fields={"temperatures": [str(need)]},
+            dates=list(need.dates),
+        ) from None
+    except ValueError as exc:  # a typed temperature that is not one
+        raise _invalid({"temperatures": [str(exc)]}) from None
+    try:
+        trip = trips.create_trip(
+            user=request.user,
+            draft=draft,
+            source_image=photo,
+            tier=tier,
+            origin=presenters.request_origin(request),
+            callback_url=callback_url,
+            api_token=request.api_token,
+            language=request.LANGUAGE_CODE,
+        )
+    except services.SubmissionRefused as exc:
+        raise _refused(exc) from None
+    location = request.build_absolute_uri(reverse("api:trip", args=[trip.pk]))
+    return 201, trip_item(trip, request), {"Location": location}
+
+
+@router.post(
+    "",
+    response={201: dict, **_errors(400, 401, 403, 409, 415, 429, 503)},
+    url_name="trips",
+    summary="Make a trip lookbook",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": BODY,
+                    "examples": {
+                        "forecast": {"summary": "제주, three days", "value": EXAMPLE},
+                        "manual": {"summary": "Temperatures typed", "value": MANUAL_EXAMPLE},
+                    },
+                }
+            },
+        },
+        "parameters": [IDEMPOTENCY_KEY],
+    },
+)
+def create_trip(request):
+    """Plan a trip (the destination's weather for every day, an outfit per day from the
+    temperature bands) and make one picture per day, as one batch: all charged, or none (429).
+    An ambiguous destination is a 400 with `candidates` (send one's `place_id`); when the
+    weather cannot be had, a 400 `temperatures_needed` names the `dates` to send
+    `temperatures` for. With an `Idempotency-Key`, a retry is not charged twice."""
+    return _idempotent(request, lambda: _create(request))
+
+
+@router.get("", response={200: dict, **_errors(401, 429)}, summary="List your trips")
+def list_trips(request):
+    """Your trips, newest first (the latest 50)."""
+    return {"results": [trip_item(trip, request) for trip in _own(request)[:50]]}
+
+
+def _own(request):
+    return Trip.objects.filter(owner=request.user).select_related("source_image")
+
+
+@router.get(
+    "/{uuid:trip_id}",
+    response={200: dict, **_errors(401, 404, 429)},
+    url_name="trip",
+    summary="Get one trip",
+)
+def get_trip(request, trip_id: uuid.UUID):
+    """Its days (`weather`, `outfit`, `generation` with its live status), the packing list."""
+    return trip_item(get_object_or_404(_own(request), pk=trip_id), request)
+
+
+@router.post(
+    "/{uuid:trip_id}/days/{date}/redo",
+    response={201: dict, **_errors(400, 401, 403, 404, 429, 503)},
+    url_name="trip_day_redo",
+    summary="Make one day's picture again",
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY]},
+)
+def redo_day(request, trip_id: uuid.UUID, date: datetime.date):
+    """A new picture for that day (charged like any); the trip is being made again."""
+    trip = get_object_or_404(_own(request), pk=trip_id)
+    get_object_or_404(TripDay, trip=trip, date=date)
+
+    def answer():
+        try:
+            trips.redo_day(
+                user=request.user,
+                trip=trip,
+                date=date,
+                origin=presenters.request_origin(request),
+                language=request.LANGUAGE_CODE,
+            )
+        except services.SubmissionRefused as exc:
+            raise _refused(exc) from None
+        trip.refresh_from_db()
+        return 201, trip_item(trip, request), {}
+
+    return _idempotent(request, answer)
