@@ -6,6 +6,7 @@ A trip's `trip.completed` webhook is sent to `callback_url` (else the key's defa
 every day's picture has ended (services.trips.deliver_trip).
 """
 
+import copy
 import datetime
 import uuid
 
@@ -57,6 +58,68 @@ MANUAL_EXAMPLE = {
         {"date": "2026-12-15", "temperature_max": 9, "temperature_min": 2},
     ],
 }
+TRIP_ANSWER = {
+    "id": "5f0c2a9e-8d7b-4a51-9a0e-3c2b1d4e5f60",
+    "url": "https://travelfit.example/api/v1/trips/5f0c2a9e-8d7b-4a51-9a0e-3c2b1d4e5f60",
+    "page_url": "https://travelfit.example/trips/5f0c2a9e-8d7b-4a51-9a0e-3c2b1d4e5f60/",
+    "destination": {
+        "name": "제주시",
+        "label": "제주시, 제주특별자치도, 대한민국",
+        "place_id": 1846266,
+        "latitude": 33.50972,
+        "longitude": 126.52194,
+        "country": "대한민국",
+        "timezone": "Asia/Seoul",
+    },
+    "start_date": "2026-12-14",
+    "end_date": "2026-12-14",
+    "style": "편한 캐주얼",
+    "tier": "standard",
+    "planner": "rules",
+    "status": "making",
+    "source_image": None,
+    "share_url": None,
+    "created_at": "2026-12-07T15:00:00Z",
+    "completed_at": None,
+    "days": [
+        {
+            "date": "2026-12-14",
+            "weather": {
+                "temperature_max": 10.2,
+                "temperature_min": 4.1,
+                "precipitation_probability": 20,
+                "wind_speed_max": 14.0,
+                "weather_code": 3,
+                "weather": "흐림",
+                "source": "forecast",
+            },
+            "activities": ["sightseeing"],
+            "outfit": {
+                "top": {"id": "knit", "name": "니트"},
+                "bottom": {"id": "jeans", "name": "청바지"},
+                "outer": {"id": "trench_coat", "name": "트렌치코트"},
+                "shoes": {"id": "sneakers", "name": "운동화"},
+                "extras": [],
+            },
+            "generation": None,
+        }
+    ],
+    "packing_list": [
+        {"item": {"id": "knit", "name": "니트"}, "days": ["2026-12-14"], "packed": False}
+    ],
+    "attribution": {
+        "text": "Weather data by Open-Meteo.com",
+        "url": "https://open-meteo.com/",
+        "licence": "https://creativecommons.org/licenses/by/4.0/",
+    },
+}
+
+
+def _answer(status):
+    """An operation's documented answer, with its example."""
+    return {status: {"content": {"application/json": {"example": copy.deepcopy(TRIP_ANSWER)}}}}
+
+
 BODY = {
     "type": "object",
     "required": ["destination", "start_date", "end_date"],
@@ -326,6 +389,7 @@ def _create(request):
             },
         },
         "parameters": [IDEMPOTENCY_KEY],
+        "responses": _answer(201),
     },
 )
 def create_trip(request):
@@ -337,7 +401,16 @@ def create_trip(request):
     return _idempotent(request, lambda: _create(request))
 
 
-@router.get("", response={200: dict, **_errors(401, 429)}, summary="List your trips")
+@router.get(
+    "",
+    response={200: dict, **_errors(401, 429)},
+    summary="List your trips",
+    openapi_extra={
+        "responses": {
+            200: {"content": {"application/json": {"example": {"results": [TRIP_ANSWER]}}}}
+        }
+    },
+)
 def list_trips(request):
     """Your trips, newest first (the latest 50)."""
     return {"results": [trip_item(trip, request) for trip in _own(request)[:50]]}
@@ -352,6 +425,7 @@ def _own(request):
     response={200: dict, **_errors(401, 404, 429)},
     url_name="trip",
     summary="Get one trip",
+    openapi_extra={"responses": _answer(200)},
 )
 def get_trip(request, trip_id: uuid.UUID):
     """Its days (`weather`, `outfit`, `generation` with its live status), the packing list."""
@@ -360,10 +434,10 @@ def get_trip(request, trip_id: uuid.UUID):
 
 @router.post(
     "/{uuid:trip_id}/days/{date}/redo",
-    response={201: dict, **_errors(400, 401, 403, 404, 429, 503)},
+    response={201: dict, **_errors(400, 401, 403, 404, 409, 429, 503)},
     url_name="trip_day_redo",
     summary="Make one day's picture again",
-    openapi_extra={"parameters": [IDEMPOTENCY_KEY]},
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY], "responses": _answer(201)},
 )
 def redo_day(request, trip_id: uuid.UUID, date: datetime.date):
     """A new picture for that day (charged like any); the trip is being made again."""

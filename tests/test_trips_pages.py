@@ -263,3 +263,16 @@ def test_packing_ticks_are_kept(settings, user_client, user):
     assert trip.packed == ["padded_jacket"]
     page = user_client.get(reverse("imagegen:trip", args=[trip.pk])).content.decode()
     assert 'value="padded_jacket" checked' in page
+
+
+def test_the_ops_page_counts_lookbooks(settings, admin_client, admin_user):
+    settings.TRIP_WEATHER = "off"
+    from imagegen.services import trips as trip_service
+
+    start, end = next_week(1)
+    draft = trip_service.plan_trip(
+        destination="제주", start_date=start, end_date=end, temperatures={start: (20, 12)}
+    )
+    trip_service.create_trip(user=admin_user, draft=draft)
+    page = admin_client.get(reverse("imagegen:ops")).content.decode()
+    assert '<strong data-role="lookbooks">1</strong>' in page
