@@ -192,3 +192,43 @@ def test_the_open_meteo_key_is_redacted(settings):
 
     settings.OPEN_METEO_API_KEY = "om-commercial-key-123456"
     assert "om-commercial-key-123456" not in redact("apikey=om-commercial-key-123456")
+
+
+def test_a_completed_trip_calls_its_callback_once_with_the_trip_signed(
+    settings, user, django_capture_on_commit_callbacks
+):
+    import json
+
+    from imagegen import webhooks
+    from imagegen.models import WebhookDelivery
+    from tests.conftest import run_queued_tasks
+    from tests.fakes.webhook_receiver import start_receiver
+
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    receiver = start_receiver()
+    try:
+        token = services.create_api_token(user=user, name="trips")[0]
+        trip = trips.create_trip(
+            user=user,
+            draft=manual_draft(settings, 2),
+            callback_url=receiver.url(),
+            api_token=token,
+            language="ko",
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            run_queued_generations()
+        run_queued_tasks()
+        events = [json.loads(request.body) for request in receiver.received]
+        assert [event["type"] for event in events] == ["trip.completed"]
+        assert events[0]["data"]["id"] == str(trip.pk)
+        assert len(events[0]["data"]["days"]) == 2
+        headers = receiver.received[0].headers
+        assert headers["webhook-signature"] == webhooks.sign(
+            secret=token.webhook_secret,
+            event_id=headers["webhook-id"],
+            timestamp=int(headers["webhook-timestamp"]),
+            body=receiver.received[0].body,
+        )
+        assert WebhookDelivery.objects.get(event_type="trip.completed").outcome == "delivered"
+    finally:
+        receiver.stop()

@@ -494,6 +494,7 @@ def enqueue_trip_delivery(trip_id, attempt):
 
 def trip_event_body(trip: Trip) -> bytes:
     """`{"type": "trip.completed", "timestamp", "data": <the trip as the API shows it>}`."""
+    from .. import api  # noqa: F401  (first: it registers trips_api's router at its end)
     from ..trips_api import trip_item
 
     with translation.override(trip.language or "en"):
