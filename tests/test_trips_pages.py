@@ -276,3 +276,19 @@ def test_the_ops_page_counts_lookbooks(settings, admin_client, admin_user):
     trip_service.create_trip(user=admin_user, draft=draft)
     page = admin_client.get(reverse("imagegen:ops")).content.decode()
     assert '<strong data-role="lookbooks">1</strong>' in page
+
+
+def test_the_admin_lists_trips_read_only(settings, admin_client, admin_user):
+    settings.TRIP_WEATHER = "off"
+    from imagegen.services import trips as trip_service
+
+    start, end = next_week(1)
+    draft = trip_service.plan_trip(
+        destination="오사카", start_date=start, end_date=end, temperatures={start: (20, 12)}
+    )
+    trip = trip_service.create_trip(user=admin_user, draft=draft)
+    listing = admin_client.get(reverse("admin:imagegen_trip_changelist"))
+    assert listing.status_code == 200 and "오사카" in listing.content.decode()
+    one = admin_client.get(reverse("admin:imagegen_trip_change", args=[trip.pk]))
+    assert one.status_code == 200 and trip.share_token is None
+    assert admin_client.get(reverse("admin:imagegen_trip_add")).status_code == 403
