@@ -551,4 +551,4 @@ class ReviewDecisionAdmin(admin.ModelAdmin):
 
 # Users and their quota, and the site's set-up (providers, presets, the prompt policy, uploads,
 # API keys, webhooks), register themselves in their own modules.
-from . import admin_setup, admin_users  # noqa: E402, F401
+from . import admin_setup, admin_trips, admin_users  # noqa: E402, F401

@@ -81,6 +81,17 @@ QUOTA_REFUSALS = Counter(
     "Submissions refused for quota, by the period that bound (day, month).",
     ["period"],
 )
+TRIP_WEATHER_LOOKUPS = Counter(
+    f"{PREFIX}_trip_weather_lookups",
+    "Trip lookbook questions to Open-Meteo (geocoding, forecast, history) by outcome (hit, "
+    "fetched, unavailable, malformed, rate_limited, refused, skipped, off).",
+    ["outcome"],
+)
+TRIP_PLANS = Counter(
+    f"{PREFIX}_trip_plans",
+    "Trip lookbooks planned, by the planner that chose the outfits (rules, hf_inference).",
+    ["planner"],
+)
 HTTP_REQUESTS = Counter(
     f"{PREFIX}_http_requests",
     "HTTP requests by URL name, method and status code.",

@@ -781,3 +781,125 @@ class ReviewItem(Generation):
         proxy = True
         verbose_name = "image to review"
         verbose_name_plural = "review queue"
+
+
+class TripStatus(models.TextChoices):
+    MAKING = "making", _("Being made")
+    COMPLETED = "completed", _("Done")
+
+
+class Trip(models.Model):
+    """A trip lookbook (issue 31): a destination and dates, each day's weather, outfit and
+    picture (TripDay), and a packing list whose ticks are kept here.
+
+    The destination is kept as it was chosen (imagegen.trips.places.Place), its English name
+    for the pictures' prompts. The traveller's photo is an Upload, kept and deleted like the
+    photo studio's (its retention runs from the last generation that used it); once it is
+    gone a day can no longer be redone from it.
+    """
+
+    Status = TripStatus
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trips"
+    )
+    destination_name = models.CharField(max_length=200, help_text="As the traveller reads it.")
+    destination_label = models.CharField(
+        max_length=300, blank=True, help_text="The name and where it is: 제주시, 제주특별자치도."
+    )
+    destination_en = models.CharField(
+        max_length=200, blank=True, help_text="In English, for the pictures' prompts."
+    )
+    place_id = models.BigIntegerField(null=True, blank=True, help_text="GeoNames id.")
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    country = models.CharField(max_length=100, blank=True)
+    country_code = models.CharField(max_length=2, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    start_date = models.DateField()
+    end_date = models.DateField()
+    style_note = models.CharField(max_length=200, blank=True)
+    tier = models.CharField(max_length=32, blank=True)
+    planner = models.CharField(
+        max_length=16, blank=True, help_text="rules or hf_inference: who chose the outfits."
+    )
+    source_image = models.ForeignKey(
+        Upload,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="trips",
+        help_text="The traveller's photo every day's picture is an edit of.",
+    )
+    share_token = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    status = models.CharField(max_length=16, choices=TripStatus, default=TripStatus.MAKING)
+    packed = models.JSONField(
+        default=list, blank=True, help_text="The packing list's ticked garments (their ids)."
+    )
+    callback_url = models.URLField(max_length=2000, blank=True)
+    api_token = models.ForeignKey(
+        "ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="trips"
+    )
+    language = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"], name="trip_owner_recent")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__gte=models.F("start_date")), name="trip_dates_in_order"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=TripStatus.values), name="trip_status_known"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.destination_name} {self.start_date}–{self.end_date}"
+
+    @property
+    def day_count(self):
+        return (self.end_date - self.start_date).days + 1
+
+
+class TripDay(models.Model):
+    """One day of a trip: its weather (forecast, history (평년) or typed by hand), the outfit
+    (garment ids of imagegen.trips.vocabulary), the activities, and its picture."""
+
+    trip = models.ForeignKey(Trip, on_delete=models.CASCADE, related_name="days")
+    date = models.DateField()
+    temperature_max = models.FloatField()
+    temperature_min = models.FloatField()
+    precipitation_probability = models.PositiveSmallIntegerField(null=True, blank=True)
+    wind_speed_max = models.FloatField(null=True, blank=True)
+    weather_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    weather_source = models.CharField(
+        max_length=16,
+        choices=[("forecast", "forecast"), ("history", "history"), ("manual", "manual")],
+    )
+    years = models.PositiveSmallIntegerField(default=0, help_text="History: years averaged.")
+    top = models.CharField(max_length=40)
+    bottom = models.CharField(max_length=40)
+    outer = models.CharField(max_length=40, blank=True)
+    shoes = models.CharField(max_length=40)
+    extras = models.JSONField(default=list, blank=True)
+    activities = models.JSONField(default=list, blank=True, help_text="Activity ids.")
+    generation = models.ForeignKey(
+        Generation, null=True, blank=True, on_delete=models.SET_NULL, related_name="trip_days"
+    )
+
+    class Meta:
+        ordering = ["trip", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["trip", "date"], name="trip_day_once"),
+            models.CheckConstraint(
+                condition=Q(weather_source__in=("forecast", "history", "manual")),
+                name="trip_day_source_known",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.trip} · {self.date}"

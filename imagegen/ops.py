@@ -440,3 +440,12 @@ def totals(days):
         "wait": quantile(0.5, [sum(c) for c in zip(*(day.waits for day in days), strict=True)]),
         "budget": settings.IMAGEGEN_MONTHLY_BUDGET_USD,
     }
+
+
+def lookbooks_made(days) -> int:
+    """Trip lookbooks asked for over these days (issue 31), by the day they were made."""
+    from .models import Trip
+
+    if not days:
+        return 0
+    return Trip.objects.filter(created_at__gte=local_midnight(days[0].date)).count()

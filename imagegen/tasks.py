@@ -22,3 +22,10 @@ def deliver_webhook(generation_id, attempt=1):
 def cleanup_uploads():
     """The hourly deletion of photos past their retention (see migration 0014)."""
     services.delete_expired_uploads()
+
+
+def deliver_trip_webhook(trip_id, attempt=1):
+    """One attempt at a trip's `trip.completed` webhook (services.trips.generation_ended)."""
+    from .services import trips
+
+    trips.deliver_trip(trip_id, attempt)

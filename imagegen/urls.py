@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import share_views, verify_views, views
+from . import share_views, trip_views, verify_views, views
 
 app_name = "imagegen"
 
@@ -30,4 +30,13 @@ urlpatterns = [
     # Open to everyone: check an image's marks, and the terms that say what they are.
     path("verify", verify_views.verify, name="verify"),
     path("terms", verify_views.terms, name="terms"),
+    # Trip lookbooks (issue 31).
+    path("trips/", trip_views.trip_list, name="trips"),
+    path("trips/new/", trip_views.trip_new, name="trip_new"),
+    path("trips/new/confirm", trip_views.trip_confirm, name="trip_confirm"),
+    path("trips/<uuid:trip_id>/", trip_views.trip_page, name="trip"),
+    path("trips/<uuid:trip_id>/days/<str:date>/redo", trip_views.trip_redo_day, name="trip_redo"),
+    path("trips/<uuid:trip_id>/packing", trip_views.trip_packing, name="trip_packing"),
+    path("trips/<uuid:trip_id>/share", trip_views.trip_share, name="trip_share"),
+    path("t/<slug:token>/", trip_views.trip_shared, name="trip_shared"),
 ]

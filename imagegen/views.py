@@ -611,6 +611,7 @@ def ops(request):
     totals = ops_data.totals(days)
     totals["failed_percent"] = round(100 * totals["failed_share"], 1)
     totals["spent"] = f"{totals['spent']:,.2f}"
+    totals["lookbooks"] = ops_data.lookbooks_made(days)
     return render(
         request,
         "imagegen/ops.html",

@@ -275,6 +275,10 @@ def generation_ended(generation_id):
         return
     # Every end state passes here: its metrics (a rolled-back end would count; none does).
     metrics.count_finished(generation)
+    # A trip lookbook whose last picture this was is complete (and has a webhook of its own).
+    from .services import trips
+
+    trips.generation_ended(generation_id)
     if generation.callback_url:
         transaction.on_commit(partial(enqueue_delivery, generation_id, 1))
 

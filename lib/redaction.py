@@ -35,6 +35,7 @@ def _secrets():
         getattr(settings, "SECRET_KEY", ""),
         getattr(settings, "HEALTH_TOKEN", ""),
         getattr(settings, "AWS_SECRET_ACCESS_KEY", ""),
+        getattr(settings, "OPEN_METEO_API_KEY", ""),
     )
     # Short values would blank out ordinary words; real secrets are long.
     return tuple(value for value in values if value and len(value) >= 8)

@@ -22,7 +22,17 @@ from ..forms import size_choices
 from ..models import MAX_SEED, Generation
 from ..providers import available_tasks
 from ..tiers import primary_provider
-from . import account, catalogue, errors, generations, openapi, operations, uploads, verify
+from . import (
+    account,
+    catalogue,
+    errors,
+    generations,
+    openapi,
+    operations,
+    trips,
+    uploads,
+    verify,
+)
 from .auth import ApiKey, Session
 from .errors import ERROR_CODES, ApiError, error_response
 
@@ -125,6 +135,8 @@ for resource in (generations, account, uploads, catalogue):
     api.add_router("", resource.router)
 # POST /verify: anyone checks an image for this site's marks.
 api.add_router("/verify", verify.router)
+# Trip lookbooks.
+api.add_router("/trips", trips.router)
 
 
 def openapi_json(request, **kwargs):
