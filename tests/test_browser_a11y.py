@@ -17,8 +17,8 @@ header. Screenshots land in test-output/screenshots/ (a11y-*).
 """
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
