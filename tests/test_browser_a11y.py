@@ -324,6 +324,22 @@ def test_the_create_page_and_gallery_work_by_keyboard_with_focus_visible_and_in_
     # Back to a picture from words: Space on the advanced settings opens them.
     page.keyboard.press("ArrowRight")
     assert checked_task(page) == tasks[0]
+    # Scrolled so that a field sits just under the header, Shift+Tab onto it brings it out
+    # (the case of WCAG 2.4.11: a field partly on screen is not scrolled unless the page says
+    # how tall its header is).
+    for field in ("#id_preset", "#id_prompt", "#id_negative_prompt"):
+        page.locator(field).evaluate(
+            "el => window.scrollBy(0, el.getBoundingClientRect().top - 10)"
+        )
+        page.locator(field).evaluate(
+            "el => { const all = [...el.form.elements]"
+            ".filter(e => e.offsetParent && e.tabIndex >= 0);"
+            " all[all.indexOf(el) + 1].focus({preventScroll: true}); }"
+        )
+        page.keyboard.press("Shift+Tab")
+        assert page.evaluate("document.activeElement.id") == field[1:]
+        problems += focus_problems(page, f"{where} back onto {field}")
+
     page.locator(".advanced summary").focus()
     page.keyboard.press("Space")
     assert page.locator(".advanced[open]").count() == 1
