@@ -61,6 +61,12 @@
     }
     form.querySelectorAll('input[name="task"]').forEach(function (radio) {
       radio.addEventListener("change", syncTask);
+      // Enter on a task tab chooses it; it does not send the form (a tab is no send button).
+      radio.addEventListener("keydown", function (event) {
+        if (event.key !== "Enter") { return; }
+        event.preventDefault();
+        if (!radio.checked) { radio.checked = true; syncTask(); }
+      });
     });
     syncTask();
 
