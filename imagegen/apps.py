@@ -18,5 +18,6 @@ class ImagegenConfig(AppConfig):
 
     def ready(self):
         from . import checks  # noqa: F401  (registers the system checks)
+        from .services import trips  # noqa: F401  (hears signals.generation_ended)
 
         setting_changed.connect(_reset_providers)

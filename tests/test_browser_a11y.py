@@ -82,6 +82,8 @@ PAGES = [
     Page("shared-gone", OUT, lambda w: "/s/no-such-link-0123456789/"),
     Page("404", OUT, lambda w: "/no-such-page/"),
     Page("api-docs", OUT, lambda w: "/api/v1/docs"),
+    Page("verify", OUT, lambda w: "/verify"),
+    Page("terms", OUT, lambda w: "/terms"),
     Page("create", IN, lambda w: "/"),
     Page("gallery", IN, lambda w: "/gallery/"),
     Page("detail", IN, lambda w: f"/g/{w.generation.pk}/"),
@@ -94,6 +96,9 @@ PAGES = [
     Page("delete-account", IN, lambda w: "/accounts/delete/"),
     Page("404", IN, lambda w: "/g/00000000-0000-0000-0000-000000000000/"),
     Page("api-docs", IN, lambda w: "/api/v1/docs"),
+    Page("verify", IN, lambda w: "/verify"),
+    Page("trips", IN, lambda w: "/trips/"),
+    Page("trip-new", IN, lambda w: "/trips/new/"),
     Page("ops", STAFF, lambda w: "/ops/"),
 ]
 

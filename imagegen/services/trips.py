@@ -12,7 +12,7 @@ so when the last picture ends.
   and queued, or none (QuotaExceeded then counts the whole trip). The fair queue
   (dispatch_waiting) hands them to the workers a few at a time, like any batch.
 - `redo_day(...)` submits one day's picture again.
-- `generation_ended(id)` (from webhooks.generation_ended, for every end state) marks a trip
+- `generation_ended(id)` (on signals.generation_ended, sent for every end state) marks a trip
   completed once none of its pictures is still being made, and queues its `trip.completed`
   webhook when the trip was asked for with a callback URL.
 """
@@ -32,10 +32,11 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
+from django.dispatch import receiver
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 
-from .. import metrics
+from .. import metrics, signals
 from ..models import Generation, Trip, TripDay, Upload, WebhookDelivery
 from ..trip_presenters import day_plan, packing_list_of, trip_item
 from ..trips import dates as trip_dates_module
@@ -259,7 +260,7 @@ def _picture_size():
     """A text picture's size: portrait, as large as the provider allows up to 1024 px."""
     from ..forms import aspect_size
     from ..models import Aspect
-    from ..providers import primary_provider
+    from ..tiers import primary_provider
 
     return aspect_size(Aspect.PORTRAIT, primary_provider().capabilities)
 
@@ -424,6 +425,11 @@ def unshare_trip(*, trip: Trip) -> None:
 # --- The end of a trip's pictures ---------------------------------------------------------------
 
 
+@receiver(signals.generation_ended)
+def _on_generation_ended(sender, *, generation_id, **kwargs):
+    generation_ended(generation_id)
+
+
 def generation_ended(generation_id) -> None:
     """Called wherever a generation reaches an end state (inside that transaction): a trip
     none of whose pictures is still being made is completed, once, and its webhook queued."""
@@ -497,7 +503,7 @@ def deliver_trip(trip_id, attempt=1):
         return None
     token = trip.api_token
     if token is None or not token.webhook_secret:
-        return webhooks._finish(
+        return webhooks.finish_delivery(
             delivery,
             outcome=WebhookDelivery.Outcome.GAVE_UP,
             error="The API key it was submitted with was revoked: nothing can sign the call.",
@@ -515,16 +521,16 @@ def deliver_trip(trip_id, attempt=1):
         "user-agent": webhooks.USER_AGENT,
     }
     try:
-        status, excerpt, retry_after = webhooks._post(trip.callback_url, body, headers)
+        status, excerpt, retry_after = webhooks.post_event(trip.callback_url, body, headers)
     except Exception as exc:  # a refused URL, a network error: tried again by the backoff
         status, excerpt, retry_after = None, "", None
         delivery.error = webhooks.redact(f"{type(exc).__name__}: {exc}")[:500]
     delivery.status_code = status
     delivery.response_excerpt = excerpt
     if status is not None and 200 <= status < 300:
-        return webhooks._finish(delivery, outcome=WebhookDelivery.Outcome.DELIVERED)
+        return webhooks.finish_delivery(delivery, outcome=WebhookDelivery.Outcome.DELIVERED)
     if status == 410 or attempt > len(webhooks.BACKOFF):
-        return webhooks._finish(delivery, outcome=WebhookDelivery.Outcome.GAVE_UP)
+        return webhooks.finish_delivery(delivery, outcome=WebhookDelivery.Outcome.GAVE_UP)
     wait = max(webhooks.BACKOFF[attempt - 1], retry_after or 0)
     next_at = timezone.now() + datetime.timedelta(seconds=wait)
     with transaction.atomic():
@@ -538,4 +544,4 @@ def deliver_trip(trip_id, attempt=1):
         )
         delivery.next_attempt_at = next_at
         delivery.error = delivery.error or f"HTTP {status}"
-        return webhooks._finish(delivery, outcome=WebhookDelivery.Outcome.RETRYING)
+        return webhooks.finish_delivery(delivery, outcome=WebhookDelivery.Outcome.RETRYING)
