@@ -229,6 +229,8 @@ class Generation(models.Model):
     Status = GenerationStatus
     Task = GenerationTask
     ACTIVE = (Status.QUEUED, Status.RUNNING)
+    # Every file a generation keeps: deleting it, its owner or old work removes all of them.
+    FILE_FIELDS = ("image", "thumbnail", "labelled_image")
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(

@@ -708,8 +708,8 @@ def test_cancel_after_it_finished_is_a_conflict(api, user):
 
 def test_delete_removes_the_generation_and_its_files(api, user, django_capture_on_commit_callbacks):
     generation = make_done(user)
-    files = [generation.image.name, generation.thumbnail.name]
-    assert all(default_storage.exists(name) for name in files)
+    files = [generation.image.name, generation.thumbnail.name, generation.labelled_image.name]
+    assert all(files) and all(default_storage.exists(name) for name in files)
     with django_capture_on_commit_callbacks(execute=True):  # files go once the delete commits
         response = api.delete(item_url(generation))
     assert response.status_code == 204
@@ -941,10 +941,13 @@ def get_operations(client):
     return [path for path, methods in schema["paths"].items() if "get" in methods]
 
 
-def test_head_is_allowed_on_every_get_operation_with_the_gets_headers(api, user):
+def test_head_is_allowed_on_every_get_operation_with_the_gets_headers(api, user, settings):
+    from imagegen.services import trips
     from tests import photos
+    from tests.test_trips_service import manual_draft
 
     generation = make_done(user)
+    trip = trips.create_trip(user=user, draft=manual_draft(settings, days=1))
     photo = api.post(
         reverse("api:uploads"),
         {"file": io.BytesIO(photos.jpeg_with_gps())},
@@ -953,7 +956,7 @@ def test_head_is_allowed_on_every_get_operation_with_the_gets_headers(api, user)
     paths = get_operations(api)
     assert len(paths) >= 10
     for path in paths:
-        url = path.format(generation_id=generation.pk, upload_id=photo)
+        url = path.format(generation_id=generation.pk, upload_id=photo, trip_id=trip.pk)
         got, head = api.get(url), api.head(url)
         assert head.status_code == got.status_code == 200, (url, head.status_code)
         body = b"".join(got.streaming_content) if got.streaming else got.content

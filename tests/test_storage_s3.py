@@ -44,7 +44,9 @@ def fetch(url):
 def test_images_are_stored_in_the_bucket_not_on_this_machine(s3_media, user):
     server, bucket = s3_media
     generation = make_done(user)
-    assert server.keys(bucket) == sorted([generation.image.name, generation.thumbnail.name])
+    # The image, its thumbnail and the copy with the "AI-generated" label burnt in.
+    files = [generation.image.name, generation.thumbnail.name, generation.labelled_image.name]
+    assert all(files) and server.keys(bucket) == sorted(files)
     assert not (Path(settings.MEDIA_ROOT) / generation.image.name).exists()
 
 
@@ -151,7 +153,7 @@ def test_deleting_removes_the_objects(
 
     leaving = make_user("leaving")
     make_done(leaving)
-    assert len(server.keys(bucket)) == 2
+    assert len(server.keys(bucket)) == 3  # the image, its thumbnail, its labelled copy
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(
             reverse("admin:auth_user_changelist"),

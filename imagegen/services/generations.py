@@ -440,7 +440,7 @@ def delete_generation_with_files(*, generation_id: uuid.UUID | str) -> bool:
         if not deleted:
             raise GenerationBusy(gettext("It is being made right now; delete it when done."))
         # Files go once the row is gone for good: a rollback must not leave a row without them.
-        names = [generation.image.name, generation.thumbnail.name]
+        names = [getattr(generation, field).name for field in Generation.FILE_FIELDS]
         transaction.on_commit(partial(_delete_generation_files, names))
     logger.info("generation %s deleted with its files", generation_id)
     return True
@@ -453,10 +453,10 @@ def delete_users_with_files(*, user_ids: Iterable[int]) -> None:
     with transaction.atomic():
         names = [
             name
-            for pair in Generation.objects.filter(owner_id__in=user_ids).values_list(
-                "image", "thumbnail"
+            for files in Generation.objects.filter(owner_id__in=user_ids).values_list(
+                *Generation.FILE_FIELDS
             )
-            for name in pair
+            for name in files
         ] + upload_file_names(user_ids=user_ids)
         get_user_model().objects.filter(pk__in=user_ids).delete()
         transaction.on_commit(partial(_delete_generation_files, names))

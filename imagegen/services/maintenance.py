@@ -200,7 +200,8 @@ def cleanup_generations(
         old = old.exclude(favourite=True)
     cleanup = Cleanup(generations=0, files=0, bytes=0)
     for generation in old.iterator():
-        files = [field for field in (generation.image, generation.thumbnail) if field]
+        files = [getattr(generation, name) for name in Generation.FILE_FIELDS]
+        files = [field for field in files if field]
         for field in files:
             try:
                 cleanup.bytes += field.size
