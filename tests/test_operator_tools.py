@@ -414,10 +414,11 @@ def test_cleanup_deletes_old_finished_generations_with_their_files(user):
     )
     Generation.objects.filter(pk=favourite.pk).update(favourite=True)
     old.refresh_from_db()
-    paths = [Path(old.image.path), Path(old.thumbnail.path)]
+    # The image, its thumbnail and the copy with the "AI-generated" label burnt in.
+    paths = [Path(old.image.path), Path(old.thumbnail.path), Path(old.labelled_image.path)]
 
     dry = command("cleanup_generations", "--older-than", "30", "--dry-run")
-    assert dry.startswith("Would delete 1 generation(s) older than 30 days: 2 file(s)")
+    assert dry.startswith("Would delete 1 generation(s) older than 30 days: 3 file(s)")
     assert all(path.exists() for path in paths)
 
     command("cleanup_generations", "--older-than", "30")
