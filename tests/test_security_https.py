@@ -37,20 +37,29 @@ def deploy_check(**variables):
     )
 
 
-def test_the_deploy_check_asks_only_about_the_safety_check_and_translation():
+def test_the_deploy_check_asks_only_about_safety_translation_and_the_signer(tmp_path):
     """With DEBUG, SECRET_KEY and ALLOWED_HOSTS set, what is left to decide is whether anything
-    looks at the images of a site anyone can sign up to, and whether Korean prompts are
-    translated: a token answers both, `off` says either is on purpose."""
+    looks at the images of a site anyone can sign up to, whether Korean prompts are
+    translated (a token answers both, `off` says either is on purpose), and whose certificate
+    signs the content credentials (C2PA_SIGNING_CERT and C2PA_SIGNING_KEY)."""
+    from imagegen.marks import signing_key
+
     bare = deploy_check()
     assert bare.returncode != 0
     found = set(re.findall(r"\((\w+\.[EW]\d+)\)", bare.stdout + bare.stderr))
-    assert found == {"imagegen.W001", "imagegen.W002"}, bare.stdout + bare.stderr
+    assert found == {"imagegen.W001", "imagegen.W002", "imagegen.W030"}, bare.stdout + bare.stderr
+    folder = tmp_path / "operator-c2pa"
+    signing_key.ensure_local_certificate(folder)
+    signer = {
+        "C2PA_SIGNING_CERT": str(folder / signing_key.CHAIN_FILE),
+        "C2PA_SIGNING_KEY": str(folder / signing_key.KEY_FILE),
+    }
     for decided in (
         {"HUGGINGFACE_API_TOKEN": "hf_DeployTokenAbcdefghijklmnop123456"},
         {"IMAGEGEN_SAFETY_CHECK": "off", "PROMPT_TRANSLATION": "off"},
         {"SIGNUP_LIMIT": "0", "PROMPT_TRANSLATION": "off"},
     ):
-        done = deploy_check(**decided)
+        done = deploy_check(**decided, **signer)
         assert done.returncode == 0, done.stdout + done.stderr
         assert "no issues" in done.stdout
 
