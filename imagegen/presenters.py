@@ -4,6 +4,7 @@
 - `generation_item`: the API's item: the status plus the parameters it was made with and
   absolute links; the webhooks send the same shape (imagegen/webhooks.py).
 - `link_base`: where those absolute links start, one rule for the API and the webhooks.
+- `image_alt`: a generation's text alternative on every page (and for the live status script).
 """
 
 from collections.abc import Iterable
@@ -13,7 +14,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.text import Truncator
+from django.utils.translation import gettext, pgettext
 
 from . import selectors
 from .models import Generation
@@ -21,6 +23,8 @@ from .safety import HELD_MESSAGE, REJECTED_MESSAGE, REJECTED_REFUNDED_MESSAGE
 from .user_messages import localize
 
 _LOOK_UP = object()
+# At most this many characters of a picture's words in its text alternative.
+ALT_WORDS_CHARS = 140
 
 
 def status_payload(
@@ -87,6 +91,18 @@ def review_notice(generation: Generation) -> str:
         # A held image's units come back when it is removed; a reported share's do not.
         return gettext(REJECTED_MESSAGE if generation.charged else REJECTED_REFUNDED_MESSAGE)
     return ""
+
+
+def image_alt(generation: Generation) -> str:
+    """A generation's <img alt>: that it is AI-made, then what it shows, in the reader's
+    language ("AI 생성: 부산 감천문화마을…", "AI-generated: Hallstatt in the snow"). Its words
+    are what the user wrote (a preset's input, not the template around it), shortened; a photo
+    task without words says which task it was."""
+    words = generation.preset_input if generation.preset_id else generation.prompt
+    words = " ".join(words.split()) or str(generation.get_task_display())
+    return pgettext("image alt text", "AI-generated: %(words)s") % {
+        "words": Truncator(words).chars(ALT_WORDS_CHARS)
+    }
 
 
 def _id_or_none(value):

@@ -464,6 +464,7 @@ def trip_shared(request, token):
             and generation.share_suspended_at is None
         )
         card["token"] = generation.share_token if shown else None
+        card["generation"] = generation if shown else None
         cards.append(card)
     response = render(
         request,

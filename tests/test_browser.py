@@ -138,6 +138,8 @@ def test_a_new_user_generates_watches_shares_and_deletes(site, page_factory):
     # The status changes to the image by itself: no reload (the marker survives).
     card.locator("img").wait_for(timeout=30_000)
     assert card.locator('[data-role="status"]').inner_text() == "Done"
+    # Its text alternative, filled in live: AI-made, and the user's words (issue 33, item 7).
+    assert card.locator("img").get_attribute("alt") == "AI-generated: 제주도 성산일출봉의 일출"
     assert page.evaluate("window.notReloaded") is True
     page.reload()
     assert "19 of 20" in page.locator(".quota").inner_text()

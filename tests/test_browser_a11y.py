@@ -3,8 +3,8 @@ bundles it) in Chromium: signed out, signed in and as staff, at 390 × 844 in Ko
 1280 × 800 in English. Any violation fails, listed as page, viewport, rule, impact and target.
 
 The pages are in one list, PAGES: one `Page(name, who, url)` a line, `url` a function of the
-`World` the test builds (a user's finished generation, its share token, a reset link). A page
-added later (a /verify page, a /terms page, a trip lookbook) is one more line there.
+`World` the test builds (a user's finished generation, its share token, a two-day trip
+lookbook shared with a link, a reset link). A page added later is one more line there.
 
 The API docs page is Swagger UI's markup: there our theme must leave no colour or size
 violation, and only the rules in LIBRARY_RULES (the library's own markup, see README) are
@@ -16,6 +16,7 @@ show an outline of at least 3:1 against what is behind it, and must not lie unde
 header. Screenshots land in test-output/screenshots/ (a11y-*).
 """
 
+import datetime
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,11 +24,13 @@ from dataclasses import dataclass
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.contrib.auth.tokens import default_token_generator
+from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from imagegen import services
-from imagegen.models import Generation
+from imagegen.models import Generation, Trip
+from imagegen.services import trips
 from tests import test_browser as browser_tests
 from tests.conftest import PASSWORD, run_queued_tasks
 
@@ -56,10 +59,12 @@ OUT, IN, STAFF = "signed out", "signed in", "staff"
 
 @dataclass
 class World:
-    """What the pages are about: a user's finished, shared generation and a reset link."""
+    """What the pages are about: a user's finished, shared generation, a shared trip lookbook
+    and a reset link."""
 
     generation: Generation
     token: str
+    trip: Trip
     reset_path: str
 
 
@@ -80,6 +85,7 @@ PAGES = [
     Page("password-reset-bad-link", OUT, lambda w: "/accounts/reset/MQ/bad-token/"),
     Page("shared", OUT, lambda w: f"/s/{w.token}/"),
     Page("shared-gone", OUT, lambda w: "/s/no-such-link-0123456789/"),
+    Page("trip-shared", OUT, lambda w: reverse("imagegen:trip_shared", args=[w.trip.share_token])),
     Page("404", OUT, lambda w: "/no-such-page/"),
     Page("api-docs", OUT, lambda w: "/api/v1/docs"),
     Page("verify", OUT, lambda w: "/verify"),
@@ -89,6 +95,7 @@ PAGES = [
     Page("detail", IN, lambda w: f"/g/{w.generation.pk}/"),
     Page("confirm-delete", IN, lambda w: f"/g/{w.generation.pk}/delete"),
     Page("shared", IN, lambda w: f"/s/{w.token}/"),
+    Page("trip-lookbook", IN, lambda w: reverse("imagegen:trip", args=[w.trip.pk])),
     Page("profile", IN, lambda w: "/accounts/profile/"),
     Page("keys", IN, lambda w: "/accounts/keys/"),
     Page("password-change", IN, lambda w: "/accounts/password_change/"),
@@ -104,19 +111,33 @@ PAGES = [
 
 
 @pytest.fixture
-def world(make_user):
+def world(make_user, settings):
     owner = make_user("sora")
     make_user("boss", is_staff=True)
     generation = services.submit_generation(
         user=owner, prompt="부산 감천문화마을의 골목길, 수채화 스타일", width=1024, height=576
     )
+    # A lookbook of two days, its weather typed (no forecast service is asked).
+    settings.TRIP_WEATHER = "off"
+    start = datetime.date.today() + datetime.timedelta(days=7)
+    end = start + datetime.timedelta(days=1)
+    draft = trips.plan_trip(
+        destination="제주",
+        start_date=start,
+        end_date=end,
+        temperatures={start: (24, 17), end: (9, 2)},
+        activities={start: ["해변"], end: ["등산"]},
+    )
+    trip = trips.create_trip(user=owner, draft=draft)
     run_queued_tasks()
     generation.refresh_from_db()
     token = services.share_generation(generation_id=generation.pk, user=owner)
+    trips.share_trip(trip=trip)
+    trip.refresh_from_db()
     visitor = make_user("visitor")
     uid = urlsafe_base64_encode(force_bytes(visitor.pk))
     reset_path = f"/accounts/reset/{uid}/{default_token_generator.make_token(visitor)}/"
-    return World(generation=generation, token=token, reset_path=reset_path)
+    return World(generation=generation, token=token, trip=trip, reset_path=reset_path)
 
 
 def open_page(page_factory, where):

@@ -40,8 +40,8 @@
     var full = root.hasAttribute("data-full");
     var img = document.createElement("img");
     img.src = full ? data.image_url : data.thumbnail_url;
-    var prompt = root.querySelector(".prompt, .prompt-title");
-    img.alt = prompt ? prompt.textContent.trim() : _("Generated image");
+    // Said on the page by the server (imagegen.presenters.image_alt): AI-made, and its words.
+    img.alt = root.getAttribute("data-image-alt") || _("AI-generated");
     // The detail page's size is the image's own, whatever was expected of the service.
     var size = root.querySelector('[data-role="size"]');
     if (size && full) {
