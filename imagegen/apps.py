@@ -20,3 +20,7 @@ class ImagegenConfig(AppConfig):
         from . import checks  # noqa: F401  (registers the system checks)
 
         setting_changed.connect(_reset_providers)
+        from . import webhooks
+        from .services import trips
+
+        webhooks.on_generation_ended(trips.generation_ended)

@@ -251,6 +251,17 @@ def resolve_callback_url(*, api_token, callback_url: str = "", for_staff: bool =
 # --- Sending -----------------------------------------------------------------------------------
 
 
+# Called with the id of every generation that reaches an end state, inside that transaction:
+# services above this module register here (ImagegenConfig.ready), so it never imports them.
+ENDED_LISTENERS = []
+
+
+def on_generation_ended(listener):
+    """Have `listener(generation_id)` called whenever a generation reaches an end state."""
+    if listener not in ENDED_LISTENERS:
+        ENDED_LISTENERS.append(listener)
+
+
 def generation_ended(generation_id):
     """Queue the webhook of a generation that just reached an end state, if it has a callback.
 
@@ -275,10 +286,9 @@ def generation_ended(generation_id):
         return
     # Every end state passes here: its metrics (a rolled-back end would count; none does).
     metrics.count_finished(generation)
-    # A trip lookbook whose last picture this was is complete (and has a webhook of its own).
-    from .services import trips
-
-    trips.generation_ended(generation_id)
+    # E.g. a trip lookbook whose last picture this was is complete (services.trips).
+    for listener in ENDED_LISTENERS:
+        listener(generation_id)
     if generation.callback_url:
         transaction.on_commit(partial(enqueue_delivery, generation_id, 1))
 
@@ -352,7 +362,7 @@ def _deliver(generation, attempt):
         return None
     token = generation.api_token
     if token is None or not token.webhook_secret:
-        return _finish(
+        return finish_delivery(
             delivery,
             outcome=WebhookDelivery.Outcome.GAVE_UP,
             error="The API key it was submitted with was revoked: nothing can sign the call.",
@@ -371,9 +381,9 @@ def _deliver(generation, attempt):
         request_id.HEADER.lower(): request_id.current() or request_id.new(),
     }
     try:
-        status, excerpt, retry_after = _post(generation.callback_url, body, headers)
+        status, excerpt, retry_after = post_checked(generation.callback_url, body, headers)
     except ValidationError as exc:
-        return _finish(
+        return finish_delivery(
             delivery, outcome=WebhookDelivery.Outcome.GAVE_UP, error="Refused: " + exc.messages[0]
         )
     except httpx.HTTPError as exc:
@@ -381,9 +391,9 @@ def _deliver(generation, attempt):
     delivery.status_code = status
     delivery.response_excerpt = excerpt
     if 200 <= status < 300:
-        return _finish(delivery, outcome=WebhookDelivery.Outcome.DELIVERED)
+        return finish_delivery(delivery, outcome=WebhookDelivery.Outcome.DELIVERED)
     if status == 410:
-        return _finish(
+        return finish_delivery(
             delivery,
             outcome=WebhookDelivery.Outcome.GAVE_UP,
             error="410 Gone: the receiver wants no more calls.",
@@ -397,7 +407,7 @@ def _describe(exc):
     return redact(f"{kind}: {text}" if text else kind)[:EXCERPT_LENGTH]
 
 
-def _post(url, body, headers):
+def post_checked(url, body, headers):
     """POST to the URL's checked address: (status, redacted excerpt, Retry-After seconds)."""
     # A refusal here is read by admins (the delivery's error), so it names the setting.
     scheme, host, port = _parse(url, for_staff=True)
@@ -445,7 +455,7 @@ def _failed(delivery, generation, *, error, retry_after):
         if candidate <= ended + GIVE_UP_AFTER:
             next_at = candidate
     if next_at is None:
-        return _finish(delivery, outcome=WebhookDelivery.Outcome.GAVE_UP)
+        return finish_delivery(delivery, outcome=WebhookDelivery.Outcome.GAVE_UP)
     with transaction.atomic():
         Schedule.objects.create(
             name=f"webhook {delivery.event_id} #{attempt + 1}"[:100],
@@ -456,10 +466,11 @@ def _failed(delivery, generation, *, error, retry_after):
             next_run=next_at,
         )
         delivery.next_attempt_at = next_at
-        return _finish(delivery, outcome=WebhookDelivery.Outcome.RETRYING)
+        return finish_delivery(delivery, outcome=WebhookDelivery.Outcome.RETRYING)
 
 
-def _finish(delivery, *, outcome, error=None):
+def finish_delivery(delivery, *, outcome, error=None):
+    """Record a delivery attempt's outcome (and count it)."""
     metrics.WEBHOOKS.labels(outcome).inc()
     delivery.outcome = outcome
     if error is not None:

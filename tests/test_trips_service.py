@@ -188,7 +188,7 @@ def test_the_price_is_said_before_anything_is_charged(db):
 
 
 def test_the_open_meteo_key_is_redacted(settings):
-    from travelfit.redaction import redact
+    from lib.redaction import redact
 
     settings.OPEN_METEO_API_KEY = "om-commercial-key-123456"
     assert "om-commercial-key-123456" not in redact("apikey=om-commercial-key-123456")

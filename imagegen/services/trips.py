@@ -12,7 +12,7 @@ so when the last picture ends.
   and queued, or none (QuotaExceeded then counts the whole trip). The fair queue
   (dispatch_waiting) hands them to the workers a few at a time, like any batch.
 - `redo_day(...)` submits one day's picture again.
-- `generation_ended(id)` (from webhooks.generation_ended, for every end state) marks a trip
+- `generation_ended(id)` (a webhooks.on_generation_ended listener, for every end state) marks a trip
   completed once none of its pictures is still being made, and queues its `trip.completed`
   webhook when the trip was asked for with a callback URL.
 """
@@ -257,9 +257,8 @@ def price_text(days: int, tier: str = "") -> str:
 
 def _picture_size():
     """A text picture's size: portrait, as large as the provider allows up to 1024 px."""
-    from ..forms import aspect_size
     from ..models import Aspect
-    from ..tiers import primary_provider
+    from ..tiers import aspect_size, primary_provider
 
     return aspect_size(Aspect.PORTRAIT, primary_provider().capabilities)
 
@@ -497,7 +496,7 @@ def deliver_trip(trip_id, attempt=1):
         return None
     token = trip.api_token
     if token is None or not token.webhook_secret:
-        return webhooks._finish(
+        return webhooks.finish_delivery(
             delivery,
             outcome=WebhookDelivery.Outcome.GAVE_UP,
             error="The API key it was submitted with was revoked: nothing can sign the call.",
@@ -515,16 +514,16 @@ def deliver_trip(trip_id, attempt=1):
         "user-agent": webhooks.USER_AGENT,
     }
     try:
-        status, excerpt, retry_after = webhooks._post(trip.callback_url, body, headers)
+        status, excerpt, retry_after = webhooks.post_checked(trip.callback_url, body, headers)
     except Exception as exc:  # a refused URL, a network error: tried again by the backoff
         status, excerpt, retry_after = None, "", None
         delivery.error = webhooks.redact(f"{type(exc).__name__}: {exc}")[:500]
     delivery.status_code = status
     delivery.response_excerpt = excerpt
     if status is not None and 200 <= status < 300:
-        return webhooks._finish(delivery, outcome=WebhookDelivery.Outcome.DELIVERED)
+        return webhooks.finish_delivery(delivery, outcome=WebhookDelivery.Outcome.DELIVERED)
     if status == 410 or attempt > len(webhooks.BACKOFF):
-        return webhooks._finish(delivery, outcome=WebhookDelivery.Outcome.GAVE_UP)
+        return webhooks.finish_delivery(delivery, outcome=WebhookDelivery.Outcome.GAVE_UP)
     wait = max(webhooks.BACKOFF[attempt - 1], retry_after or 0)
     next_at = timezone.now() + datetime.timedelta(seconds=wait)
     with transaction.atomic():
@@ -538,4 +537,4 @@ def deliver_trip(trip_id, attempt=1):
         )
         delivery.next_attempt_at = next_at
         delivery.error = delivery.error or f"HTTP {status}"
-        return webhooks._finish(delivery, outcome=WebhookDelivery.Outcome.RETRYING)
+        return webhooks.finish_delivery(delivery, outcome=WebhookDelivery.Outcome.RETRYING)
