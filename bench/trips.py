@@ -17,17 +17,48 @@ several rounds (bench/run.py's method); the issue's goal is the absolute one, �
 
 Results go into bench/README.md between `<!-- RESULTS trips sqlite -->` (or postgresql) and
 its closing marker.
+
+`python bench/trips.py --lookbook` measures the issue's other goal, "the whole lookbook ÷ the
+same number of single images made one by one ≤ 1.05", end to end with real workers, as
+bench/pipeline.py does (its stand-in provider answering each picture in 1.0 s, a real
+`manage.py qcluster`, a database of the script's own): a 3-day lookbook, from planning to its
+last picture done (`plan_trip` with typed temperatures, `create_trip`, the fair queue, the
+worker), against the same 3 pictures (same prompts, sizes and negative prompts) submitted and
+waited for one at a time with `submit_generation`; alternating, LOOKBOOK_ROUNDS rounds, medians.
+One worker (Q_WORKERS=1): no parallelism to hide an overhead of the lookbook's path (with more
+workers its pictures are made side by side and the ratio falls well under 1). Results between
+`<!-- RESULTS lookbook sqlite -->` (or postgresql) and its closing marker.
 """
 
 import datetime
 import os
 import re
+import shutil
+import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+LOOKBOOK = __name__ == "__main__" and "--lookbook" in sys.argv[1:]
+if LOOKBOOK:
+    # The workers' environment (provider stand-in, data folder, queue) before Django reads it.
+    import io
+
+    from PIL import Image
+
+    from bench import pipeline
+
+    # The lookbook asks for portrait pictures (768×1024): the stand-in answers with one.
+    portrait = Image.open(io.BytesIO(pipeline.photo_like_png())).crop((128, 0, 896, 1024))
+    answer = io.BytesIO()
+    portrait.save(answer, format="PNG", compress_level=1)
+    STAND_IN = pipeline.StandIn(answer.getvalue())
+    WORKDIR = Path(tempfile.mkdtemp(prefix="travelfit-lookbook-"))
+    pipeline.prepare_environment(WORKDIR, STAND_IN)
+    os.environ["TRIP_WEATHER"] = "off"  # temperatures typed: nothing asks Open-Meteo
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.settings")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
@@ -47,6 +78,9 @@ from tests.fakes.open_meteo import start_open_meteo  # noqa: E402
 
 DAYS = 14
 GOAL_MS = 200
+LOOKBOOK_DAYS = 3
+LOOKBOOK_ROUNDS = 5
+LOOKBOOK_GOAL = 1.05
 
 
 def jeju(offset=0.0):
@@ -145,12 +179,111 @@ def write(r):
             r["rules_ms"] / r["cached_ms"],
         )
     )
+    replace_results(f"trips {r['database']}", table)
+    print(table)
+
+
+def lookbook_seconds(user, start):
+    """Plan and make a LOOKBOOK_DAYS-day lookbook; seconds until its last picture is done,
+    and its generations."""
+    from imagegen.models import Generation
+    from imagegen.services import trips
+
+    dates = [start + datetime.timedelta(days=n) for n in range(LOOKBOOK_DAYS)]
+    began = time.perf_counter()
+    draft = trips.plan_trip(
+        destination="제주",
+        start_date=dates[0],
+        end_date=dates[-1],
+        temperatures={date: (21.0, 14.0) for date in dates},
+    )
+    trip = trips.create_trip(user=user, draft=draft)
+    ids = list(trip.days.values_list("generation_id", flat=True))
+    pipeline.wait_all(ids, timeout=120, interval=0.005)
+    return time.perf_counter() - began, list(Generation.objects.filter(pk__in=ids))
+
+
+def singles_seconds(user, made):
+    """The same pictures as `made`, each submitted and waited for before the next."""
+    from imagegen import services
+
+    began = time.perf_counter()
+    for generation in made:
+        single = services.submit_generation(
+            user=user,
+            prompt=generation.prompt,
+            negative_prompt=generation.negative_prompt,
+            width=generation.width,
+            height=generation.height,
+            translate_prompt=False,
+        )
+        pipeline.wait_all([single.pk], timeout=60, interval=0.005)
+    return time.perf_counter() - began
+
+
+def measure_lookbook():
+    """Alternating rounds of a lookbook and its pictures one by one, under one real worker."""
+    old_name = pipeline.create_database()
+    queue = os.environ["TRAVELFIT_TEST_QUEUE"]
+    worker_env = {**os.environ, "TRAVELFIT_TEST_DATABASE_NAME": connection.settings_dict["NAME"]}
+    cluster = None
+    busy_before, wall_before = pipeline.machine_busy(), time.monotonic()
+    try:
+        user = pipeline.make_user("lookbook")
+        cluster = pipeline.Cluster(1, worker_env, WORKDIR)
+        cluster.wait_ready()
+        start = datetime.date.today() + datetime.timedelta(days=7)
+        _, made = lookbook_seconds(user, start)  # warm-up, and the pictures to make singly
+        singles_seconds(user, made)
+        lookbooks, singles = [], []
+        for number in range(LOOKBOOK_ROUNDS):
+            offset = datetime.timedelta(days=LOOKBOOK_DAYS * (number + 1))
+            seconds, made = lookbook_seconds(user, start + offset)
+            lookbooks.append(seconds)
+            singles.append(singles_seconds(user, made))
+    finally:
+        if cluster is not None:
+            cluster.stop()
+        pipeline.clean_broker(queue)
+        pipeline.destroy_database(old_name)
+        STAND_IN.stop()
+        shutil.rmtree(WORKDIR, ignore_errors=True)
+    wall = time.monotonic() - wall_before
+    return {
+        "database": connection.vendor,
+        "lookbooks": lookbooks,
+        "singles": singles,
+        "busy_cores": (pipeline.machine_busy() - busy_before) / wall,
+        "cores": os.cpu_count(),
+    }
+
+
+def write_lookbook(r):
+    lookbook, singles = statistics.median(r["lookbooks"]), statistics.median(r["singles"])
+    ratio = lookbook / singles
+    met = "met" if ratio <= LOOKBOOK_GOAL else "NOT met"
+    rounds = ", ".join(
+        f"{a:.2f}/{b:.2f}" for a, b in zip(r["lookbooks"], r["singles"], strict=True)
+    )
+    table = (
+        f"Measured {time.strftime('%Y-%m-%d')} on {r['database']}, one worker, the stand-in "
+        f"provider at 1.0 s a picture, {LOOKBOOK_ROUNDS} alternating rounds (medians); the "
+        f"machine was busy with {r['busy_cores']:.1f} of its {r['cores']} cores on average "
+        f"(this script, its worker and other loads). Goal ≤ {LOOKBOOK_GOAL}: {met}.\n\n"
+        "| what | lookbook | one by one | ratio |\n|---|---|---|---|\n"
+        f"| a {LOOKBOOK_DAYS}-day lookbook (plan, confirm, {LOOKBOOK_DAYS} pictures) vs the "
+        f"same {LOOKBOOK_DAYS} pictures one at a time | {lookbook:.2f} s | {singles:.2f} s "
+        f"| {ratio:.3f}× |\n\nEach round, lookbook/one by one (s): {rounds}.\n"
+    )
+    replace_results(f"lookbook {r['database']}", table)
+    print(table)
+
+
+def replace_results(name, table):
+    """`table` between bench/README.md's `<!-- RESULTS name -->` and its closing marker."""
     readme = ROOT / "bench" / "README.md"
     text = readme.read_text()
-    start, end = (
-        f"<!-- RESULTS trips {r['database']} -->\n",
-        f"<!-- /RESULTS trips {r['database']} -->",
-    )
+    start, end = f"<!-- RESULTS {name} -->\n", f"<!-- /RESULTS {name} -->"
     if start not in text:
         text += f"\n{start}{end}\n"
     text = re.sub(
@@ -160,10 +293,12 @@ def write(r):
         flags=re.S,
     )
     readme.write_text(text)
-    print(table)
 
 
 def main():
+    if LOOKBOOK:
+        write_lookbook(measure_lookbook())
+        return
     setup_test_environment()
     old_name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:

@@ -14,9 +14,9 @@ from django.utils.translation import gettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from . import translation
-from .models import ASPECT_RATIOS, MAX_SEED, PHOTOS_OF_TASK, Aspect, Generation, Preset
+from .models import MAX_SEED, PHOTOS_OF_TASK, Aspect, Generation, Preset
 from .providers import available_tasks
-from .tiers import default_tier, priced, primary_provider, tier_named, tiers
+from .tiers import aspect_size, default_tier, priced, primary_provider, tier_named, tiers
 
 ALLOWED_CONTROL = {"\n", "\r", "\t"}
 CUSTOM = "custom"
@@ -50,15 +50,6 @@ def reject_control_characters(value):
 def size_choices(capabilities):
     sizes = range(capabilities.min_size, capabilities.max_size + 1, capabilities.size_step)
     return [(size, f"{size} px") for size in sizes]
-
-
-def aspect_size(aspect, capabilities):
-    """(width, height) of an aspect, as large as the provider allows up to 1024 px."""
-    ratio_w, ratio_h = ASPECT_RATIOS[aspect]
-    long_side = capabilities.nearest_size(min(capabilities.max_size, 1024))
-    if ratio_w >= ratio_h:
-        return long_side, capabilities.nearest_size(long_side * ratio_h / ratio_w)
-    return capabilities.nearest_size(long_side * ratio_w / ratio_h), long_side
 
 
 def aspect_of(width, height, capabilities):

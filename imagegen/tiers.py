@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils.translation import gettext, gettext_lazy, ngettext
 
+from .models import ASPECT_RATIOS
 from .providers import get_provider
 
 # The names the README suggests, in the reader's language; any other name is shown as written.
@@ -128,3 +129,12 @@ def typical_wait_text(seconds: float | None) -> str:
     if seconds < 90:
         return gettext("about %(seconds)s s") % {"seconds": max(1, round(seconds))}
     return gettext("about %(minutes)s min") % {"minutes": round(seconds / 60)}
+
+
+def aspect_size(aspect, capabilities):
+    """(width, height) of an aspect, as large as the provider allows up to 1024 px."""
+    ratio_w, ratio_h = ASPECT_RATIOS[aspect]
+    long_side = capabilities.nearest_size(min(capabilities.max_size, 1024))
+    if ratio_w >= ratio_h:
+        return long_side, capabilities.nearest_size(long_side * ratio_h / ratio_w)
+    return capabilities.nearest_size(long_side * ratio_w / ratio_h), long_side

@@ -3,13 +3,27 @@ planner's DayPlan (weather, activities, outfit), the packing list, and the API's
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils import formats
+from django.utils.translation import pgettext_lazy
 
 from . import presenters
 from .models import Trip, TripDay
-from .trips.conditions import MANUAL, DayWeather, weather_kind
+from .trips.conditions import FORECAST, HISTORY, MANUAL, DayWeather, weather_kind
 from .trips.open_meteo import ATTRIBUTION, ATTRIBUTION_URL, LICENCE_URL
 from .trips.outfits import DayPlan, Outfit, packing_list
 from .trips.vocabulary import ACTIVITIES
+
+SOURCE_LABELS = {
+    FORECAST: pgettext_lazy("weather source", "Forecast"),
+    HISTORY: pgettext_lazy("weather source", "Usual weather"),
+    MANUAL: pgettext_lazy("weather source", "Typed by you"),
+}
+
+
+def day_label(date) -> str:
+    """ "12월 14일 (월)", "December 14 (Mon)": a trip day in the active language."""
+    weekday = formats.date_format(date, "D")
+    return f"{formats.date_format(date, 'MONTH_DAY_FORMAT')} ({weekday})"
 
 
 def day_plan(day: TripDay) -> DayPlan:

@@ -13,19 +13,22 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from . import presenters, services
+from .media import PRIVATE_IMAGE_CACHE
 from .models import Generation, Trip, TripDay, Upload
-from .services import trips
+from .services import trip_sheet, trips
 from .share_views import SHARED_REFERRER_POLICY
-from .trips.conditions import FORECAST, HISTORY, MANUAL, weather_kind
+from .trip_presenters import SOURCE_LABELS, day_label
+from .trips.conditions import FORECAST, HISTORY, weather_kind
 from .trips.dates import InvalidTripDates
 from .trips.open_meteo import ATTRIBUTION, ATTRIBUTION_URL, LICENCE_URL
 from .uploads import UploadRefused, too_large
@@ -40,11 +43,6 @@ ICONS = {
     "rain": "🌧️",
     "snow": "❄️",
     "thunderstorm": "⛈️",
-}
-SOURCE_LABELS = {
-    FORECAST: pgettext_lazy("weather source", "Forecast"),
-    HISTORY: pgettext_lazy("weather source", "Usual weather"),
-    MANUAL: pgettext_lazy("weather source", "Typed by you"),
 }
 
 
@@ -92,7 +90,7 @@ class TripForm(forms.Form):
         for date in self.temperature_dates:
             for end, label in (("max", _("Highest °C")), ("min", _("Lowest °C"))):
                 self.fields[f"t_{end}_{date.isoformat()}"] = forms.FloatField(
-                    label=f"{_day_label(date)} · {label}",
+                    label=f"{day_label(date)} · {label}",
                     min_value=-90,
                     max_value=60,
                     initial=known.get((date, end)),
@@ -130,12 +128,6 @@ class TripForm(forms.Form):
             for number, line in enumerate(lines)
             if line.strip()
         }
-
-
-def _day_label(date):
-    """ "12월 14일 (월)", "December 14 (Mon)"."""
-    weekday = formats.date_format(date, "D")
-    return f"{formats.date_format(date, 'MONTH_DAY_FORMAT')} ({weekday})"
 
 
 def _dates_posted(data):
@@ -324,7 +316,7 @@ def _weather_view(weather):
 def _draft_day(plan):
     return {
         "date": plan.date,
-        "label": _day_label(plan.date),
+        "label": day_label(plan.date),
         "weather": _weather_view(plan.weather),
         "source": plan.weather.source,
         "activities": [str(activity.label) for activity in plan.activities],
@@ -394,6 +386,23 @@ def trip_page(request, trip_id):
             **_attribution(day.weather_source for day in days),
         },
     )
+
+
+@login_required
+def trip_sheet_download(request, trip_id):
+    """The lookbook's one download: its contact sheet, labelled and signed (a JPEG)."""
+    trip = _own_trip(request, trip_id)
+    try:
+        made = trip_sheet.contact_sheet(trip, language=request.LANGUAGE_CODE)
+    except trip_sheet.NoPictures:
+        messages.error(request, _("The contact sheet comes once a day's picture is finished."))
+        return redirect("imagegen:trip", trip_id=trip.pk)
+    response = HttpResponse(made.data, content_type=made.content_type)
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=made.filename
+    )
+    response["Cache-Control"] = PRIVATE_IMAGE_CACHE
+    return response
 
 
 @login_required

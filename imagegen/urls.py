@@ -36,6 +36,7 @@ urlpatterns = [
     path("trips/new/confirm", trip_views.trip_confirm, name="trip_confirm"),
     path("trips/<uuid:trip_id>/", trip_views.trip_page, name="trip"),
     path("trips/<uuid:trip_id>/days/<str:date>/redo", trip_views.trip_redo_day, name="trip_redo"),
+    path("trips/<uuid:trip_id>/sheet.jpg", trip_views.trip_sheet_download, name="trip_sheet"),
     path("trips/<uuid:trip_id>/packing", trip_views.trip_packing, name="trip_packing"),
     path("trips/<uuid:trip_id>/share", trip_views.trip_share, name="trip_share"),
     path("t/<slug:token>/", trip_views.trip_shared, name="trip_shared"),

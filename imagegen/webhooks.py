@@ -458,6 +458,7 @@ def _failed(delivery, generation, *, error, retry_after):
 
 
 def finish_delivery(delivery, *, outcome, error=None):
+    """Record a delivery attempt's outcome (and count it)."""
     metrics.WEBHOOKS.labels(outcome).inc()
     delivery.outcome = outcome
     if error is not None:

@@ -1,5 +1,6 @@
-"""API v1 for trip lookbooks (issue 31), a router of its own registered at the end of
-imagegen/api.py: POST/GET /trips, GET /trips/{id}, POST /trips/{id}/days/{date}/redo.
+"""API v1 for trip lookbooks (issue 31), a router of its own registered in imagegen/api/:
+POST/GET /trips, GET /trips/{id}, GET /trips/{id}/sheet.jpg (the contact sheet),
+POST /trips/{id}/days/{date}/redo.
 
 The same keys, idempotency and error shape as the rest of the API (its helpers, imported).
 A trip's `trip.completed` webhook is sent to `callback_url` (else the key's default) once
@@ -11,14 +12,17 @@ import datetime
 import uuid
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from ninja import Router
 
 from .. import presenters, services, webhooks
+from ..media import PRIVATE_IMAGE_CACHE
 from ..models import Trip, TripDay, Upload
-from ..services import trips
+from ..services import trip_sheet, trips
 from ..trip_presenters import trip_item
 from ..trips.dates import InvalidTripDates
 from .errors import ApiError, error_answers, invalid, refused
@@ -26,6 +30,7 @@ from .json_body import json_object
 from .operations import IDEMPOTENCY_KEY, idempotent
 
 router = Router(tags=["trips"])
+CONTENT_TYPE = trip_sheet.CONTENT_TYPE
 
 FIELDS = {
     "destination",
@@ -380,3 +385,37 @@ def redo_day(request, trip_id: uuid.UUID, date: datetime.date):
         return 201, trip_item(trip, request), {}
 
     return idempotent(request, answer)
+
+
+@router.get(
+    "/{uuid:trip_id}/sheet.jpg",
+    response=error_answers(401, 404, 409, 429),
+    url_name="trip_sheet",
+    summary="Download the contact sheet",
+    openapi_extra={
+        "responses": {
+            200: {
+                "description": "The contact sheet, as an attachment.",
+                "content": {CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+            }
+        }
+    },
+)
+def sheet(request, trip_id: uuid.UUID):
+    """One JPEG of the whole trip: a tile per day with its picture, date, weather (max/min,
+    chance of rain) and outfit, in the request's language (`Accept-Language`), with the
+    "AI-generated" label burnt in and signed content credentials. Days without a finished
+    picture get an empty tile; 409 while no day has one."""
+    trip = get_object_or_404(_own(request), pk=trip_id)
+    try:
+        made = trip_sheet.contact_sheet(trip, language=request.LANGUAGE_CODE)
+    except trip_sheet.NoPictures:
+        raise ApiError(
+            409, "conflict", _("The contact sheet comes once a day's picture is finished.")
+        ) from None
+    response = HttpResponse(made.data, content_type=made.content_type)
+    response["Content-Disposition"] = content_disposition_header(
+        as_attachment=True, filename=made.filename
+    )
+    response["Cache-Control"] = PRIVATE_IMAGE_CACHE
+    return response

@@ -258,9 +258,8 @@ def price_text(days: int, tier: str = "") -> str:
 
 def _picture_size():
     """A text picture's size: portrait, as large as the provider allows up to 1024 px."""
-    from ..forms import aspect_size
     from ..models import Aspect
-    from ..tiers import primary_provider
+    from ..tiers import aspect_size, primary_provider
 
     return aspect_size(Aspect.PORTRAIT, primary_provider().capabilities)
 
