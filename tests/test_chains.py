@@ -4,11 +4,13 @@ the demo provider (made in this process, as a worker would)."""
 
 import hashlib
 import io
+import json
 
 import pytest
+from django.urls import reverse
 from PIL import Image
 
-from imagegen import chains, services
+from imagegen import chains, services, webhooks
 from imagegen.marks import credentials
 from imagegen.models import Generation, Quota
 from tests import photos
@@ -185,3 +187,69 @@ def test_a_retried_turn_edits_the_same_parent(user):
         True,
     )
     assert again.prompt == "one"
+
+
+# --- The API ------------------------------------------------------------------------------------
+
+
+def post_json(client, body):
+    return client.post(
+        reverse("api:generations"), json.dumps(body), content_type="application/json"
+    )
+
+
+def test_the_api_edits_a_picture_again_and_shows_its_chain(api, user, make_user, settings):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    first = made(user, prompt="Jeju at sunrise")
+    answer = post_json(
+        api,
+        {
+            "task": "edit",
+            "parent": str(first.pk),
+            "prompt": "remove the tourists",
+            "callback_url": "http://127.0.0.1:9/hook",
+        },
+    )
+    assert answer.status_code == 201, answer.content
+    item = answer.json()["results"][0]
+    assert (item["parent"], item["chain_root"], item["source_image"]) == (
+        str(first.pk),
+        str(first.pk),
+        None,
+    )
+    assert item["from_original"] is False
+    run_queued_generations()
+    second = Generation.objects.get(pk=item["id"])
+    assert second.status == Generation.Status.SUCCEEDED, second.error_detail
+    event = json.loads(webhooks.event_body(second))
+    assert (event["data"]["parent"], event["data"]["chain_root"]) == (str(first.pk), str(first.pk))
+    third = edit_of(user, second, "make the jacket red")
+
+    chain = api.get(reverse("api:chain", args=[second.pk]))
+    assert chain.status_code == 200, chain.content
+    body = chain.json()
+    assert body["root"] == str(first.pk)
+    assert [a["id"] for a in body["ancestors"]] == [str(first.pk)]
+    assert [c["id"] for c in body["children"]] == [str(third.pk)]
+    assert body["branch"] == [str(first.pk), str(second.pk), str(third.pk)]
+    assert body["size"] == 3
+    assert api.get(reverse("api:generation", args=[first.pk])).json()["chain_root"] is None
+    foreign = made(make_user("bob"), prompt="not yours")
+    assert api.get(reverse("api:chain", args=[foreign.pk])).status_code == 404
+
+
+def test_the_api_refuses_a_parent_naming_it(api, user, make_user):
+    foreign = made(make_user("bob"), prompt="not yours")
+    answer = post_json(api, {"task": "edit", "parent": str(foreign.pk), "prompt": "x"})
+    assert answer.status_code == 404
+    error = answer.json()["error"]
+    assert (error["code"], list(error["fields"])) == ("not_found", ["parent"])
+    queued = services.submit_generation(user=user, prompt="later", width=320, height=240)
+    answer = post_json(api, {"task": "edit", "parent": str(queued.pk), "prompt": "x"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "parent_unfinished")
+    Generation.objects.filter(pk=queued.pk).update(status=Generation.Status.HELD)
+    answer = post_json(api, {"task": "edit", "parent": str(queued.pk), "prompt": "x"})
+    assert (answer.status_code, answer.json()["error"]["code"]) == (409, "parent_held")
+    answer = post_json(api, {"task": "edit", "prompt": "x"})
+    assert answer.status_code == 400
+    assert "source_image" in answer.json()["error"]["fields"]
