@@ -253,3 +253,31 @@ def test_the_api_refuses_a_parent_naming_it(api, user, make_user):
     answer = post_json(api, {"task": "edit", "prompt": "x"})
     assert answer.status_code == 400
     assert "source_image" in answer.json()["error"]["fields"]
+
+
+# --- The pages -----------------------------------------------------------------------------------
+
+
+def test_the_detail_page_edits_again_and_shows_the_strip_and_the_slider(user_client, user):
+    first = made(user, prompt="Jeju at sunrise")
+    page = user_client.get(reverse("imagegen:detail", args=[first.pk])).content.decode()
+    assert reverse("imagegen:edit_again", args=[first.pk]) in page
+    assert 'type="range"' not in page  # nothing to compare a first picture with
+    answer = user_client.post(
+        reverse("imagegen:edit_again", args=[first.pk]), {"prompt": "remove the tourists"}
+    )
+    second = Generation.objects.get(parent=first)  # no photo, no consent tick asked
+    assert answer.status_code == 302 and answer["Location"].endswith(
+        reverse("imagegen:detail", args=[second.pk])
+    )
+    assert day_used(user) == 2
+    run_queued_generations()
+    page = user_client.get(reverse("imagegen:detail", args=[second.pk])).content.decode()
+    second.refresh_from_db()
+    assert second.status == "succeeded", second.error_detail
+    assert 'type="range"' in page and "js/compare." in page
+    assert "remove the tourists" in page and "Jeju at sunrise" in page
+    assert 'aria-current="page"' in page
+    assert "deleted 30 days" not in page  # its source is the picture, not a deleted photo
+    refused = user_client.post(reverse("imagegen:edit_again", args=[first.pk]), {"prompt": ""})
+    assert refused.status_code == 302 and Generation.objects.count() == 2
