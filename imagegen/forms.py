@@ -93,6 +93,10 @@ class GenerationForm(forms.Form):
     # The quality tier; the page shows the choice only when the site has more than one.
     tier = forms.ChoiceField(required=False, widget=forms.RadioSelect, label=_("Quality"))
     source_image = forms.CharField(required=False, widget=forms.HiddenInput)
+    # Edit again (issue 32): a finished picture of the user's as the photo, and whether to start
+    # from the chain's first photo instead.
+    parent = forms.CharField(required=False, widget=forms.HiddenInput)
+    from_original = forms.BooleanField(required=False, label=_("From the original"))
     garment_image = forms.CharField(required=False, widget=forms.HiddenInput)
 
     preset = PresetChoice(
@@ -298,11 +302,21 @@ class GenerationForm(forms.Form):
             self.add_error(field, str(exc))
             return None
 
+    def _chain_kwargs(self):
+        """An edit again's parent (checked by the service, which names it when refused)."""
+        parent = self.cleaned_data.get("parent")
+        if not parent:
+            return {}
+        return {"parent": parent, "from_original": bool(self.cleaned_data.get("from_original"))}
+
     def _clean_photo_task(self, data, task):
-        """An edit or a try-on: its photos are there, and nothing of the text task's shape."""
+        """An edit or a try-on: its photos are there (or, for an edit again, its parent), and
+        nothing of the text task's shape."""
         from .services.generations import PHOTO_NEEDED
 
         for field in PHOTO_ID_FIELDS:
+            if data.get("parent") and field == "source_image":
+                continue  # the parent is the photo; the service refuses one sent as well
             if field in PHOTOS_OF_TASK[task] and not data[field] and field not in self.errors:
                 self.add_error(field, PHOTO_NEEDED[field])
         source = data.get("source_image")
@@ -317,6 +331,7 @@ class GenerationForm(forms.Form):
         task = data["task"]
         if task != Generation.Task.TEXT:
             return {
+                **self._chain_kwargs(),
                 "tier": data.get("tier") or "",
                 "task": task,
                 "source_image": data["source_image"],

@@ -378,6 +378,30 @@ class Generation(models.Model):
         related_name="+",
         help_text="The garment, for a try-on.",
     )
+    # Edit again (issue 32): the result an edit was made from, and the first picture of its
+    # chain (null for a picture that continues none). Deleting a version keeps its children:
+    # they stay in the chain through chain_root (delete_generation re-parents them).
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="children",
+        help_text="The result this edit was made from.",
+    )
+    chain_root = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="chain_members",
+        help_text="The first picture of the chain of edits it belongs to.",
+    )
+    from_original = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Made from the chain's first photo with all its instructions, not the parent.",
+    )
     # The image safety check (imagegen/safety.py): the classifier's scores, and for admins what
     # it decided or why it could not; a person's review of a held image or a reported share.
     safety_scores = models.JSONField(

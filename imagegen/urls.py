@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import share_views, trip_views, verify_views, views
+from . import chain_views, share_views, trip_views, verify_views, views
 
 app_name = "imagegen"
 
@@ -17,6 +17,7 @@ urlpatterns = [
     path("g/<uuid:generation_id>/thumb.webp", views.thumbnail, name="thumbnail"),
     path("g/<uuid:generation_id>/cancel", views.cancel, name="cancel"),
     path("g/<uuid:generation_id>/retry", views.retry, name="retry"),
+    path("g/<uuid:generation_id>/edit-again", chain_views.edit_again, name="edit_again"),
     path("g/<uuid:generation_id>/favourite", views.favourite, name="favourite"),
     path("g/<uuid:generation_id>/delete", views.delete, name="delete"),
     path("g/<uuid:generation_id>/share", views.share, name="share"),

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
-from . import media, presenters, selectors, services, tiers
+from . import chain_views, chains, media, presenters, selectors, services, tiers
 from . import ops as ops_data
 from .disclosure import photo_destinations
 from .forms import CreateForm, initial_from, reject_control_characters
@@ -426,6 +426,7 @@ def detail(request, generation_id):
             "label_in_files": settings.IMAGEGEN_VISIBLE_LABEL == "files",
             "size_chosen_by_service": _size_chosen_by_service(generation),
             "review_wait": _review_wait_text(generation),
+            **chain_views.chain_context(generation),
         },
     )
 
@@ -475,9 +476,10 @@ def _photos_of(generation):
     labels = {"source_image": _("Your photo"), "garment_image": _("The outfit")}
     if generation.task == Generation.Task.EDIT:
         labels["source_image"] = _("Original photo")
-    return [
-        (getattr(generation, field), labels[field]) for field in PHOTOS_OF_TASK[generation.task]
-    ]
+    fields = PHOTOS_OF_TASK[generation.task]
+    if chains.edits_a_result(generation):  # its source is a picture of the chain, shown there
+        fields = ()
+    return [(getattr(generation, field), labels[field]) for field in fields]
 
 
 @login_required

@@ -58,6 +58,7 @@ def test_the_schema_is_valid_openapi(client, db):
         ("GET", "/api/v1/generations"),
         ("POST", "/api/v1/generations"),
         ("GET", "/api/v1/generations/{generation_id}"),
+        ("GET", "/api/v1/generations/{generation_id}/chain"),
         ("DELETE", "/api/v1/generations/{generation_id}"),
         ("POST", "/api/v1/generations/{generation_id}/cancel"),
         ("POST", "/api/v1/generations/{generation_id}/retry"),
@@ -100,7 +101,8 @@ def test_the_create_body_is_a_union_by_task_saying_when_a_prompt_is_needed(clien
     text, edit, try_on = branches["text"], branches["edit"], branches["try_on"]
     assert all(branch["additionalProperties"] is False for branch in branches.values())
     assert text["required"] == ["prompt"]  # task may be left out: it is text
-    assert set(edit["required"]) == {"task", "source_image", "prompt"}
+    assert set(edit["required"]) == {"task", "prompt"}  # and source_image or parent
+    assert {"parent", "from_original"} <= set(edit["properties"])
     assert set(try_on["required"]) == {"task", "source_image", "garment_image"}
     assert "prompt" in try_on["properties"] and "prompt" not in try_on["required"]
     assert "source_image" not in text["properties"] and "garment_image" not in edit["properties"]
@@ -116,6 +118,9 @@ def test_the_create_body_is_a_union_by_task_saying_when_a_prompt_is_needed(clien
     assert validator.is_valid({"prompt": "Jeju"})
     assert validator.is_valid({"task": "try_on", "source_image": PHOTO, "garment_image": PHOTO})
     assert not validator.is_valid({"task": "edit", "source_image": PHOTO})  # no prompt
+    assert validator.is_valid({"task": "edit", "parent": PHOTO, "prompt": "make it red"})
+    assert not validator.is_valid({"task": "edit", "prompt": "make it red"})  # from nothing
+    assert not validator.is_valid({"task": "text", "parent": PHOTO, "prompt": "x"})
     assert not validator.is_valid({"aspect": "wide"})
     assert not validator.is_valid({"task": "try_on", "source_image": PHOTO, "aspect": "wide"})
 
@@ -200,7 +205,12 @@ def test_links_are_uris_and_every_example_is_valid_for_its_schema(client, db):
         checked += 1
     assert checked > 60
     create = schema["paths"]["/api/v1/generations"]["post"]["requestBody"]
-    assert set(create["content"]["application/json"]["examples"]) == {"text", "edit", "try_on"}
+    assert set(create["content"]["application/json"]["examples"]) == {
+        "text",
+        "edit",
+        "edit_again",
+        "try_on",
+    }
 
 
 def test_the_webhooks_are_described_with_their_signature_headers(client, db):

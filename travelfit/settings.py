@@ -726,6 +726,11 @@ IMAGEGEN_DECODES_AT_ONCE = _setting(
 IMAGEGEN_UPLOAD_RETENTION_DAYS = _setting(
     "IMAGEGEN_UPLOAD_RETENTION_DAYS", _whole_number(1, 3650), 30, "a whole number of days (1–3650)"
 )
+# The longest chain of edits (issue 32): the first picture and its versions, one after another;
+# an edit that would make it longer is refused (chain_too_long).
+IMAGEGEN_CHAIN_MAX = _setting(
+    "IMAGEGEN_CHAIN_MAX", _whole_number(2, 1000), 20, "a whole number (2–1000)"
+)
 # Photos one user may upload per day; more get 429.
 IMAGEGEN_UPLOADS_PER_DAY = _setting(
     "IMAGEGEN_UPLOADS_PER_DAY", _whole_number(0), 50, "a whole number (0 stops uploads)"

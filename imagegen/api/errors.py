@@ -34,15 +34,29 @@ ERROR_CODES = {
         "The request could not be read: a JSON body over 2.5 MB, or a malformed one.",
     ),
     "prompt_blocked": (400, "The site's policy refuses the prompt."),
+    "chain_too_long": (
+        400,
+        "Edit again: the `parent`'s chain has `IMAGEGEN_CHAIN_MAX` pictures already; nothing was "
+        "charged. Edit an earlier version, or start anew.",
+    ),
     "unauthenticated": (401, "No valid API key or session (`WWW-Authenticate` says how)."),
     "csrf_failed": (403, "A session write without the CSRF token."),
-    "not_found": (404, "Nothing of yours at this address (someone else's is not found too)."),
+    "not_found": (
+        404,
+        "Nothing of yours at this address (someone else's is not found too); on POST "
+        "/generations, `fields.parent` when the picture to edit again is none of yours.",
+    ),
     "method_not_allowed": (405, "Another method is needed here (`Allow` lists them)."),
     "conflict": (
         409,
         "Not in this state: cancel once started, delete while running, share or download "
         "the image before it is done; `status` says the state.",
     ),
+    "parent_unfinished": (
+        409,
+        "Edit again: the `parent` is not finished (queued, running, failed or canceled).",
+    ),
+    "parent_held": (409, "Edit again: the `parent` is held for a safety review."),
     "idempotency_key_invalid": (400, "The Idempotency-Key is not 1–255 printable ASCII."),
     "idempotency_key_reused": (409, "The Idempotency-Key was used with another request."),
     "idempotency_key_in_use": (

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import Query, Router
 
-from .. import media, presenters, selectors, services, webhooks
+from .. import chains, media, presenters, selectors, services, webhooks
 from ..forms import TEXT_ONLY_FIELDS, GenerationForm, reject_control_characters
 from ..models import Generation
 from ..services.marks import labelled_file
@@ -25,6 +25,7 @@ from .json_body import json_object
 from .operations import IDEMPOTENCY_KEY, file_responses, idempotent
 from .schemas import (
     CREATE_FIELDS,
+    ChainOut,
     GenerationCreate,
     GenerationFilters,
     GenerationList,
@@ -190,7 +191,7 @@ def _validated_request(request, data):
 
 @router.post(
     "/generations",
-    response={201: GenerationList, **error_answers(400, 401, 403, 409, 415, 429, 503)},
+    response={201: GenerationList, **error_answers(400, 401, 403, 404, 409, 415, 429, 503)},
     url_name="create_generation",
     summary="Ask for images",
     tags=["generations"],
@@ -250,6 +251,26 @@ ID = "/generations/{uuid:generation_id}"
 def get_generation(request, generation_id: uuid.UUID):
     """Its live status (poll it, or use a callback) and the parameters it was made with."""
     return _one(request, _own_generation(request, generation_id))
+
+
+@router.get(
+    ID + "/chain",
+    response={200: ChainOut, **error_answers(401, 404, 429)},
+    url_name="chain",
+    summary="Get a generation's chain of edits",
+    tags=["generations"],
+)
+def get_chain(request, generation_id: uuid.UUID):
+    """Where it came from (`ancestors`, first picture first) and what was made from it
+    (`children`), when it was edited again (`parent` on POST /generations), or edited from one."""
+    chain = chains.chain_of(_own_generation(request, generation_id))
+    return {
+        "root": chain.root.pk,
+        "ancestors": _items(request, chain.ancestors),
+        "children": _items(request, chain.children),
+        "branch": [version.pk for version in chain.branch],
+        "size": len(chain.members),
+    }
 
 
 @router.delete(

@@ -39,12 +39,12 @@ COMMON_FIELDS = (
 )
 TASK_FIELDS = {
     Generation.Task.TEXT: ("task", "prompt", "preset", "aspect", "width", "height"),
-    Generation.Task.EDIT: ("task", "source_image", "prompt"),
+    Generation.Task.EDIT: ("task", "source_image", "parent", "from_original", "prompt"),
     Generation.Task.TRY_ON: ("task", "source_image", "garment_image", "prompt"),
 }
 TASK_REQUIRED = {
     Generation.Task.TEXT: ["prompt"],
-    Generation.Task.EDIT: ["task", "source_image", "prompt"],
+    Generation.Task.EDIT: ["task", "prompt"],
     Generation.Task.TRY_ON: ["task", "source_image", "garment_image"],
 }
 TASK_SCHEMAS = {
@@ -54,7 +54,8 @@ TASK_SCHEMAS = {
 }
 TASK_TITLES = {
     Generation.Task.TEXT: "A picture from words (`task` text, or left out): `prompt` needed.",
-    Generation.Task.EDIT: "Your photo changed as the prompt says: `source_image` and `prompt`.",
+    Generation.Task.EDIT: "Your photo (`source_image`), or a finished picture of yours "
+    "(`parent`: edit again), changed as the prompt says; one of the two, and `prompt`.",
     Generation.Task.TRY_ON: "The person in `source_image` wearing `garment_image`; the prompt, "
     "optional, describes the garment.",
 }
@@ -114,6 +115,8 @@ def create_body(flat, tasks):
             "required": TASK_REQUIRED[task],
             "additionalProperties": False,
         }
+        if task == Generation.Task.EDIT:  # the photo, or a picture of yours to edit again
+            components[name]["oneOf"] = [{"required": ["source_image"]}, {"required": ["parent"]}]
         reference = f"#/components/schemas/{name}"
         branches.append({"$ref": reference})
         mapping[task] = reference
@@ -242,6 +245,10 @@ CREATE_EXAMPLES = {
             "prompt": "me on a beach in Jeju at sunset",
         },
     },
+    "edit_again": {
+        "summary": "Edit one of your pictures again",
+        "value": {"task": "edit", "parent": EXAMPLE_ID, "prompt": "make the jacket red"},
+    },
     "try_on": {
         "summary": "Try an outfit on",
         "value": {
@@ -270,6 +277,9 @@ def generation_example(status="succeeded"):
         "task": "text",
         "source_image": None,
         "garment_image": None,
+        "parent": None,
+        "chain_root": None,
+        "from_original": False,
         "status": status,
         "tier": "standard",
         "units": 1,
@@ -394,6 +404,21 @@ FIXED_ANSWER_EXAMPLES = {
 }
 
 
+def _chain_example(first):
+    """A chain: the example's picture, edited once (the version asked for), then twice."""
+    version, later = "2b1f6c3e-8d4a-4e7b-9c1d-3f5a6b7c8d9e", "8e7d6c5b-4a39-4281-a0b1-c2d3e4f5a6b7"
+    asked = {**first, "id": version, "task": "edit", "prompt": "remove the tourists"}
+    asked.update(parent=first["id"], chain_root=first["id"])
+    child = {**asked, "id": later, "prompt": "make the jacket red", "parent": version}
+    return {
+        "root": first["id"],
+        "ancestors": [first],
+        "children": [child],
+        "branch": [first["id"], version, later],
+        "size": 3,
+    }
+
+
 def _answer_examples():
     """An example of each JSON answer, by the component its schema names."""
     generation = generation_example()
@@ -404,6 +429,7 @@ def _answer_examples():
             "results": [generation],
             "next": f"{listing}?limit=1&cursor=WyIyMDI2LTA1LTAxVDA5OjMwOjAwKzAwOjAwIiwgIjZmIl0",
         },
+        "ChainOut": _chain_example(generation),
         "ShareOut": {"share_url": EXAMPLE_ORIGIN + "/s/Xq3vN9bK2mTz7Lp0sW4yHc/"},
         **copy.deepcopy(FIXED_ANSWER_EXAMPLES),
     }

@@ -55,6 +55,17 @@ class GenerationCreate(BaseModel):
     garment_image: str | None = Field(
         None, pattern=UUID_PATTERN, description="An upload's id: the garment (try_on only)."
     )
+    parent: str | None = Field(
+        None,
+        pattern=UUID_PATTERN,
+        description="Edit again (edit only, in place of `source_image`): the id of a finished "
+        "picture of yours to change as the prompt says; it joins that picture's chain.",
+    )
+    from_original: bool | None = Field(
+        None,
+        description="With `parent`: true edits the chain's first photo with all the chain's "
+        "instructions and this one (when repeated edits drift); default false, the parent.",
+    )
     prompt: str | None = Field(
         None,
         description="What to draw (Korean is translated when the site does); for edit, how to "
@@ -123,6 +134,8 @@ CREATE_FIELDS = (
     "task",
     "source_image",
     "garment_image",
+    "parent",
+    "from_original",
     "prompt",
     "negative_prompt",
     "preset",
@@ -143,6 +156,16 @@ class GenerationOut(Schema):
         description="The upload edited or dressed; null for text, or once the photo was deleted."
     )
     garment_image: uuid.UUID | None = Field(description="The garment's upload (try_on).")
+    parent: uuid.UUID | None = Field(
+        description="The picture this edit was made from (edit again); null for none, or once "
+        "that picture was deleted (its parent then takes its place)."
+    )
+    chain_root: uuid.UUID | None = Field(
+        description="The first picture of the chain of edits it continues; null for a first."
+    )
+    from_original: bool = Field(
+        description="Made from the chain's first photo with all its instructions."
+    )
     status: STATUSES
     tier: str = Field(description="The quality tier it was made in (GET /tiers).")
     units: int = Field(description="Quota units it reserved: its tier's price.")
@@ -182,6 +205,21 @@ class GenerationOut(Schema):
     created_at: datetime.datetime
     finished_at: datetime.datetime | None
     favourite: bool
+
+
+class ChainOut(Schema):
+    """A picture's chain of edits: where it came from and what was made from it."""
+
+    root: uuid.UUID = Field(description="The chain's first picture.")
+    ancestors: list[GenerationOut] = Field(
+        description="From the first picture down to this one's parent."
+    )
+    children: list[GenerationOut] = Field(description="The versions made from this one.")
+    branch: list[uuid.UUID] = Field(
+        description="The versions this one is on, first to newest end (each time the newest "
+        "child): what the detail page's strip shows."
+    )
+    size: int = Field(description="How many pictures the whole chain has, every branch.")
 
 
 class GenerationList(Schema):

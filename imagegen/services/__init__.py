@@ -6,6 +6,7 @@
 - `worker`: `run_generation`, the background task's body: providers, retries, storing.
 - `policy`, `budget`: why a submission may be refused (with `errors.SubmissionRefused`).
 - `cooldowns`, `sharing`, `api_keys`, `maintenance` (recovery sweep, cleanup, deletions).
+- `chains`: edit again: where a new version of a result starts, and a deleted one's children.
 - `uploads`: photos for edit and try-on: storing the clean copy, the daily limit, retention.
 - `review`: held images and reported shares: a person's approve or reject, viewers' reports.
 
@@ -29,6 +30,7 @@ from .budget import (  # noqa: F401
     record_spending,
     spent_this_month,
 )
+from .chains import ChainStart, keep_children, start_from  # noqa: F401
 from .cooldowns import (  # noqa: F401
     active_cooldown,
     clear_cooldowns,
@@ -37,6 +39,7 @@ from .cooldowns import (  # noqa: F401
 from .errors import (  # noqa: F401
     BudgetExhausted,
     InvalidRequest,
+    ParentRefused,
     PromptBlocked,
     QuotaExceeded,
     SubmissionRefused,

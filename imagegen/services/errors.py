@@ -128,3 +128,14 @@ class InvalidRequest(SubmissionRefused):
     def __init__(self, field: str, message: str) -> None:
         self.field = field
         super().__init__(message)
+
+
+class ParentRefused(SubmissionRefused):
+    """An edit again (issue 32) whose `parent` cannot be edited: none of the user's (404),
+    not finished (409), held for review (409), or its chain at IMAGEGEN_CHAIN_MAX (400)."""
+
+    field = "parent"
+
+    def __init__(self, message: str, *, http_status: int, code: str) -> None:
+        self.http_status, self.code = http_status, code
+        super().__init__(message)

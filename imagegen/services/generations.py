@@ -34,6 +34,7 @@ from ..providers.base import (
 )
 from .availability import check_tier_can_serve
 from .budget import check_budget_allows_new_generations
+from .chains import keep_children, start_from
 from .errors import InvalidRequest
 from .policy import check_prompt
 from .quota import refund, reserve_quota
@@ -79,6 +80,8 @@ def submit_generations(
     garment_image: Upload | None = None,
     tier: str = "",
     language: str = "",
+    parent: Generation | str | None = None,
+    from_original: bool = False,
     **request,
 ) -> list[Generation]:
     """Reserve `count` units of quota, record `count` generations of the same request and
@@ -100,11 +103,10 @@ def submit_generations(
     `tier` names the quality tier (empty: the site's default): its providers serve the request
     and each generation reserves its price in units; TierUnavailable when the whole tier is
     paused, before anything is charged.
-    An edit or a try-on is recorded at the size its provider will make it of the photo, where
-    the provider says (the photo's own size where its service chooses): the queued page, the
-    result and the PNG's text then say one size. `width` and `height` count for text only.
-    `include_prompt` writes the prompt into the result's content credentials (the owner ticked
-    it; off by default).
+    An edit or a try-on is recorded at the size its provider makes it (_sources).
+    `parent` (an edit only): a finished result of the user's to edit instead of a photo, or
+    with `from_original` the chain's first picture with all its instructions (services/chains).
+    `include_prompt` writes the prompt into the result's content credentials (off by default).
     `language` is the language of the request (default: the active one); the generations'
     webhooks speak it. `request` holds the rest (REQUEST_FIELDS: negative_prompt, seed, steps,
     guidance, translate_prompt, include_prompt, callback_url, api_token, origin), stored as
@@ -116,27 +118,28 @@ def submit_generations(
     request = {**REQUEST_FIELDS, **request}
     chosen = tier_for_request(tier)
     language = language or translation.get_language() or settings.LANGUAGE_CODE
-    check_task(task, source_image=source_image, garment_image=garment_image, user=user)
-    check_tier_task(chosen, task)
-    if source_image is not None:
-        photo = (source_image.width, source_image.height)
-        width, height = (
-            tiers.photo_result_size(task, *photo, tier=chosen, only_provider=only_provider) or photo
-        )
+    sources = _sources(
+        user=user,
+        task=task,
+        tier=chosen,
+        only_provider=only_provider,
+        size=(width, height),
+        source_image=source_image,
+        garment_image=garment_image,
+        parent=parent,
+        from_original=from_original,
+    )
     periods = Periods.current()
     _check_may_serve(user=user, tier=chosen, task=task, prompt=prompt)
     fields = {
         **request,
+        **sources,
         "prompt": prompt,
-        "width": width,
-        "height": height,
         "preset": preset,
         "preset_input": preset_input if preset else "",
         "only_provider": only_provider,
         "language": language,
         "task": task,
-        "source_image": source_image,
-        "garment_image": garment_image,
     }
     generations = _record(user=user, count=count, tier=chosen, periods=periods, fields=fields)
     metrics.SUBMITTED.labels(task, chosen.name).inc(count)
@@ -144,6 +147,59 @@ def submit_generations(
         "generations %s queued for user %s", ", ".join(str(g.pk) for g in generations), user.pk
     )
     return generations
+
+
+def _sources(*, user, task, tier, only_provider, size, parent, from_original, **photos):
+    """The request's checked photos, chain links and size, as the generation's fields.
+
+    An edit or a try-on is recorded at the size its provider will make it of the photo (or of
+    the result an edit again starts from), where the provider says (the photo's own size where
+    its service chooses): the queued page, the result and the PNG's text then say one size.
+    `size` counts for text only."""
+    start = _chain_start(
+        user=user,
+        parent=parent,
+        task=task,
+        source_image=photos["source_image"],
+        from_original=from_original,
+    )
+    if start is not None:
+        photos["source_image"] = start.source_image
+    source_image = photos["source_image"]
+    check_task(task, **photos, user=user, from_result=start is not None and source_image is None)
+    check_tier_task(tier, task)
+    photo = start.size if start else None
+    if source_image is not None:
+        photo = (source_image.width, source_image.height)
+    if photo is not None:
+        size = (
+            tiers.photo_result_size(task, *photo, tier=tier, only_provider=only_provider) or photo
+        )
+    return {
+        **photos,
+        "width": size[0],
+        "height": size[1],
+        "parent": start.parent if start else None,
+        "chain_root": start.chain_root if start else None,
+        "from_original": bool(start and from_original),
+    }
+
+
+def _chain_start(*, user, parent, task, source_image, from_original):
+    """Where an edit again starts (services/chains.py), None for any other request."""
+    if parent is not None:
+        return start_from(
+            user=user,
+            parent=parent,
+            task=task,
+            source_image=source_image,
+            from_original=from_original,
+        )
+    if from_original:
+        raise InvalidRequest(
+            "from_original", gettext("Only an edit of one of your pictures has an original.")
+        )
+    return None
 
 
 def _record(*, user, count, tier, periods, fields):
@@ -186,13 +242,15 @@ def check_task(
     source_image: Upload | None,
     garment_image: Upload | None,
     user: AbstractBaseUser,
+    from_result: bool = False,
 ) -> None:
     """InvalidRequest, naming the field, unless the task and its photos go together, the
-    photos are the user's, and a configured provider can do the task."""
+    photos are the user's, and a configured provider can do the task. `from_result`: an edit
+    again, whose source is a result of the user's rather than a photo."""
     if task not in Generation.Task.values:
         raise InvalidRequest("task", gettext("Choose text, edit or try_on."))
     for field, photo in (("source_image", source_image), ("garment_image", garment_image)):
-        needed = field in PHOTOS_OF_TASK[task]
+        needed = field in PHOTOS_OF_TASK[task] and not (from_result and field == "source_image")
         if needed and photo is None:
             raise InvalidRequest(field, PHOTO_NEEDED[field])
         if not needed and photo is not None:
@@ -265,11 +323,18 @@ def retry_generation(
         origin=origin or source.origin,
         language=language,
         task=source.task,
-        source_image=_still_there(source, "source_image"),
+        **_source_of(source),
         garment_image=_still_there(source, "garment_image"),
         # The same tier if the site still has it, else the site's default.
         tier=source.tier if tiers.tier_named(source.tier) else "",
     )
+
+
+def _source_of(generation):
+    """What a retry starts from: the same parent (an edit again) or the same photo."""
+    if generation.parent_id is not None:
+        return {"parent": generation.parent_id, "from_original": generation.from_original}
+    return {"source_image": _still_there(generation, "source_image")}
 
 
 def _still_there(generation, field):
@@ -432,6 +497,8 @@ def delete_generation_with_files(*, generation_id: uuid.UUID | str) -> bool:
         if generation is None:
             return False
         cancel_generation(generation_id=generation_id, user=generation.owner)
+        if generation.status != Generation.Status.RUNNING:
+            keep_children(generation)
         deleted, _ = (
             Generation.objects.filter(pk=generation_id)
             .exclude(status=Generation.Status.RUNNING)

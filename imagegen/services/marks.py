@@ -50,10 +50,18 @@ def reserve_mark_id(generation_id) -> int:
 
 
 def provenance_for(
-    generation: Generation, *, provider: str, model: str, photos: dict[str, bytes], when
+    generation: Generation,
+    *,
+    provider: str,
+    model: str,
+    photos: dict[str, bytes],
+    when,
+    edited: Generation | None = None,
 ) -> Provenance:
     """What the result's manifest says: provider, model and its licence, the time; the photos
-    that went in by hash only; the prompt only when the owner asked for it. Never the owner."""
+    that went in by hash only; the prompt only when the owner asked for it. Never the owner.
+    `edited` is the site's result an edit again was made from: its image (with its own
+    credentials) is the parent ingredient, and `photos["source_image"]` holds its bytes."""
     ingredients = tuple(
         Ingredient.photo(
             data,
@@ -63,6 +71,13 @@ def provenance_for(
         for field, data in photos.items()
         if data is not None and getattr(generation, field, None) is not None
     )
+    parent = None
+    if edited is not None and photos.get("source_image") is not None:
+        parent = Ingredient.parent(
+            photos["source_image"],
+            title="the TravelFit image it was edited from",
+            content_type=edited.image_content_type,
+        )
     prompt = ""
     if generation.include_prompt:
         prompt = generation.preset_input or generation.prompt
@@ -71,6 +86,7 @@ def provenance_for(
         model=model,
         when=when,
         photos=ingredients,
+        parent=parent,
         model_licence=licences.licence_of(model),
         prompt=prompt,
         title=f"TravelFit image.{generation.image_extension}",

@@ -22,7 +22,7 @@ from django_q.exceptions import TimeoutException
 
 from lib import request_id
 
-from .. import metrics, safety, translation, webhooks
+from .. import chains, metrics, safety, translation, webhooks
 from ..images import ImageRejected, check_image, stored_bytes
 from ..marks import marking
 from ..marks.credentials import SigningError
@@ -169,6 +169,7 @@ def _marked(generation, *, provider, request, result, image):
         provider=provider.name,
         model=result.model,
         photos={"source_image": request.source, "garment_image": request.garment},
+        edited=chains.source_result(generation) if chains.edits_a_result(generation) else None,
         when=timezone.now(),
     )
     content_type = f"image/{'jpeg' if image.format == 'JPEG' else image.format.lower()}"
@@ -372,9 +373,9 @@ def _make(generation_id, claim):
     """Ask the providers in turn for a claimed generation, and record what came of it."""
     # Stop early enough to record the outcome before django-q2's own limit kills the task.
     deadline = time.monotonic() + settings.IMAGEGEN_TASK_TIMEOUT * 0.9
-    generation = Generation.objects.select_related("source_image", "garment_image").get(
-        pk=generation_id
-    )
+    generation = Generation.objects.select_related(
+        "source_image", "garment_image", "parent", "chain_root"
+    ).get(pk=generation_id)
     try:
         asked, translation_detail = _request_for(generation, claim)
     except PhotoGone as exc:
@@ -468,13 +469,30 @@ def _photo_bytes(generation, field):
         raise PhotoGone(f"The {field} file {upload.image.name} is missing.") from exc
 
 
+def _result_bytes(result):
+    """The stored bytes of the result an edit again starts from (as stored: already clean and
+    checked, with its marks), or PhotoGone when it was deleted since."""
+    if result is None or not result.image:
+        raise PhotoGone("The picture this edit starts from was deleted.")
+    try:
+        with result.image.open("rb") as handle:
+            return handle.read()
+    except FileNotFoundError as exc:
+        raise PhotoGone(f"The image file {result.image.name} is missing.") from exc
+
+
 def _request_for(generation: Generation, claim) -> tuple[GenerationRequest, str]:
     """What the providers are asked (the prompt translated when it should be, a random seed
     when none was given, the photos for an edit or a try-on), and the translation's admin
     detail ("" when nothing went wrong). Raises PhotoGone when a photo it needs is gone."""
-    source = _photo_bytes(generation, "source_image")
+    if chains.edits_a_result(generation):
+        source = _result_bytes(chains.source_result(generation))
+    else:
+        source = _photo_bytes(generation, "source_image")
     garment = _photo_bytes(generation, "garment_image")
     prompt, negative_prompt, translation_detail = _translate(generation, claim)
+    if generation.from_original:
+        prompt = chains.joined_instructions(generation, prompt)
     request = GenerationRequest(
         prompt=prompt,
         negative_prompt=negative_prompt,
