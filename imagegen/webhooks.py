@@ -444,16 +444,22 @@ def _failed(delivery, generation, *, error, retry_after):
             next_at = candidate
     if next_at is None:
         return finish_delivery(delivery, outcome=WebhookDelivery.Outcome.GAVE_UP)
+    return schedule_next_attempt(delivery, func=DELIVER, subject_id=generation.pk, at=next_at)
+
+
+def schedule_next_attempt(delivery, *, func, subject_id, at):
+    """Queue the delivery's next attempt as a one-off django-q2 schedule of `func(subject_id,
+    attempt + 1)` at `at`, and record this one as retrying (one transaction)."""
     with transaction.atomic():
         Schedule.objects.create(
-            name=f"webhook {delivery.event_id} #{attempt + 1}"[:100],
-            func=DELIVER,
-            args=repr((str(generation.pk), attempt + 1)),
+            name=f"webhook {delivery.event_id} #{delivery.attempt + 1}"[:100],
+            func=func,
+            args=repr((str(subject_id), delivery.attempt + 1)),
             schedule_type=Schedule.ONCE,
             repeats=-1,
-            next_run=next_at,
+            next_run=at,
         )
-        delivery.next_attempt_at = next_at
+        delivery.next_attempt_at = at
         return finish_delivery(delivery, outcome=WebhookDelivery.Outcome.RETRYING)
 
 

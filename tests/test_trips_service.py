@@ -194,6 +194,36 @@ def test_the_open_meteo_key_is_redacted(settings):
     assert "om-commercial-key-123456" not in redact("apikey=om-commercial-key-123456")
 
 
+def test_a_trip_webhook_answered_500_is_scheduled_again_with_the_next_attempt(
+    settings, user, django_capture_on_commit_callbacks
+):
+    from django_q.models import Schedule
+
+    from imagegen.models import WebhookDelivery
+    from tests.conftest import run_queued_tasks
+    from tests.fakes.webhook_receiver import start_receiver
+
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    receiver = start_receiver()
+    receiver.answers = [(500, b"down", {})]
+    try:
+        token = services.create_api_token(user=user, name="trips")[0]
+        trip = trips.create_trip(
+            user=user, draft=manual_draft(settings, 1), callback_url=receiver.url(), api_token=token
+        )
+        with django_capture_on_commit_callbacks(execute=True):
+            run_queued_generations()
+        run_queued_tasks()
+        first = WebhookDelivery.objects.get(event_type="trip.completed")
+        assert (first.outcome, first.status_code, first.error) == ("retrying", 500, "HTTP 500")
+        assert first.next_attempt_at is not None
+        again = Schedule.objects.get(func=trips.DELIVER_TRIP)
+        assert (again.schedule_type, again.next_run) == (Schedule.ONCE, first.next_attempt_at)
+        assert again.args == repr((str(trip.pk), 2))
+    finally:
+        receiver.stop()
+
+
 def test_a_completed_trip_calls_its_callback_once_with_the_trip_signed(
     settings, user, django_capture_on_commit_callbacks
 ):

@@ -478,8 +478,6 @@ def deliver_trip(trip_id, attempt=1):
     """One attempt at a trip's `trip.completed` webhook, signed and sent as a generation's
     (imagegen.webhooks: the same URL policy, headers and backoff); recorded as a
     WebhookDelivery of its last day's picture, with the event type trip.completed."""
-    from django_q.models import Schedule
-
     from .. import webhooks
 
     trip = Trip.objects.select_related("api_token").filter(pk=trip_id).first()
@@ -532,15 +530,7 @@ def deliver_trip(trip_id, attempt=1):
         return webhooks.finish_delivery(delivery, outcome=WebhookDelivery.Outcome.GAVE_UP)
     wait = max(webhooks.BACKOFF[attempt - 1], retry_after or 0)
     next_at = timezone.now() + datetime.timedelta(seconds=wait)
-    with transaction.atomic():
-        Schedule.objects.create(
-            name=f"webhook {event_id} #{attempt + 1}"[:100],
-            func=DELIVER_TRIP,
-            args=repr((str(trip.pk), attempt + 1)),
-            schedule_type=Schedule.ONCE,
-            repeats=-1,
-            next_run=next_at,
-        )
-        delivery.next_attempt_at = next_at
-        delivery.error = delivery.error or f"HTTP {status}"
-        return webhooks.finish_delivery(delivery, outcome=WebhookDelivery.Outcome.RETRYING)
+    delivery.error = delivery.error or f"HTTP {status}"
+    return webhooks.schedule_next_attempt(
+        delivery, func=DELIVER_TRIP, subject_id=trip.pk, at=next_at
+    )
