@@ -146,6 +146,32 @@ def definition_block_positions(image):
     return np.array(positions)
 
 
+def test_the_approximation_band_is_pywavelets_haar_of_u():
+    rgb = np.random.default_rng(5).integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    as_float = rgb.astype(np.float64)
+    luma = as_float @ [0.299, 0.587, 0.114]
+    chroma_u = 0.492 * (as_float[..., 2] - luma) + 128
+    expected, _ = pywt.dwt2(chroma_u, "haar")
+    assert np.allclose(watermark.chroma_approximation(rgb), expected, atol=1e-3)
+
+
+def test_a_marked_pixel_moves_by_half_the_bands_change_as_pywavelets_inverts_it():
+    picture = varied(4, 256)
+    marked = np.asarray(watermark.embed(picture, MARK_ID), np.float64)
+    before = np.asarray(picture, np.float64)
+    # Only blue and green move, red never; and the moves within a 2×2 cell are equal (one
+    # Haar level inverted from its approximation band alone), up to rounding and clipping.
+    assert np.array_equal(marked[..., 0], before[..., 0])
+    blue = (marked - before)[..., 2]
+    assert np.abs(blue).max() > 0
+    cells = blue.reshape(128, 2, 128, 2)
+    unclipped = (before[..., 2].reshape(128, 2, 128, 2).min(axis=(1, 3)) > 20) & (
+        before[..., 2].reshape(128, 2, 128, 2).max(axis=(1, 3)) < 235
+    )
+    spread = cells.max(axis=(1, 3)) - cells.min(axis=(1, 3))
+    assert spread[unclipped].max() == 0
+
+
 def test_the_algorithms_definition_reads_our_mark_with_its_own_votes():
     marked = watermark.embed(varied(2, 256), MARK_ID)
     positions = definition_block_positions(marked)
