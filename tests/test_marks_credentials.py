@@ -210,3 +210,27 @@ def test_the_manifest_thumbnail_follows_the_setting(settings):
         thumbnail = io.BytesIO()
         reader.resource_to_stream(manifest["thumbnail"]["identifier"], thumbnail)
     assert max(Image.open(io.BytesIO(thumbnail.getvalue())).size) == 128
+
+
+def test_a_thumbnail_made_from_the_pixels_is_the_one_in_the_manifest(settings):
+    settings.C2PA_THUMBNAIL_SIZE = 200
+    picture = photo_like(5, 640, 480)
+    thumbnail = credentials.thumbnail_of(picture)
+    assert Image.open(io.BytesIO(thumbnail)).size == (200, 150)
+    signed = credentials.sign(
+        encoded(picture, "PNG"), "image/png", text_provenance(), thumbnail=thumbnail
+    )
+    manifest, _ = active_manifest(signed, "image/png")
+    with c2pa.Reader("image/png", io.BytesIO(signed)) as reader:
+        embedded = io.BytesIO()
+        reader.resource_to_stream(manifest["thumbnail"]["identifier"], embedded)
+    assert embedded.getvalue() == thumbnail
+    assert credentials.read(signed, "image/png").valid
+
+
+def test_the_pixels_thumbnail_follows_the_setting_and_never_enlarges(settings):
+    settings.C2PA_THUMBNAIL_SIZE = 0
+    assert credentials.thumbnail_of(photo_like(5, 64, 64)) is None
+    settings.C2PA_THUMBNAIL_SIZE = 256
+    small = Image.open(io.BytesIO(credentials.thumbnail_of(photo_like(5, 100, 40).convert("RGBA"))))
+    assert small.size == (100, 40) and small.mode == "RGB"
