@@ -126,3 +126,44 @@ def test_an_image_too_small_for_a_watermark_is_still_signed():
 def test_other_formats_are_refused():
     with pytest.raises(ValueError):
         marking.mark_result(b"GIF89a", "image/gif", mark_id=MARK_ID, provenance=PROVENANCE)
+
+
+def test_marking_pixels_already_decoded_writes_the_parameters_first_and_keeps_the_others():
+    data = with_png_text(encoded(photo_like(3, 300, 300), "PNG"), "Software", "a provider")
+    data = with_png_text(data, "parameters", "the provider's own")
+    source = marking.open_image(data, "image/png")
+    marked = marking.mark_decoded(
+        source,
+        "image/png",
+        mark_id=MARK_ID,
+        provenance=PROVENANCE,
+        text={"parameters": "Jeju at sunrise\nSeed: 7"},
+    )
+    image = Image.open(io.BytesIO(marked.data))
+    assert list(image.text.items())[:2] == [
+        ("parameters", "Jeju at sunrise\nSeed: 7"),
+        ("Software", "a provider"),
+    ]
+    assert watermark.read(image) == MARK_ID and credentials.read(marked.data, "image/png").valid
+    assert marked.image.tobytes() == image.tobytes()  # the pixels kept are the file's
+
+
+@pytest.mark.parametrize("content_type", ["image/png", "image/webp"])
+def test_a_labelled_copy_from_the_pixels_in_memory_is_the_one_from_the_stored_file(content_type):
+    marked = marking.mark_result(
+        provider_image(content_type), content_type, mark_id=MARK_ID, provenance=PROVENANCE
+    )
+    options = dict(language="ko", provenance=PROVENANCE, title="image")
+    from_file = marking.labelled_copy(marked.data, content_type, **options)
+    from_memory = marking.labelled_copy(marked.data, content_type, marked=marked, **options)
+    decoded = [Image.open(io.BytesIO(data)).convert("RGB") for data in (from_file, from_memory)]
+    difference = ImageChops.difference(*decoded).getbbox()
+    if content_type == "image/png":  # lossless: the very same pixels
+        assert difference is None
+    else:  # WebP at 90 from the same pixels, or from their WebP decode: nearly the same
+        assert max(high for _, high in ImageChops.difference(*decoded).getextrema()) < 40
+    report = credentials.read(from_memory, content_type)
+    (parent,) = report.ingredients
+    assert report.valid and parent["relationship"] == "parentOf"
+    assert parent["sha256"] == hashlib.sha256(marked.data).hexdigest()
+    assert watermark.read(Image.open(io.BytesIO(from_memory))) == MARK_ID

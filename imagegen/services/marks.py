@@ -116,15 +116,22 @@ def labels_files() -> bool:
     return settings.IMAGEGEN_VISIBLE_LABEL == "files"
 
 
-def make_labelled_copy(generation: Generation) -> bool:
+def make_labelled_copy(
+    generation: Generation, *, marked: marking.MarkedImage | None = None
+) -> bool:
     """Store the generation's labelled copy unless it has one; True when it has one after.
-    Two callers at once both make one; the first recorded stays, the other is deleted."""
+    `marked`: the worker's marked result, when it is the stored original (its bytes and pixels
+    are used instead of reading and decoding the file). Two callers at once both make one; the
+    first recorded stays, the other is deleted."""
     if generation.labelled_image:
         return True
     if not generation.image:
         return False
-    with generation.image.open("rb") as handle:
-        original = handle.read()
+    if marked is not None:
+        original = marked.data
+    else:
+        with generation.image.open("rb") as handle:
+            original = handle.read()
     content_type = generation.image_content_type
     data = marking.labelled_copy(
         original,
@@ -132,6 +139,7 @@ def make_labelled_copy(generation: Generation) -> bool:
         language=label_language(generation),
         provenance=provenance_of_stored(generation),
         title=generation.download_name,
+        marked=marked,
     )
     field = generation.labelled_image
     field.save(f"labelled.{generation.image_extension}", ContentFile(data), save=False)

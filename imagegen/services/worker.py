@@ -23,7 +23,7 @@ from django_q.exceptions import TimeoutException
 from lib import request_id
 
 from .. import chains, metrics, safety, translation, webhooks
-from ..images import ImageRejected, check_image, stored_bytes
+from ..images import ImageRejected, check_image
 from ..marks import marking
 from ..marks.credentials import SigningError
 from ..marks.signing_key import SigningKeyError
@@ -150,8 +150,9 @@ def _quoted(text):
 
 
 def _marked(generation, *, provider, request, result, image):
-    """The bytes to store: the provider's, with the PNG `parameters` chunk, then the invisible
-    watermark, then the signed content credentials (imagegen/marks/, in that order)."""
+    """The marked result to store: the provider's pixels (decoded once, by the image check) with
+    the PNG `parameters` chunk, then the invisible watermark, then the signed content
+    credentials (imagegen/marks/, in that order)."""
     # The user's own words too, where the model got a translation of them.
     originals = {
         "original_prompt": generation.prompt if generation.prompt_en else "",
@@ -173,14 +174,19 @@ def _marked(generation, *, provider, request, result, image):
         when=timezone.now(),
     )
     content_type = f"image/{'jpeg' if image.format == 'JPEG' else image.format.lower()}"
-    return marking.mark_result(
-        stored_bytes(image, text), content_type, mark_id=mark_id, provenance=provenance
-    ).data
+    return marking.mark_decoded(
+        image.decoded,
+        content_type,
+        mark_id=mark_id,
+        provenance=provenance,
+        text={"parameters": text} if text else None,
+    )
 
 
 def _check_and_mark(generation, *, provider, request, result, image):
-    """(safety verdict, marked bytes): the marks' CPU is spent while the safety check waits
-    for its remote classifier (a thread each; both release the GIL in their long parts)."""
+    """(safety verdict, marked image): the marks' CPU is spent while the thumbnail is made and
+    the safety check waits for its remote classifier (a thread each; both release the GIL in
+    their long parts)."""
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="safety") as pool:
         bound = request_id.current()
 
@@ -189,8 +195,8 @@ def _check_and_mark(generation, *, provider, request, result, image):
                 return safety.check(image.thumbnail, provider_flag=result.provider_flag)
 
         verdict = pool.submit(look)
-        data = _marked(generation, provider=provider, request=request, result=result, image=image)
-        return verdict.result(), data
+        marked = _marked(generation, provider=provider, request=request, result=result, image=image)
+        return verdict.result(), marked
 
 
 def _store(generation, *, claim, provider, request, result, image, data, notes, seconds, verdict):
@@ -231,12 +237,12 @@ def _store(generation, *, claim, provider, request, result, image, data, notes, 
     return bool(stored)
 
 
-def _label(generation):
+def _label(generation, marked):
     """Make the labelled copy downloads and shares serve, now that the result is recorded (a
-    download that comes first makes it itself)."""
+    download that comes first makes it itself), from the `marked` pixels still in memory."""
     try:
         generation.refresh_from_db()
-        make_labelled_copy(generation)
+        make_labelled_copy(generation, marked=marked)
     except (OSError, SigningError, SigningKeyError, ValueError) as exc:
         logger.warning("generation %s: labelled copy not made now: %s", generation.pk, exc)
 
@@ -418,7 +424,7 @@ def _make(generation_id, claim):
             # anyway, and a 1.5 MB upload per image would cost more than the look. Meanwhile
             # the result gets its marks; one that cannot be marked is not stored.
             try:
-                verdict, data = _check_and_mark(
+                verdict, marked = _check_and_mark(
                     generation, provider=provider, request=request, result=result, image=image
                 )
             except (SigningError, SigningKeyError, MarkIdsExhausted) as exc:
@@ -431,7 +437,7 @@ def _make(generation_id, claim):
                 request=request,
                 result=result,
                 image=image,
-                data=data,
+                data=marked.data,
                 # Providers passed over for the task, for admins (the generation's "Adjusted").
                 notes=[exc.detail for _name, exc in failures if isinstance(exc, TaskUnsupported)]
                 + notes,
@@ -440,7 +446,7 @@ def _make(generation_id, claim):
             )
             logger.info("generation %s done by %s", generation_id, provider.name)
             if stored and labels_files():
-                _label(generation)
+                _label(generation, marked)
             return
         failures.append((provider.name, outcome))
         if outcome.cooldown:
