@@ -17,13 +17,13 @@ borders.
 iTXt chunk per text (as Pillow's PngInfo.add_itxt does), the IDAT chunks and IEND.
 """
 
-import os
 import struct
-import threading
 import zlib
 
 import numpy as np
 from zlib_ng import zlib_ng
+
+from . import threads
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOUR_TYPES = {3: 2, 4: 6}  # channels → PNG colour type (truecolour, truecolour with alpha)
@@ -31,7 +31,6 @@ AVERAGE = 3
 IDAT_SIZE = 1 << 18
 # Below this many filtered bytes one thread compresses faster than several start.
 PARALLEL_FROM = 1 << 19
-MAX_PARTS = 4
 
 
 def encode(
@@ -80,34 +79,22 @@ def average_filtered(pixels: np.ndarray) -> bytes:
 def deflate(data: bytes, parts: int | None = None) -> bytes:
     """`data` as one zlib stream (level 1, run-length), compressed in `parts` on threads."""
     if parts is None:
-        parts = min(os.cpu_count() or 1, MAX_PARTS) if len(data) >= PARALLEL_FROM else 1
+        parts = threads.parallel_parts(len(data), PARALLEL_FROM)
     parts = max(1, min(parts, len(data) or 1))
     size = -(-len(data) // parts)
     view = memoryview(data)
     pieces = [view[start : start + size] for start in range(0, len(data), size)] or [view]
-    results: list = [None] * len(pieces)
 
     def compress(number):
-        try:
-            compressor = zlib_ng.compressobj(1, zlib_ng.DEFLATED, -15, 9, zlib_ng.Z_RLE)
-            last = number == len(pieces) - 1
-            results[number] = compressor.compress(pieces[number]) + compressor.flush(
-                zlib_ng.Z_FINISH if last else zlib_ng.Z_SYNC_FLUSH
-            )
-        except Exception as exc:  # raised in the caller's thread, below
-            results[number] = exc
+        compressor = zlib_ng.compressobj(1, zlib_ng.DEFLATED, -15, 9, zlib_ng.Z_RLE)
+        last = number == len(pieces) - 1
+        return compressor.compress(pieces[number]) + compressor.flush(
+            zlib_ng.Z_FINISH if last else zlib_ng.Z_SYNC_FLUSH
+        )
 
-    helpers = [threading.Thread(target=compress, args=(n,)) for n in range(1, len(pieces))]
-    for helper in helpers:
-        helper.start()
-    compress(0)
-    for helper in helpers:
-        helper.join()
-    for result in results:
-        if isinstance(result, Exception):
-            raise result
+    compressed = threads.in_parallel(compress, range(len(pieces)))
     # CMF 0x78 (deflate, 32 KiB window), FLG 0x01 (fastest; CMF·256 + FLG divisible by 31).
-    return b"\x78\x01" + b"".join(results) + struct.pack(">I", zlib_ng.adler32(data))
+    return b"\x78\x01" + b"".join(compressed) + struct.pack(">I", zlib_ng.adler32(data))
 
 
 def chunk(kind: bytes, body: bytes) -> bytes:

@@ -33,6 +33,8 @@ picture passes by chance once in 32,768 reads; a flat one (every bit alike) neve
 import numpy as np
 from PIL import Image
 
+from lib import threads
+
 SITE_TAG = 0x54
 MARK_ID_BITS = 24
 MAX_MARK_ID = (1 << MARK_ID_BITS) - 1
@@ -45,6 +47,8 @@ MIN_PIXELS = 256 * 256
 POWER_STEPS = 24
 # A bit whose score is this close to ½ may be read the other way (see mark_id_from_scores).
 UNSURE = 0.15
+# Pictures of fewer pixels are marked in one stripe: threads would cost more than they save.
+PARALLEL_FROM = 512 * 512
 
 # OpenCV's BGR2YUV / YUV2BGR coefficients (BT.601, analogue U and V).
 # U = 0.492·(B − Y) + 128 with Y = 0.299·R + 0.587·G + 0.114·B.
@@ -80,17 +84,44 @@ def mark_id_of(bits) -> int | None:
     return int.from_bytes(data[1:4], "big")
 
 
-def embed(image: Image.Image, mark_id: int) -> Image.Image:
-    """`image` with `mark_id` written into it (RGB, or RGBA with its alpha kept)."""
+def embed(image: Image.Image, mark_id: int, *, parts: int | None = None) -> Image.Image:
+    """`image` with `mark_id` written into it (RGB, or RGBA with its alpha kept). The picture
+    is marked in `parts` horizontal stripes of whole block rows on threads of their own (by
+    default one per core for a picture worth it): every block is marked on its own, and a
+    stripe's first block keeps its number in the whole picture's order, so the stripes write
+    what the whole would."""
     if image.width * image.height < MIN_PIXELS:
         raise ValueError("too small to carry a watermark (under 256×256)")
     alpha = image.getchannel("A") if "A" in image.getbands() else None
     pixels = np.array(image.convert("RGB"))
     height, width = pixels.shape[0] // 4 * 4, pixels.shape[1] // 4 * 4
-    approximation = chroma_approximation(pixels[:height, :width])
+    # A block row is 4 rows of the half-size band: 8 rows of pixels.
+    block_rows, block_cols = height // 2 // BLOCK, width // 2 // BLOCK
+    if parts is None:
+        parts = threads.parallel_parts(height * width, PARALLEL_FROM)
+    bounds = np.linspace(0, block_rows, max(1, min(parts, block_rows)) + 1).astype(int)
+    bits = payload_bits(mark_id)
+
+    def mark(stripe):
+        first, last = stripe
+        # The rows below the last whole block row (up to 4) carry no block: left as they are.
+        bottom = height if last == block_rows else last * 2 * BLOCK
+        _embed_region(pixels[first * 2 * BLOCK : bottom, :width], bits, first * block_cols)
+
+    threads.in_parallel(mark, zip(bounds[:-1], bounds[1:], strict=True))
+    marked = Image.fromarray(pixels, "RGB")
+    if alpha is not None:
+        marked.putalpha(alpha)
+    return marked
+
+
+def _embed_region(region, bits, first_block):
+    """Mark the blocks of `region` (8-bit RGB, changed in place), the first of them being
+    block number `first_block` of the whole picture."""
+    approximation = chroma_approximation(region)
     blocks = _blocks(approximation)
     left, strength, right = _top_singular(blocks)
-    wanted = payload_bits(mark_id)[np.arange(len(blocks)) % PAYLOAD_BITS]
+    wanted = bits[(first_block + np.arange(len(blocks))) % PAYLOAD_BITS]
     moved = (np.floor(strength / SCALE) + 0.25 + 0.5 * wanted) * SCALE
     change = (moved - strength)[:, None, None] * (left[:, :, None] * right[:, None, :])
     band_change = np.zeros(approximation.shape, np.float32)
@@ -98,15 +129,12 @@ def embed(image: Image.Image, mark_id: int) -> Image.Image:
     # The band's change alone, transformed back, moves each of a cell's 4 pixels by half of
     # it; U's change moves B and G by their YUV2BGR weights. Each plane is an integer, so
     # rounding the change alone is rounding the sum.
+    rows, cols = region.shape[0] // 2, region.shape[1] // 2
     for channel, weight in ((2, _B_FROM_U), (1, _G_FROM_U)):
         step = np.rint(band_change * np.float32(weight / 2)).astype(np.int16)
-        plane = pixels[:height, :width, channel].reshape(height // 2, 2, width // 2, 2)
+        plane = region[:, :, channel].reshape(rows, 2, cols, 2)
         moved_plane = plane + step[:, None, :, None]
         plane[...] = np.clip(moved_plane, 0, 255, out=moved_plane)
-    marked = Image.fromarray(pixels, "RGB")
-    if alpha is not None:
-        marked.putalpha(alpha)
-    return marked
 
 
 def bit_scores(image: Image.Image, bits: int = PAYLOAD_BITS) -> np.ndarray:
