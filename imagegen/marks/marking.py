@@ -80,13 +80,16 @@ def mark_decoded(
     """`mark_result` of a result already decoded (`source`, as Pillow opened it: its text
     chunks, profile and JPEG tables are kept); `text` are PNG text chunks written before the
     source's own, replacing any of the same keyword (the `parameters` chunk)."""
-    image = source
+    image, pixels = source, None
     watermarked = image.width * image.height >= watermark.MIN_PIXELS
     if watermarked:
-        image = watermark.embed(image, mark_id)
+        mode = "RGBA" if "A" in source.getbands() else "RGB"
+        pixels = np.array(source if source.mode == mode else source.convert(mode))
+        watermark.embed_pixels(pixels, mark_id)
+        image = Image.fromarray(pixels, mode)
     if label_language:
-        image = label.burn_label(image, label_language)
-    encoded = encode_like(image, source, content_type, text=text)
+        image, pixels = label.burn_label(image, label_language), None
+    encoded = encode_like(image, source, content_type, text=text, pixels=pixels)
     signed = credentials.sign(
         encoded, content_type, provenance, thumbnail=credentials.thumbnail_of(image)
     )
@@ -127,9 +130,10 @@ def encode_like(
     content_type: str,
     *,
     text: dict[str, str] | None = None,
+    pixels: np.ndarray | None = None,
 ) -> bytes:
     """`image` encoded as `source` was: its format, text chunks (after `text`), profile and
-    JPEG tables."""
+    JPEG tables. `pixels`: `image`'s as an array, when the caller has them (spares a copy)."""
     kind = FORMATS[content_type]
     options = {}
     if source.info.get("icc_profile"):
@@ -140,7 +144,9 @@ def encode_like(
             chunks.setdefault(key, value)
         if image.mode in ("RGB", "RGBA"):
             return png.encode(
-                np.asarray(image), text=chunks, icc_profile=options.get("icc_profile")
+                np.asarray(image) if pixels is None else pixels,
+                text=chunks,
+                icc_profile=options.get("icc_profile"),
             )
         # Run-length zlib at level 1: as fast as plain level 1, a fifth smaller for photos.
         options.update(compress_level=1, compress_type=zlib.Z_RLE, pnginfo=_png_text(chunks))

@@ -85,15 +85,23 @@ def mark_id_of(bits) -> int | None:
 
 
 def embed(image: Image.Image, mark_id: int, *, parts: int | None = None) -> Image.Image:
-    """`image` with `mark_id` written into it (RGB, or RGBA with its alpha kept). The picture
-    is marked in `parts` horizontal stripes of whole block rows on threads of their own (by
-    default one per core for a picture worth it): every block is marked on its own, and a
-    stripe's first block keeps its number in the whole picture's order, so the stripes write
-    what the whole would."""
+    """`image` with `mark_id` written into it (RGB, or RGBA with its alpha kept)."""
     if image.width * image.height < MIN_PIXELS:
         raise ValueError("too small to carry a watermark (under 256×256)")
-    alpha = image.getchannel("A") if "A" in image.getbands() else None
-    pixels = np.array(image.convert("RGB"))
+    mode = "RGBA" if "A" in image.getbands() else "RGB"
+    pixels = np.array(image if image.mode == mode else image.convert(mode))
+    embed_pixels(pixels, mark_id, parts=parts)
+    return Image.fromarray(pixels, mode)
+
+
+def embed_pixels(pixels: np.ndarray, mark_id: int, *, parts: int | None = None) -> None:
+    """Write `mark_id` into 8-bit RGB or RGBA `pixels` (height × width × 3 or 4), in place;
+    an alpha channel is left as it is. The picture is marked in `parts` horizontal stripes of
+    whole block rows on threads of their own (by default one per core for a picture worth it):
+    every block is marked on its own, and a stripe's first block keeps its number in the whole
+    picture's order, so the stripes write what the whole would."""
+    if pixels.shape[0] * pixels.shape[1] < MIN_PIXELS:
+        raise ValueError("too small to carry a watermark (under 256×256)")
     height, width = pixels.shape[0] // 4 * 4, pixels.shape[1] // 4 * 4
     # A block row is 4 rows of the half-size band: 8 rows of pixels.
     block_rows, block_cols = height // 2 // BLOCK, width // 2 // BLOCK
@@ -106,13 +114,9 @@ def embed(image: Image.Image, mark_id: int, *, parts: int | None = None) -> Imag
         first, last = stripe
         # The rows below the last whole block row (up to 4) carry no block: left as they are.
         bottom = height if last == block_rows else last * 2 * BLOCK
-        _embed_region(pixels[first * 2 * BLOCK : bottom, :width], bits, first * block_cols)
+        _embed_region(pixels[first * 2 * BLOCK : bottom, :width, :3], bits, first * block_cols)
 
     threads.in_parallel(mark, zip(bounds[:-1], bounds[1:], strict=True))
-    marked = Image.fromarray(pixels, "RGB")
-    if alpha is not None:
-        marked.putalpha(alpha)
-    return marked
 
 
 def _embed_region(region, bits, first_block):
