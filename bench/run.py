@@ -24,6 +24,9 @@ bench/README.md between the RESULTS markers. Run with `make bench`.
    through a stand-in fal queue and a try-on through a stand-in Gradio Space, end-to-end against
    the provider libraries called straight, and the worker CPU per image; written into its own
    section, `<!-- RESULTS photos sqlite -->` (or `postgresql`).
+8. Edit again (bench/chains.py, in a child process): an edit of a stored result against the
+   same edit of an uploaded photo, each end-to-end against a direct call with the same bytes;
+   written into `<!-- RESULTS chains sqlite -->` (or `postgresql`).
 
 Each database and broker configuration writes its own section of bench/README.md, between
 `<!-- RESULTS sqlite -->` (or `postgresql`) and `<!-- /RESULTS sqlite -->`. BENCH_QUICK=1 takes
@@ -503,6 +506,10 @@ def main():
 
     photo_figures = photos.run(quick=quick)
     photos.write(photo_figures["database"], photos.markdown(photo_figures))
+    import chains
+
+    chain_figures = chains.run(quick=quick)
+    chains.write(chain_figures["database"], chains.markdown(chain_figures))
 
 
 def write(r, pipeline_figures):

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext, gettext_noop
@@ -451,6 +452,11 @@ class Generation(models.Model):
             models.Index(fields=["finished_at", "estimated_cost"], name="generation_spending"),
             # The admin's list, newest first (with Django's tie-break on the key), at any size.
             models.Index(fields=["-created_at", "-id"], name="generation_recent"),
+            # A chain's versions by its first picture's id (its own for the first), by status
+            # and age: the gallery's one card per chain (selectors.gallery_cards).
+            models.Index(
+                Coalesce("chain_root", "id"), "status", "created_at", name="generation_chain"
+            ),
         ]
         constraints = [
             models.CheckConstraint(

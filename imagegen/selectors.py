@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Literal
 from django.conf import settings
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Subquery, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.status import Stat
@@ -182,18 +183,65 @@ GALLERY_FILTERS = {
 }
 
 
+def gallery_filter(*, show: str = "", favourites: bool = False, query: str = "") -> Q:
+    """What the gallery's filters keep: a status group, favourites, the words of a prompt."""
+    keep = Q()
+    if show in GALLERY_FILTERS:
+        keep &= Q(status__in=GALLERY_FILTERS[show])
+    if favourites:
+        keep &= Q(favourite=True)
+    for word in query.split()[:8]:
+        keep &= Q(prompt__icontains=word)
+    return keep
+
+
 def gallery_of(
     user: AbstractBaseUser, *, show: str = "", favourites: bool = False, query: str = ""
 ) -> QuerySet[Generation]:
     """The user's generations for the gallery: filtered by status group, favourites, words."""
-    generations = generations_of(user)
-    if show in GALLERY_FILTERS:
-        generations = generations.filter(status__in=GALLERY_FILTERS[show])
-    if favourites:
-        generations = generations.filter(favourite=True)
-    for word in query.split()[:8]:
-        generations = generations.filter(prompt__icontains=word)
-    return generations
+    return generations_of(user).filter(
+        gallery_filter(show=show, favourites=favourites, query=query)
+    )
+
+
+# Which chain a generation is in: its first picture's id (its own when it is the first or in
+# none), as the generation_chain index has it.
+CHAIN_KEY = Coalesce("chain_root", "id")
+# 1 for a finished generation, 0 for any other: the card prefers the finished.
+FINISHED = Case(When(status=Generation.Status.SUCCEEDED, then=1), default=0)
+
+
+def gallery_cards(
+    user: AbstractBaseUser, *, show: str = "", favourites: bool = False, query: str = ""
+) -> QuerySet[Generation]:
+    """The gallery's cards, newest first: one per generation in no chain, and one per chain
+    of edits (issue 32), its newest finished version among those the filters keep (else the
+    newest they keep), with `versions`, how many the chain has (1 for a picture in none).
+
+    A row per card, so a page counts cards, in the same two queries as before chains. Each
+    row is checked against its chain (a hash anti-join on PostgreSQL, the generation_chain
+    index on SQLite): a page costs time in proportion to the gallery, as its count did.
+    A deleted version's children stay in their chain (services.chains.keep_children), so
+    the card simply falls back to the newest version left."""
+    keep = gallery_filter(show=show, favourites=favourites, query=query)
+    # A version is better for the card than another when it is finished and the other is not,
+    # else when it was made later (the id breaks a tie). Written as one NOT EXISTS whose chain
+    # is an equality on the generation_chain index, so each database looks a chain up by it
+    # (PostgreSQL as an anti-join) rather than scanning every newer row.
+    newer = Q(created_at__gte=OuterRef("created_at")) & ~Q(
+        created_at=OuterRef("created_at"), pk__lte=OuterRef("pk")
+    )
+    better = Q(finished__gt=OuterRef("finished")) | (Q(finished=OuterRef("finished")) & newer)
+    # Every version of a chain is its owner's (a parent must be): a chain is found by its key.
+    chain = Generation.objects.annotate(chain_key=CHAIN_KEY).filter(chain_key=OuterRef("chain_key"))
+    versions = chain.order_by().values("chain_key").annotate(n=Count("pk")).values("n")
+    return (
+        Generation.objects.filter(owner=user)
+        .annotate(chain_key=CHAIN_KEY, finished=FINISHED, versions=Subquery(versions))
+        .filter(keep)
+        .exclude(Exists(chain.annotate(finished=FINISHED).filter(keep, better)))
+        .order_by("-created_at", "-id")
+    )
 
 
 def gallery_page(

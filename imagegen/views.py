@@ -366,7 +366,8 @@ def _queued_notice(request, generation, text):
 
 @login_required
 def gallery(request):
-    """The user's generations, newest first, paginated; filter by status, favourites, words."""
+    """The user's pictures, newest first, paginated; filter by status, favourites, words.
+    A chain of edits is one card (selectors.gallery_cards)."""
     show = request.GET.get("show", "")
     favourites = request.GET.get("favourites") == "1"
     query = request.GET.get("q", "").strip()[:200]
@@ -376,8 +377,8 @@ def gallery(request):
     except ValidationError as exc:
         # A NUL would reach the database (PostgreSQL refuses it); say so, search for nothing.
         query_error, query = exc.messages[0], ""
-    generations = selectors.gallery_of(request.user, show=show, favourites=favourites, query=query)
-    page = Paginator(generations, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    cards = selectors.gallery_cards(request.user, show=show, favourites=favourites, query=query)
+    page = Paginator(cards, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     keep = request.GET.copy()
     keep.pop("page", None)
     return render(

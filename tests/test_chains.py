@@ -281,3 +281,77 @@ def test_the_detail_page_edits_again_and_shows_the_strip_and_the_slider(user_cli
     assert "deleted 30 days" not in page  # its source is the picture, not a deleted photo
     refused = user_client.post(reverse("imagegen:edit_again", args=[first.pk]), {"prompt": ""})
     assert refused.status_code == 302 and Generation.objects.count() == 2
+
+
+# --- The gallery --------------------------------------------------------------------------------
+
+
+def cards_of(client, query=""):
+    """The gallery's cards as (id opened, versions shown or None), in the page's order."""
+    response = client.get(reverse("imagegen:gallery") + query, HTTP_ACCEPT_LANGUAGE="ko")
+    cards = []
+    for card in response.content.decode().split('<article class="card')[1:]:
+        card = card.split("</article>", 1)[0]
+        opened = card.split('href="/g/', 1)[1].split("/", 1)[0] if 'href="/g/' in card else None
+        versions = None
+        if 'data-role="versions"' in card:
+            badge = card.split('data-role="versions">', 1)[1].split("</span>", 1)[0]
+            versions = badge.rsplit("</svg>", 1)[1].strip()
+        cards.append((opened, versions))
+    return response, cards
+
+
+def test_the_gallery_shows_a_chain_as_one_card_opening_its_newest_version(
+    user_client, user, make_user
+):
+    alone = made(user, prompt="Busan harbour")
+    first = made(user, prompt="Jeju at sunrise")
+    second = edit_of(user, first, "at night")
+    third = edit_of(user, second, "with snow")
+    branch = edit_of(user, second, "in autumn")  # the newest: the card opens to it
+    later = made(user, prompt="Gyeongju temple")
+    theirs = made(make_user("bob"), prompt="Bob's trip")
+    edit_of(theirs.owner, theirs, "Bob's second")
+    response, cards = cards_of(user_client)
+    assert cards == [(str(later.pk), None), (str(branch.pk), "4개 버전"), (str(alone.pk), None)]
+    assert response.context["page"].paginator.count == 3  # cards, not rows
+    page = response.content.decode()
+    assert "Bob" not in page and str(third.pk) not in page
+    # A queued version is newer but not finished: the card stays on the newest finished one.
+    queued = services.submit_generation(
+        user=user, task="edit", prompt="in spring", width=320, height=240, parent=third
+    )
+    assert cards_of(user_client)[1][1] == (str(branch.pk), "5개 버전")
+    # In progress shows the queued one, as its own chain's card.
+    assert cards_of(user_client, "?show=active")[1] == [(str(queued.pk), "5개 버전")]
+    # A search finds the version with those words, and opens it.
+    assert cards_of(user_client, "?q=snow")[1] == [(str(third.pk), "5개 버전")]
+    # Deleting the newest finished version: its chain's card falls back to the next.
+    services.cancel_generation(generation_id=queued.pk, user=user)
+    assert services.delete_generation(generation_id=branch.pk, user=user)
+    assert cards_of(user_client)[1][1] == (str(third.pk), "4개 버전")
+    # Deleting the first picture splits nothing here: its one child takes its place.
+    assert services.delete_generation(generation_id=first.pk, user=user)
+    assert cards_of(user_client)[1][1] == (str(third.pk), "3개 버전")
+    english = user_client.get(reverse("imagegen:gallery")).content.decode()
+    assert "3 versions" in english and "Open the newest of its 3 versions:" in english
+
+
+def test_the_gallery_with_chains_asks_as_many_queries_as_without(
+    user_client, user, django_assert_max_num_queries
+):
+    quota = services.quota_for(user)
+    quota.daily_limit = 50
+    quota.save()
+    for i in range(3):
+        made(user, prompt=f"few {i}")
+    with django_assert_max_num_queries(6) as few:
+        user_client.get(reverse("imagegen:gallery"))
+    for i in range(4):
+        first = made(user, prompt=f"chain {i}")
+        edit_of(user, edit_of(user, first, "again"), "and again")
+    response = None
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = user_client.get(reverse("imagegen:gallery"))
+    assert response.context["page"].paginator.count == 7
+    assert [card.versions for card in response.context["page"].object_list].count(3) == 4

@@ -9,9 +9,11 @@
     function show() {
       var value = Number(range.value);
       after.style.clipPath = "inset(0 " + (100 - value) + "% 0 0)";
+      after.parentElement.style.setProperty("--split", value + "%");
+      // The percent sign goes in with the number: interpolate() knows no "%%".
       range.setAttribute(
         "aria-valuetext",
-        interpolate(gettext("%(after)s%% after"), { after: value }, true)
+        interpolate(gettext("%(percent)s after"), { percent: value + "%" }, true)
       );
     }
     range.addEventListener("input", show);
