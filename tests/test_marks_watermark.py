@@ -172,15 +172,6 @@ def test_a_marked_pixel_moves_by_half_the_bands_change_as_pywavelets_inverts_it(
     assert spread[unclipped].max() == 0
 
 
-@pytest.mark.parametrize("size", [(1024, 1024), (1000, 518), (262, 300)])
-def test_stripes_on_threads_write_what_the_whole_picture_would(size):
-    picture = photo_like(6, *size)
-    whole = watermark.embed(picture, MARK_ID, parts=1)
-    for parts in (2, 3, 7):
-        assert watermark.embed(picture, MARK_ID, parts=parts).tobytes() == whole.tobytes()
-    assert watermark.read(whole) == MARK_ID
-
-
 def test_the_algorithms_definition_reads_our_mark_with_its_own_votes():
     marked = watermark.embed(varied(2, 256), MARK_ID)
     positions = definition_block_positions(marked)
