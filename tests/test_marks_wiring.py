@@ -13,6 +13,7 @@ from PIL import Image
 from imagegen import services
 from imagegen.marks import watermark
 from imagegen.models import Generation
+from imagegen.services import marks as marks_service
 from imagegen.services.marks import reserve_mark_id
 from imagegen.tasks import run_generation
 from tests.photos import picture
@@ -263,3 +264,27 @@ def test_watermark_ids_are_unique_and_kept_on_a_retry(user):
     first, second = made(user, "text"), made(user, "text")
     assert first.mark_id and second.mark_id and first.mark_id != second.mark_id
     assert reserve_mark_id(first.pk) == first.mark_id
+
+
+def test_an_id_another_generation_holds_is_drawn_again(monkeypatch, user):
+    first = made(user, "text")
+    draws = iter([first.mark_id - 1, first.mark_id - 1, 4242 - 1])
+    real = marks_service.secrets.randbelow
+
+    def randbelow(bound):  # the watermark's draws only; seeds stay random
+        return next(draws) if bound == watermark.MAX_MARK_ID else real(bound)
+
+    monkeypatch.setattr(marks_service.secrets, "randbelow", randbelow)
+    second = made(user, "text")
+    assert second.mark_id == 4242
+    assert watermark.read(Image.open(io.BytesIO(stored(second.image)))) == 4242
+
+
+def test_the_claim_draws_the_id_before_the_provider_is_asked(settings, user):
+    # A provider that refuses: the generation fails, but its id was drawn when it was claimed.
+    settings.IMAGEGEN_PROVIDERS = ["tests.fakes.providers.RefusingProvider"]
+    generation = services.submit_generation(user=user, prompt="Jeju", width=512, height=512)
+    run_generation(str(generation.pk))
+    generation.refresh_from_db()
+    assert generation.status == Generation.Status.FAILED
+    assert generation.mark_id

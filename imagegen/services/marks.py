@@ -32,11 +32,17 @@ class MarkIdsExhausted(Exception):
     """No free watermark id was found (16.7 million are in use, or nearly)."""
 
 
+def draw_mark_id() -> int:
+    """A random watermark id (1 to 2²⁴ − 1); the unique column says whether it is free."""
+    return 1 + secrets.randbelow(watermark.MAX_MARK_ID)
+
+
 def reserve_mark_id(generation_id) -> int:
-    """The generation's watermark id: its own if it has one (a retried task), else a random
-    free one, claimed with a conditional UPDATE (unique: two workers never share one)."""
+    """The generation's watermark id: its own if it has one (drawn when a worker claimed it,
+    or a retried task's), else a random free one, claimed with a conditional UPDATE (unique:
+    two workers never share one)."""
     for _ in range(MARK_ID_TRIES):
-        candidate = 1 + secrets.randbelow(watermark.MAX_MARK_ID)
+        candidate = draw_mark_id()
         try:
             with transaction.atomic():
                 if Generation.objects.filter(pk=generation_id, mark_id__isnull=True).update(

@@ -14,8 +14,9 @@ import uuid
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import DatabaseError, connections, transaction
-from django.db.models import F
+from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db.models import F, PositiveIntegerField, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 from django_q.exceptions import TimeoutException
@@ -50,7 +51,9 @@ from .budget import over_budget, record_spending
 from .cooldowns import active_cooldown, start_cooldown
 from .generations import dispatch_waiting, fail_generation
 from .marks import (
+    MARK_ID_TRIES,
     MarkIdsExhausted,
+    draw_mark_id,
     labels_files,
     make_labelled_copy,
     provenance_for,
@@ -65,14 +68,25 @@ def _claim(generation_id):
     or it is over.
 
     The claim says whose work it is: once recover_stuck() has given a silent worker's
-    generation to another, the first worker's late result or failure is not recorded.
+    generation to another, the first worker's late result or failure is not recorded. The
+    same UPDATE draws the watermark's id (kept if it has one), so that no write waits for the
+    database between the provider's answer and the result's; an id another generation holds
+    is drawn again, and after MARK_ID_TRIES the claim goes without (reserve_mark_id says why).
     """
     claim = uuid.uuid4()
     now = timezone.now()
-    claimed = Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED).update(
-        status=Generation.Status.RUNNING, started_at=now, heartbeat_at=now, claim=claim
-    )
-    return claim if claimed else None
+    claimed = Generation.objects.filter(pk=generation_id, status=Generation.Status.QUEUED)
+    values = dict(status=Generation.Status.RUNNING, started_at=now, heartbeat_at=now, claim=claim)
+    for _ in range(MARK_ID_TRIES):
+        try:
+            with transaction.atomic():
+                mark_id = Coalesce(
+                    F("mark_id"), Value(draw_mark_id()), output_field=PositiveIntegerField()
+                )
+                return claim if claimed.update(**values, mark_id=mark_id) else None
+        except IntegrityError:
+            continue  # that id is another generation's
+    return claim if claimed.update(**values) else None
 
 
 @contextlib.contextmanager
@@ -163,7 +177,7 @@ def _marked(generation, *, provider, request, result, image):
     text = parameters_text(
         request, provider=provider.name, model=result.model, size=image.size, **originals
     )
-    mark_id = reserve_mark_id(generation.pk)
+    mark_id = generation.mark_id or reserve_mark_id(generation.pk)
     generation.mark_id = mark_id
     provenance = provenance_for(
         generation,
