@@ -150,13 +150,25 @@ def test_marking_pixels_already_decoded_writes_the_parameters_first_and_keeps_th
 
 @pytest.mark.parametrize("content_type", ["image/png", "image/webp"])
 def test_a_labelled_copy_from_the_pixels_in_memory_is_the_one_from_the_stored_file(content_type):
-    marked = marking.mark_result(
-        provider_image(content_type), content_type, mark_id=MARK_ID, provenance=PROVENANCE
+    # As the worker marks a result: its pixels decoded, the `parameters` chunk given apart.
+    marked = marking.mark_decoded(
+        marking.open_image(provider_image(content_type), content_type),
+        content_type,
+        mark_id=MARK_ID,
+        provenance=PROVENANCE,
+        text={"parameters": "Jeju at sunrise\nSeed: 7"},
     )
     options = dict(language="ko", provenance=PROVENANCE, title="image")
     from_file = marking.labelled_copy(marked.data, content_type, **options)
     from_memory = marking.labelled_copy(marked.data, content_type, marked=marked, **options)
-    decoded = [Image.open(io.BytesIO(data)).convert("RGB") for data in (from_file, from_memory)]
+    opened = [Image.open(io.BytesIO(data)) for data in (from_file, from_memory)]
+    if content_type == "image/png":  # the parameters come along both ways
+        assert (
+            opened[0].text["parameters"]
+            == opened[1].text["parameters"]
+            == ("Jeju at sunrise\nSeed: 7")
+        )
+    decoded = [image.convert("RGB") for image in opened]
     difference = ImageChops.difference(*decoded).getbbox()
     if content_type == "image/png":  # lossless: the very same pixels
         assert difference is None

@@ -47,6 +47,8 @@ class MarkedImage:
     watermarked: bool
     image: Image.Image | None = dataclasses.field(default=None, compare=False, repr=False)
     source: Image.Image | None = dataclasses.field(default=None, compare=False, repr=False)
+    # The PNG text chunks written before the source's own (the `parameters` chunk).
+    text: dict[str, str] | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 def mark_result(
@@ -93,7 +95,7 @@ def mark_decoded(
     signed = credentials.sign(
         encoded, content_type, provenance, thumbnail=credentials.thumbnail_of(image)
     )
-    return MarkedImage(signed, content_type, watermarked, image=image, source=source)
+    return MarkedImage(signed, content_type, watermarked, image=image, source=source, text=text)
 
 
 def labelled_copy(
@@ -110,11 +112,12 @@ def labelled_copy(
     original's manifest, not repeated. `marked`: what mark_decoded made `original` from, when
     the caller still has it (its pixels are used, not decoded again)."""
     if marked is not None and marked.image is not None and marked.source is not None:
-        pixels, source = marked.image, marked.source
+        pixels, source, text = marked.image, marked.source, marked.text
     else:
         pixels = source = open_image(original, content_type)
+        text = None  # the file's own chunks, `parameters` included, come with `source`
     labelled = label.burn_label(pixels, language)
-    encoded = encode_like(labelled, source, content_type)
+    encoded = encode_like(labelled, source, content_type, text=text)
     parent = Ingredient.parent(
         original, title=title or provenance.title or "original", content_type=content_type
     )
