@@ -309,19 +309,34 @@ def _fill(user, rows):
         return
     now = timezone.now()
     if connection.vendor == "postgresql" and missing > 50_000:
+        # One INSERT … SELECT: the columns that make each row, and every other column at its
+        # field's default (so a column added later needs no change here).
+        made = {
+            "id": "md5(random()::text || i::text)::uuid",
+            "owner_id": "%s",
+            "prompt": "'trip ' || i",
+            "width": "512",
+            "height": "512",
+            "status": "'succeeded'",
+            "provider": "'demo'",
+            "model_name": "'demo'",
+            "image": "'generations/x.png'",
+            "thumbnail": "'generations/x.webp'",
+            "created_at": "%s - i * interval '1 second'",
+            "started_at": "%s - i * interval '1 second'",
+            "finished_at": "%s - i * interval '1 second'",
+        }
+        columns, values, params = list(made), list(made.values()), [user.pk, now, now, now]
+        for field in Generation._meta.concrete_fields:
+            if field.column not in made:
+                columns.append(field.column)
+                values.append("%s")
+                params.append(field.get_db_prep_save(field.get_default(), connection))
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO imagegen_generation (id, owner_id, prompt, negative_prompt, "
-                "preset_input, width, height, status, provider, model_name, attempts, "
-                "recoveries, error_message, error_detail, failure_class, adaptations, image, "
-                "thumbnail, created_at, started_at, finished_at, favourite, charged, "
-                "charged_bonus, only_provider, estimated_cost) "
-                "SELECT md5(random()::text || i::text)::uuid, %s, 'trip ' || i, '', '', 512, "
-                "512, 'succeeded', 'demo', 'demo', 1, 0, '', '', '', '', 'generations/x.png', "
-                "'generations/x.webp', %s - i * interval '1 second', "
-                "%s - i * interval '1 second', %s - i * interval '1 second', false, false, "
-                "false, '', 0 FROM generate_series(1, %s) AS i",
-                [user.pk, now, now, now, missing],
+                f"INSERT INTO imagegen_generation ({', '.join(columns)}) "
+                f"SELECT {', '.join(values)} FROM generate_series(1, %s) AS i",
+                [*params, missing],
             )
             cursor.execute("ANALYZE imagegen_generation")
         return
