@@ -42,19 +42,14 @@ set up, as in bench/run.py); run alone, the script writes its table into bench/R
 writes the same section).
 """
 
-import argparse
 import contextlib
 import io
-import json
 import logging
 import math
 import os
 import random
-import re
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -447,36 +442,12 @@ def _run_here(quick):
     return results
 
 
-def _run_in_child(quick, timeout=1800):
-    """The same in a fresh interpreter: Django can be set up only once per process."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--json", "--no-write"]
-    if quick:
-        command.append("--quick")
-    child = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
-    )
-    try:
-        output, _ = child.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        child.send_signal(signal.SIGTERM)  # it stops its cluster and drops its database
-        try:
-            child.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(child.pid, signal.SIGKILL)
-            child.wait()
-        raise
-    for line in output.splitlines():
-        if line.startswith(JSON_MARK):
-            return json.loads(line[len(JSON_MARK) :])
-    raise RuntimeError(f"bench/photos.py exited with {child.returncode} and no figures")
-
-
 def run(quick=False):
     """Measure the figures and return them as a dict (see the module's docstring)."""
     from django.conf import settings
 
     if settings.configured:
-        return _run_in_child(quick)
+        return pipeline.run_in_child(__file__, JSON_MARK, quick, options=["--no-write"])
     return _run_here(quick)
 
 
@@ -523,38 +494,12 @@ def markdown(r):
 
 
 def write(database, table):
-    readme = ROOT / "bench" / "README.md"
-    text = readme.read_text()
-    start, end = f"<!-- RESULTS photos {database} -->\n", f"<!-- /RESULTS photos {database} -->"
-    if start not in text:
-        text += f"\n{start}{end}\n"
-    text = re.sub(
-        f"({re.escape(start)}).*?({re.escape(end)})",
-        lambda m: m.group(1) + table + m.group(2),
-        text,
-        flags=re.S,
-    )
-    readme.write_text(text)
+    """The table into bench/README.md, between this database's RESULTS photos markers."""
+    pipeline.write_results(f"photos {database}", table)
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer samples")
-    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
-    parser.add_argument("--no-write", action="store_true", help="leave bench/README.md alone")
-    args = parser.parse_args()
-
-    def stop(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, stop)
-    results = _run_here(args.quick or os.environ.get("BENCH_QUICK") == "1")
-    table = markdown(results)
-    if not args.no_write:
-        write(results["database"], table)
-    print(table)
-    if args.json:
-        print(JSON_MARK + json.dumps(results, default=str))
+    pipeline.main_of(_run_here, markdown, write, JSON_MARK)
 
 
 if __name__ == "__main__":

@@ -947,9 +947,12 @@ def _run_here(quick, latency_only=False):
     return results
 
 
-def _run_in_child(quick, timeout=1800):
-    """The same in a fresh interpreter: Django can be set up only once per process."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--json"]
+def run_in_child(script, mark, quick, *, timeout=1800, options=()):
+    """Run bench `script` (its __file__) with --json, --quick when `quick` and `options`, in a
+    fresh interpreter (Django can be set up only once per process), and return the figures it
+    printed after `mark`. Stopped with SIGTERM at `timeout` (it stops its clusters and drops
+    its database), killed a minute later if still there."""
+    command = [sys.executable, str(Path(script).resolve()), "--json", *options]
     if quick:
         command.append("--quick")
     child = subprocess.Popen(
@@ -958,7 +961,7 @@ def _run_in_child(quick, timeout=1800):
     try:
         output, _ = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        child.send_signal(signal.SIGTERM)  # it stops its clusters and drops its database
+        child.send_signal(signal.SIGTERM)
         try:
             child.wait(timeout=60)
         except subprocess.TimeoutExpired:
@@ -966,9 +969,44 @@ def _run_in_child(quick, timeout=1800):
             child.wait()
         raise
     for line in output.splitlines():
-        if line.startswith(JSON_MARK):
-            return json.loads(line[len(JSON_MARK) :])
-    raise RuntimeError(f"bench/pipeline.py exited with {child.returncode} and no figures")
+        if line.startswith(mark):
+            return json.loads(line[len(mark) :])
+    name = Path(script).name
+    raise RuntimeError(f"bench/{name} exited with {child.returncode} and no figures")
+
+
+def write_results(marker, table):
+    """`table` into bench/README.md between `<!-- RESULTS {marker} -->` and its end marker
+    (added at the end the first time)."""
+    readme = ROOT / "bench" / "README.md"
+    text = readme.read_text()
+    start, end = f"<!-- RESULTS {marker} -->\n", f"<!-- /RESULTS {marker} -->"
+    if start not in text:
+        text += f"\n{start}{end}\n"
+    before, rest = text.split(start, 1)
+    readme.write_text(before + start + table + end + rest.split(end, 1)[1])
+
+
+def main_of(run_here, markdown, write, mark):
+    """The command line of a bench that writes its own table (bench/photos.py, chains.py):
+    --quick (or BENCH_QUICK=1), --json (the figures after `mark`), --no-write."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer samples")
+    parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
+    parser.add_argument("--no-write", action="store_true", help="leave bench/README.md alone")
+    args = parser.parse_args()
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, stop)
+    results = run_here(args.quick or os.environ.get("BENCH_QUICK") == "1")
+    table = markdown(results)
+    if not args.no_write:
+        write(results["database"], table)
+    print(table)
+    if args.json:
+        print(mark + json.dumps(results, default=str))
 
 
 def run(quick=False):
@@ -980,7 +1018,7 @@ def run(quick=False):
     from django.conf import settings
 
     if settings.configured:
-        return _run_in_child(quick)
+        return run_in_child(__file__, JSON_MARK, quick)
     return _run_here(quick)
 
 
