@@ -374,3 +374,21 @@ def presets(db):
     from django.apps import apps
 
     importlib.import_module("imagegen.migrations.0004_ship_presets").ship(apps, None)
+
+
+@pytest.fixture
+def fal_edits(settings):
+    """Edits by FLUX.1 Kontext through hf_inference on fal-ai's queue, all answered by the
+    stand-in Hugging Face router (tests/fakes/hf_server.py); yields the server."""
+    from tests.fakes.hf_server import huggingface_hub_pointed_at, start_hf_server
+
+    with start_hf_server() as server:
+        server.polls_in_progress = 1
+        settings.HUGGINGFACE_API_TOKEN = "hf_EditsTokenAbcdefghijklmnop12345"
+        settings.HF_ROUTER_URL = server.url
+        settings.HF_TIMEOUT = 10.0
+        settings.HF_EDIT_MODEL = "black-forest-labs/FLUX.1-Kontext-dev"
+        settings.HF_EDIT_PROVIDER = "fal-ai"
+        settings.IMAGEGEN_PROVIDERS = ["hf_inference"]
+        with huggingface_hub_pointed_at(server.url):
+            yield server

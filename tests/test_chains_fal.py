@@ -12,7 +12,6 @@ from imagegen import chains, services
 from imagegen.models import Generation, Quota
 from tests import photos
 from tests.conftest import run_queued_generations
-from tests.fakes.hf_server import huggingface_hub_pointed_at, start_hf_server
 
 KONTEXT = "black-forest-labs/FLUX.1-Kontext-dev"
 
@@ -20,20 +19,6 @@ KONTEXT = "black-forest-labs/FLUX.1-Kontext-dev"
 @pytest.fixture(autouse=True)
 def own_media_folder(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def fal(settings):
-    with start_hf_server() as server:
-        server.polls_in_progress = 1
-        settings.HUGGINGFACE_API_TOKEN = "hf_ChainTokenAbcdefghijklmnop12345"
-        settings.HF_ROUTER_URL = server.url
-        settings.HF_TIMEOUT = 10.0
-        settings.HF_EDIT_MODEL = KONTEXT
-        settings.HF_EDIT_PROVIDER = "fal-ai"
-        settings.IMAGEGEN_PROVIDERS = ["hf_inference"]
-        with huggingface_hub_pointed_at(server.url):
-            yield server
 
 
 def day_used(user):
@@ -46,24 +31,24 @@ def stored(generation):
         return handle.read()
 
 
-def turn(fal, user, **request):
+def turn(fal_edits, user, **request):
     """One turn submitted and made; returns it fresh, the units it cost while queued and the
     photo fal received for it (None when nothing reached fal)."""
-    before, received = day_used(user), len(fal.received_images)
+    before, received = day_used(user), len(fal_edits.received_images)
     generation = services.submit_generation(
         user=user, task="edit", width=320, height=240, **request
     )
     charged = day_used(user) - before
     run_queued_generations()
     generation.refresh_from_db()
-    sent = fal.received_images[received:]
+    sent = fal_edits.received_images[received:]
     assert len(sent) <= 1
     return generation, charged, (sent[0] if sent else None)
 
 
-def test_a_three_step_chain_with_a_branch_sends_each_parent_as_stored_to_fal(user, fal):
+def test_a_three_step_chain_with_a_branch_sends_each_parent_as_stored_to_fal(user, fal_edits):
     upload = services.store_upload(user=user, data=photos.jpeg_with_gps(320, 240))
-    first, charged, sent = turn(fal, user, prompt="at sunset", source_image=upload)
+    first, charged, sent = turn(fal_edits, user, prompt="at sunset", source_image=upload)
     assert first.status == Generation.Status.SUCCEEDED, first.error_detail
     assert first.provider == "hf_inference" and first.model_name == KONTEXT
     with upload.image.open("rb") as handle:
@@ -77,7 +62,7 @@ def test_a_three_step_chain_with_a_branch_sends_each_parent_as_stored_to_fal(use
         ("branch", "second", "make the jacket blue"),  # version 2 again, after version 3
     ):
         parent = versions[parent]
-        version, charged, sent = turn(fal, user, prompt=instruction, parent=parent)
+        version, charged, sent = turn(fal_edits, user, prompt=instruction, parent=parent)
         assert version.status == Generation.Status.SUCCEEDED, version.error_detail
         # The parent's stored file went to fal byte for byte: no second upload, no re-encode.
         assert sent == stored(parent)
@@ -87,7 +72,7 @@ def test_a_three_step_chain_with_a_branch_sends_each_parent_as_stored_to_fal(use
         assert charged == version.units == first.units  # each turn costs what an edit costs
         versions[name] = version
     assert first.chain_root_id is None and first.parent_id is None
-    (job,) = [j for j in fal.jobs.values() if j.prompt == "make the jacket blue"]
+    (job,) = [j for j in fal_edits.jobs.values() if j.prompt == "make the jacket blue"]
     assert Image.open(io.BytesIO(job.image)).size == (first.width, first.height)
 
     chain = chains.chain_of(versions["second"])
@@ -100,8 +85,8 @@ def test_a_three_step_chain_with_a_branch_sends_each_parent_as_stored_to_fal(use
     assert day_used(user) == 4 * first.units
 
     # A turn fal refuses fails, and exactly its units come back; nothing else moves.
-    fal.behaviour = "401"
-    failed, charged, sent = turn(fal, user, prompt="at night", parent=versions["third"])
+    fal_edits.behaviour = "401"
+    failed, charged, sent = turn(fal_edits, user, prompt="at night", parent=versions["third"])
     assert (failed.status, failed.failure_class) == ("failed", "misconfigured")
     assert charged == first.units
     assert sent == stored(versions["third"])  # it did reach fal, as stored

@@ -417,23 +417,7 @@ def test_an_edit_says_one_size_queued_done_and_in_its_png(user_client, user):
 # --- Through a real provider protocol -------------------------------------------------------------
 
 
-@pytest.fixture
-def fal(settings):
-    from tests.fakes.hf_server import huggingface_hub_pointed_at, start_hf_server
-
-    with start_hf_server() as server:
-        server.polls_in_progress = 1
-        settings.HUGGINGFACE_API_TOKEN = "hf_StudioTokenAbcdefghijklmnop1234"
-        settings.HF_ROUTER_URL = server.url
-        settings.HF_TIMEOUT = 10.0
-        settings.HF_EDIT_MODEL = "black-forest-labs/FLUX.1-Kontext-dev"
-        settings.HF_EDIT_PROVIDER = "fal-ai"
-        settings.IMAGEGEN_PROVIDERS = ["hf_inference"]
-        with huggingface_hub_pointed_at(server.url):
-            yield server
-
-
-def test_the_photos_location_never_leaves_the_site(api, user, fal):
+def test_the_photos_location_never_leaves_the_site(api, user, fal_edits):
     """A JPEG with GPS coordinates: not in the stored file, not in what the provider gets."""
     original = photos.jpeg_with_gps(640, 480)
     assert photos.has_traces(original)  # the test photo does carry them
@@ -443,18 +427,18 @@ def test_the_photos_location_never_leaves_the_site(api, user, fal):
     run_queued_generations()
     generation = Generation.objects.get()
     assert generation.status == Generation.Status.SUCCEEDED, generation.error_detail
-    (received,) = fal.received_images
+    (received,) = fal_edits.received_images
     with Upload.objects.get(pk=photo).image.open("rb") as stored:
         assert received == stored.read()  # the clean copy, byte for byte
     assert photos.has_traces(received) == []
     sent = Image.open(io.BytesIO(received))
     assert dict(sent.getexif()) == {} and (sent.width, sent.height) == (640, 480)
-    (submit,) = [r for r in fal.inference_requests if r.image is not None]
+    (submit,) = [r for r in fal_edits.inference_requests if r.image is not None]
     assert submit.image_type == "image/jpeg"
 
 
 def test_a_service_that_chooses_the_size_is_said_so_until_the_image_comes(
-    api, user, user_client, fal
+    api, user, user_client, fal_edits
 ):
     photo = uploaded(api, photos.jpeg_with_gps(1600, 1200))
     post_json(api, {"task": "edit", "source_image": photo, "prompt": "at sunset"})
@@ -472,8 +456,8 @@ def test_a_service_that_chooses_the_size_is_said_so_until_the_image_comes(
     assert f"{size[0]} × {size[1]}" in user_client.get(detail).content.decode()
 
 
-def test_a_provider_failure_on_an_edit_is_refunded_like_any_other(api, user, fal):
-    fal.behaviour = "401"
+def test_a_provider_failure_on_an_edit_is_refunded_like_any_other(api, user, fal_edits):
+    fal_edits.behaviour = "401"
     photo = uploaded(api)
     post_json(api, {"task": "edit", "source_image": photo, "prompt": "at sunset"})
     run_queued_generations()
