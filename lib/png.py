@@ -17,13 +17,13 @@ borders.
 iTXt chunk per text (as Pillow's PngInfo.add_itxt does), the IDAT chunks and IEND.
 """
 
+import concurrent.futures
+import os
 import struct
 import zlib
 
 import numpy as np
 from zlib_ng import zlib_ng
-
-from . import threads
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOUR_TYPES = {3: 2, 4: 6}  # channels → PNG colour type (truecolour, truecolour with alpha)
@@ -31,6 +31,7 @@ AVERAGE = 3
 IDAT_SIZE = 1 << 18
 # Below this many filtered bytes one thread compresses faster than several start.
 PARALLEL_FROM = 1 << 19
+MAX_PARTS = 4
 
 
 def encode(
@@ -79,7 +80,7 @@ def average_filtered(pixels: np.ndarray) -> bytes:
 def deflate(data: bytes, parts: int | None = None) -> bytes:
     """`data` as one zlib stream (level 1, run-length), compressed in `parts` on threads."""
     if parts is None:
-        parts = threads.parallel_parts(len(data), PARALLEL_FROM)
+        parts = min(os.cpu_count() or 1, MAX_PARTS) if len(data) >= PARALLEL_FROM else 1
     parts = max(1, min(parts, len(data) or 1))
     size = -(-len(data) // parts)
     view = memoryview(data)
@@ -92,7 +93,11 @@ def deflate(data: bytes, parts: int | None = None) -> bytes:
             zlib_ng.Z_FINISH if last else zlib_ng.Z_SYNC_FLUSH
         )
 
-    compressed = threads.in_parallel(compress, range(len(pieces)))
+    if len(pieces) == 1:
+        compressed = [compress(0)]
+    else:
+        with concurrent.futures.ThreadPoolExecutor(len(pieces)) as pool:
+            compressed = list(pool.map(compress, range(len(pieces))))
     # CMF 0x78 (deflate, 32 KiB window), FLG 0x01 (fastest; CMF·256 + FLG divisible by 31).
     return b"\x78\x01" + b"".join(compressed) + struct.pack(">I", zlib_ng.adler32(data))
 
