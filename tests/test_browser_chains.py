@@ -76,6 +76,33 @@ def pixel_at(page, fraction):
     return image.getpixel((int(image.width * fraction), image.height // 2))
 
 
+def painted_alone(page, side, fraction):
+    """The colour one image ("before" or "after") paints at `fraction` of the frame with the other
+    hidden and the after image unclipped; the styles the slider set are put back afterwards."""
+    show, hide = (".compare-after", ".compare-before")
+    if side == "before":
+        show, hide = hide, show
+    saved = page.evaluate(
+        """([show, hide]) => {
+            const [shown, hidden] = [document.querySelector(show), document.querySelector(hide)];
+            const saved = [shown.style.cssText, hidden.style.cssText];
+            shown.style.clipPath = 'none';
+            hidden.style.visibility = 'hidden';
+            return saved;
+        }""",
+        [show, hide],
+    )
+    colour = pixel_at(page, fraction)
+    page.evaluate(
+        """([show, hide, saved]) => {
+            document.querySelector(show).style.cssText = saved[0];
+            document.querySelector(hide).style.cssText = saved[1];
+        }""",
+        [show, hide, saved],
+    )
+    return colour
+
+
 def touch_drag(page, from_x, to_x, y):
     """A finger on the screen moving from one point to another (Chromium's touch input)."""
     session = page.context.new_cdp_session(page)
@@ -132,20 +159,29 @@ def test_a_chain_on_a_korean_phone_strip_slider_and_gallery_card(served_site, pa
     page.locator(".compare-after").evaluate("img => img.decode()")
     page.locator(".compare-before").evaluate("img => img.decode()")
     assert compare_state(page) == ["50", "편집 후 50%", "inset(0px 50% 0px 0px)"]
-    half = pixel_at(page, 0.53)  # just right of the middle: before shows there
-    assert pixel_at(page, 0.47) != half  # after on the left differs from before on the right
+    before = {x: painted_alone(page, "before", x) for x in (0.47, 0.53)}
+    after = {x: painted_alone(page, "after", x) for x in (0.47, 0.53)}
+    for x in (0.47, 0.53):  # the two versions differ there, by more than the tolerance below
+        assert max(abs(a - b) for a, b in zip(before[x], after[x], strict=True)) > 12, (
+            x,
+            before[x],
+            after[x],
+        )
+    assert compare_state(page)[2] == "inset(0px 50% 0px 0px)"  # put back as it was
+    assert pixel_at(page, 0.47) == pytest.approx(after[0.47], abs=3)  # after left of the split
+    assert pixel_at(page, 0.53) == pytest.approx(before[0.53], abs=3)  # before right of it
     slider = page.get_by_label("밀어서 편집 전후 비교")
     slider.focus()
     for _ in range(5):
         page.keyboard.press("ArrowRight")
     assert compare_state(page) == ["55", "편집 후 55%", "inset(0px 45% 0px 0px)"]
-    assert pixel_at(page, 0.53) != half  # now after shows there
+    assert pixel_at(page, 0.53) == pytest.approx(after[0.53], abs=3)  # now after shows there
     split = "getComputedStyle(document.querySelector('.compare-frame')).getPropertyValue('--split')"
     assert page.evaluate(split).strip() == "55%"  # the line between them moved along
     for _ in range(10):
         page.keyboard.press("ArrowLeft")
     assert compare_state(page)[:2] == ["45", "편집 후 45%"]
-    assert pixel_at(page, 0.47) == pytest.approx(half, abs=12)  # before shows on the left too
+    assert pixel_at(page, 0.47) == pytest.approx(before[0.47], abs=3)  # before shows there now
     shoot(page, "chain-detail-phone")
 
     # A finger dragging the thumb most of the way right.
