@@ -24,7 +24,9 @@ bench/README.md between the RESULTS markers. Run with `make bench`.
    through a stand-in fal queue and a try-on through a stand-in Gradio Space, end-to-end against
    the provider libraries called straight, and the worker CPU per image; written into its own
    section, `<!-- RESULTS photos sqlite -->` (or `postgresql`).
-8. Edit again (bench/chains.py, in a child process): an edit of a stored result against the
+8. The gallery's cards on 10,000 and 40,000 generations with chains of edits (bench/gallery.py):
+   counting them, and pages 1 and 400; written into `<!-- RESULTS gallery sqlite -->`.
+9. Edit again (bench/chains.py, in a child process): an edit of a stored result against the
    same edit of an uploaded photo, each end-to-end against a direct call with the same bytes;
    written into `<!-- RESULTS chains sqlite -->` (or `postgresql`).
 
@@ -510,6 +512,9 @@ def main():
         results |= bench_scale(make_user, sizes)
         big = 1_000_000 if connection.vendor == "postgresql" else 100_000
         results |= bench_ops(make_user, [10_000, big])
+        import gallery
+
+        gallery_figures = gallery.bench(make_user)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0)
     import pipeline
@@ -517,6 +522,7 @@ def main():
     quick = bool(os.environ.get("BENCH_QUICK"))
     pipeline_figures = pipeline.markdown(pipeline.run(quick=quick))
     write(results, pipeline_figures)
+    gallery.write(gallery_figures["database"], gallery.markdown(gallery_figures))
     import photos
 
     photo_figures = photos.run(quick=quick)

@@ -46,3 +46,16 @@ class EstimatedCountPaginator(Paginator):
             if estimate is not None and estimate > ESTIMATE_ABOVE:
                 return estimate
         return super().count
+
+
+class CountedPaginator(Paginator):
+    """A paginator that counts its list with `count()`, a cheaper query that must give the same
+    number as the list's own COUNT (the gallery's cards: selectors.gallery_card_count)."""
+
+    def __init__(self, object_list, per_page, *, count, **kwargs):
+        super().__init__(object_list, per_page, **kwargs)
+        self._count = count
+
+    @cached_property
+    def count(self):
+        return self._count()

@@ -183,15 +183,18 @@ GALLERY_FILTERS = {
 }
 
 
-def gallery_filter(*, show: str = "", favourites: bool = False, query: str = "") -> Q:
-    """What the gallery's filters keep: a status group, favourites, the words of a prompt."""
+def gallery_filter(
+    *, show: str = "", favourites: bool = False, query: str = "", prefix: str = ""
+) -> Q:
+    """What the gallery's filters keep: a status group, favourites, the words of a prompt;
+    with `prefix` (as "chain_root__"), of the generation that relation leads to."""
     keep = Q()
     if show in GALLERY_FILTERS:
-        keep &= Q(status__in=GALLERY_FILTERS[show])
+        keep &= Q(**{f"{prefix}status__in": GALLERY_FILTERS[show]})
     if favourites:
-        keep &= Q(favourite=True)
+        keep &= Q(**{f"{prefix}favourite": True})
     for word in query.split()[:8]:
-        keep &= Q(prompt__icontains=word)
+        keep &= Q(**{f"{prefix}prompt__icontains": word})
     return keep
 
 
@@ -242,6 +245,28 @@ def gallery_cards(
         .exclude(Exists(chain.annotate(finished=FINISHED).filter(keep, better)))
         .order_by("-created_at", "-id")
     )
+
+
+def gallery_card_count(
+    user: AbstractBaseUser, *, show: str = "", favourites: bool = False, query: str = ""
+) -> int:
+    """How many cards gallery_cards makes, without checking each row against its chain. A
+    chain has one card when the filters keep any of its versions, so the cards are the kept
+    pictures that start no chain or start one (chain_root null), and, under a filter, the
+    chains whose first picture it drops, counted by their first picture (a join, no subquery:
+    on 40,000 rows PostgreSQL's plan for a NOT EXISTS per row cost more to JIT-compile than to
+    run). Without a filter every first picture is kept, and it is a plain count."""
+    filters = {"show": show, "favourites": favourites, "query": query}
+    keep = gallery_filter(**filters)
+    kept = Generation.objects.filter(owner=user).filter(keep)
+    if not keep:
+        return kept.filter(chain_root__isnull=True).count()
+    first_kept = gallery_filter(**filters, prefix="chain_root__")
+    counts = kept.aggregate(
+        first=Count("pk", filter=Q(chain_root__isnull=True)),
+        rest=Count("chain_root", distinct=True, filter=Q(chain_root__isnull=False) & ~first_kept),
+    )
+    return counts["first"] + counts["rest"]
 
 
 def gallery_page(

@@ -8,7 +8,6 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,6 +24,7 @@ from . import ops as ops_data
 from .disclosure import photo_destinations
 from .forms import CreateForm, initial_from, reject_control_characters
 from .models import PHOTOS_OF_TASK, Generation, Upload
+from .paginators import CountedPaginator
 from .providers import available_tasks
 from .services.marks import labelled_file
 from .uploads import UploadRefused, too_large
@@ -377,8 +377,12 @@ def gallery(request):
     except ValidationError as exc:
         # A NUL would reach the database (PostgreSQL refuses it); say so, search for nothing.
         query_error, query = exc.messages[0], ""
-    cards = selectors.gallery_cards(request.user, show=show, favourites=favourites, query=query)
-    page = Paginator(cards, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
+    filters = {"show": show, "favourites": favourites, "query": query}
+    page = CountedPaginator(
+        selectors.gallery_cards(request.user, **filters),
+        GALLERY_PAGE_SIZE,
+        count=lambda: selectors.gallery_card_count(request.user, **filters),
+    ).get_page(request.GET.get("page"))
     keep = request.GET.copy()
     keep.pop("page", None)
     return render(

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from imagegen import chains, services, webhooks
+from imagegen import chains, selectors, services, webhooks
 from imagegen.marks import credentials
 from imagegen.models import Generation, Quota
 from tests import photos
@@ -335,6 +335,39 @@ def test_the_gallery_shows_a_chain_as_one_card_opening_its_newest_version(
     assert cards_of(user_client)[1][1] == (str(third.pk), "3개 버전")
     english = user_client.get(reverse("imagegen:gallery")).content.decode()
     assert "3 versions" in english and "Open the newest of its 3 versions:" in english
+
+
+def test_the_gallery_counts_its_cards_as_it_shows_them_under_every_filter(user, make_user):
+    """selectors.gallery_card_count (the page count's query) against the cards themselves,
+    filters that keep a chain's first picture and filters that keep only later versions."""
+    quota = services.quota_for(user)
+    quota.daily_limit = 50
+    quota.save()
+    made(user, prompt="Busan harbour")
+    first = made(user, prompt="Jeju at sunrise")
+    second = edit_of(user, first, "at night")
+    third = edit_of(user, second, "with snow")
+    edit_of(user, second, "in autumn")
+    seoul = made(user, prompt="Seoul in rain")
+    made(make_user("bob"), prompt="Jeju with snow")  # another's: never counted
+    services.submit_generation(  # queued, not made: "in progress" keeps it alone of its chain
+        user=user, task="edit", prompt="at dusk", width=320, height=240, parent=seoul
+    )
+    Generation.objects.filter(pk__in=[third.pk, seoul.pk]).update(favourite=True)
+    Generation.objects.filter(pk=first.pk).update(status=Generation.Status.FAILED)
+    counted = {}
+    for show in ("", "done", "active", "failed"):
+        for favourites in (False, True):
+            for query in ("", "snow", "night", "Jeju", "rain", "nothing here"):
+                filters = {"show": show, "favourites": favourites, "query": query}
+                cards = list(selectors.gallery_cards(user, **filters))
+                assert selectors.gallery_card_count(user, **filters) == len(cards), filters
+                counted[show, favourites, query] = len(cards)
+    assert counted["", False, ""] == 3  # Busan, the Jeju chain, the Seoul chain
+    # Chains whose first picture the filter drops are counted by it once each.
+    assert counted["done", False, ""] == 3 and counted["", True, ""] == 2
+    assert counted["active", False, ""] == 1 and counted["", False, "night"] == 1
+    assert counted["failed", False, "Jeju"] == 1 and counted["", False, "nothing here"] == 0
 
 
 def test_the_gallery_with_chains_asks_as_many_queries_as_without(
