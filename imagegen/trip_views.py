@@ -324,6 +324,16 @@ def _draft_day(plan):
     }
 
 
+def _caption(trip, card):
+    """What a day's picture shows, in the reader's language, for its card and its alt text:
+    the picture's prompt is the planner's English, which a Korean page should not show."""
+    return _("%(place)s, %(day)s: %(outfit)s") % {
+        "place": trip.destination_name or trip.destination_label,
+        "day": card["label"],
+        "outfit": ", ".join(garment for _slot, garment in card["outfit"]),
+    }
+
+
 def _packing_row(item, packed):
     return {
         "id": item.garment.id,
@@ -368,6 +378,7 @@ def trip_page(request, trip_id):
         plan = trips.day_plan(day)
         card = _draft_day(plan)
         card["generation"] = day.generation
+        card["caption"] = _caption(trip, card)
         cards.append(card)
     share_url = (
         request.build_absolute_uri(reverse("imagegen:trip_shared", args=[trip.share_token]))
@@ -474,6 +485,7 @@ def trip_shared(request, token):
         )
         card["token"] = generation.share_token if shown else None
         card["generation"] = generation if shown else None
+        card["caption"] = _caption(trip, card)
         cards.append(card)
     response = render(
         request,

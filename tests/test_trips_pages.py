@@ -3,12 +3,14 @@ Open-Meteo stand-in and the demo provider."""
 
 import datetime
 import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from imagegen.models import Generation, Quota, Trip
+from imagegen.trip_presenters import day_label as trip_day_label
 from imagegen.trips import weather
 from tests import photos
 from tests.conftest import run_queued_generations
@@ -78,8 +80,14 @@ def test_the_form_offers_candidates_then_confirms_with_the_price_then_makes_the_
     assert made["Location"] == reverse("imagegen:trip", args=[trip.pk])
     assert Quota.objects.get(user=user).day_used == 3
     run_queued_generations()
-    page = user_client.get(made["Location"]).content.decode()
+    page = user_client.get(made["Location"], HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert page.count('data-role="day"') == 3 and "Open-Meteo" in page
+    # Each day's card says what its picture shows in Korean (place, day, outfit), in its text
+    # and its alt text; the planner's English prompt stays the model's.
+    place = trip.destination_name
+    for day in trip.days.select_related("generation"):
+        assert day.generation.prompt[:30] not in page
+        assert f'alt="AI 생성: {place}, {trip_day_label(day.date)}: ' in page
     assert trip.days.get(date=start).activities == ["beach"]
     assert trip.days.get(date=end).activities == ["dinner"]
 
@@ -239,6 +247,11 @@ def test_a_shared_lookbook_shows_finished_pictures_only_until_the_link_is_off(
     run_queued_generations()  # finished after the share: they join it
     page = client.get(shared)
     assert page.content.decode().count("<img") == 2
+    # Their alt texts name the place, the day and the outfit, not the planner's English prompt.
+    alts = re.findall(r'<img [^>]*alt="([^"]*)"', page.content.decode())
+    prompts = [day.generation.prompt for day in trip.days.select_related("generation")]
+    assert len(alts) == 2 and all("제주, " in alt for alt in alts)
+    assert not any(prompt[:30] in alt for prompt in prompts for alt in alts)
     assert page["Referrer-Policy"] == "same-origin"
     day = trip.days.first()
     Generation.objects.filter(pk=day.generation_id).update(share_suspended_at=day.trip.created_at)
