@@ -85,11 +85,14 @@ def test_the_oldest_wait_counts_from_when_a_generation_was_last_queued(scrape, u
     assert value(scrape(), "travelfit_oldest_queued_seconds") >= 3600
 
 
-def test_work_is_counted_with_labels_from_small_fixed_sets(scrape, user, client, settings):
+def test_work_is_counted_with_labels_from_small_fixed_sets(
+    scrape, user, client, settings, django_capture_on_commit_callbacks
+):
     before = scrape()
-    generations = services.submit_generations(user=user, count=2, **REQUEST)
+    with django_capture_on_commit_callbacks(execute=True):  # as each request's commit would
+        generations = services.submit_generations(user=user, count=2, **REQUEST)
     Quota.objects.filter(user=user).update(daily_limit=2)
-    with pytest.raises(services.QuotaExceeded):
+    with pytest.raises(services.QuotaExceeded), django_capture_on_commit_callbacks(execute=True):
         services.submit_generation(user=user, **REQUEST)
     queued_now = scrape()
     run_queued_generations()
@@ -114,6 +117,48 @@ def test_work_is_counted_with_labels_from_small_fixed_sets(scrape, user, client,
     labels = " ".join(str(dict(key)) for _, key in after)
     for private in (user.username, "Hahoe", str(generations[0].pk), "/generations/"):
         assert private not in labels
+
+
+def test_a_trip_the_quota_refuses_part_way_counts_no_submission(
+    scrape, user, settings, django_capture_on_commit_callbacks
+):
+    """Its first days were submitted in the trip's transaction, which rolled back: not made."""
+    import datetime
+
+    from imagegen.services import trips as trip_service
+
+    settings.TRIP_WEATHER = "off"
+    Quota.objects.update_or_create(user=user, defaults={"daily_limit": 2})
+    start = datetime.date.today() + datetime.timedelta(days=7)
+    days = [start + datetime.timedelta(days=n) for n in range(3)]
+    draft = trip_service.plan_trip(
+        destination="제주",
+        start_date=days[0],
+        end_date=days[-1],
+        temperatures=dict.fromkeys(days, (20, 12)),
+    )
+    before = scrape()
+    with pytest.raises(services.QuotaExceeded), django_capture_on_commit_callbacks(execute=True):
+        trip_service.create_trip(user=user, draft=draft)
+    submitted = "travelfit_generations_submitted_total"
+    assert value(scrape(), submitted, task="text", tier="standard") == value(
+        before, submitted, task="text", tier="standard"
+    )
+    assert Generation.objects.count() == 0
+    # Two days fit: those are counted, once the trip is there for good.
+    short = trip_service.plan_trip(
+        destination="제주",
+        start_date=days[0],
+        end_date=days[1],
+        temperatures=dict.fromkeys(days[:2], (20, 12)),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        trip_service.create_trip(user=user, draft=short)
+    assert (
+        value(scrape(), submitted, task="text", tier="standard")
+        - value(before, submitted, task="text", tier="standard")
+        == 2
+    )
 
 
 def test_each_name_is_one_quantity_and_says_what_it_counts(scrape_text, db):

@@ -142,7 +142,9 @@ def submit_generations(
         "task": task,
     }
     generations = _record(user=user, count=count, tier=chosen, periods=periods, fields=fields)
-    metrics.SUBMITTED.labels(task, chosen.name).inc(count)
+    # Counted once the rows are there for good: a trip whose quota gives out on its third day
+    # rolls its first two back with it (services.trips.create_trip), and they were never made.
+    transaction.on_commit(partial(metrics.SUBMITTED.labels(task, chosen.name).inc, count))
     logger.info(
         "generations %s queued for user %s", ", ".join(str(g.pk) for g in generations), user.pk
     )
