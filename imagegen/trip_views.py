@@ -34,16 +34,6 @@ from .trips.open_meteo import ATTRIBUTION, ATTRIBUTION_URL, LICENCE_URL
 from .uploads import UploadRefused, too_large
 
 DRAFT_SESSION = "travelfit-trip-draft"
-ICONS = {
-    "clear": "☀️",
-    "partly_cloudy": "⛅",
-    "cloudy": "☁️",
-    "fog": "🌫️",
-    "drizzle": "🌦️",
-    "rain": "🌧️",
-    "snow": "❄️",
-    "thunderstorm": "⛈️",
-}
 
 
 class TripForm(forms.Form):
@@ -303,7 +293,7 @@ def _outfit_rows(outfit):
 def _weather_view(weather):
     kind = weather_kind(weather.weather_code)
     return {
-        "icon": ICONS.get(kind.id, "🌡️") if kind else "🌡️",
+        "icon": kind.id if kind else "unknown",  # templates/imagegen/trips/_weather_icon.html
         "kind": str(kind.label) if kind else "",
         "max": round(weather.temperature_max),
         "min": round(weather.temperature_min),

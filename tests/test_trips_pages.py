@@ -85,6 +85,11 @@ def test_the_form_offers_candidates_then_confirms_with_the_price_then_makes_the_
     # Each day's card says what its picture shows in Korean (place, day, outfit), in its text
     # and its alt text; the planner's English prompt stays the model's.
     place = trip.destination_name
+    # Each day's weather drawn (clear, then rain as set above), not as an emoji a phone or a
+    # desktop without an emoji font shows as an empty box.
+    icons = re.findall(r'<svg class="weather-icon"[^>]*data-icon="([a-z_]+)"', page)
+    assert icons == ["clear", "rain", "clear"]
+    assert not set("☀⛅☁🌫🌦🌧❄⛈🌡") & set(page)  # the emoji these were
     for day in trip.days.select_related("generation"):
         assert day.generation.prompt[:30] not in page
         assert f'alt="AI 생성: {place}, {trip_day_label(day.date)}: ' in page
@@ -305,3 +310,18 @@ def test_the_admin_lists_trips_read_only(settings, admin_client, admin_user):
     one = admin_client.get(reverse("admin:imagegen_trip_change", args=[trip.pk]))
     assert one.status_code == 200 and trip.share_token is None
     assert admin_client.get(reverse("admin:imagegen_trip_add")).status_code == 403
+
+
+def test_every_kind_of_weather_has_its_own_drawing():
+    from django.template.loader import render_to_string
+
+    from imagegen.trips import conditions
+
+    kinds = {kind.id for kind in conditions._KINDS.values()} | {"unknown"}
+    drawings = {
+        kind: render_to_string("imagegen/trips/_weather_icon.html", {"icon": kind})
+        for kind in kinds
+    }
+    assert len(set(drawings.values())) == len(kinds) == 9
+    for kind, svg in drawings.items():
+        assert f'data-icon="{kind}"' in svg and 'aria-hidden="true"' in svg and "<path" in svg
