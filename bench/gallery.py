@@ -14,10 +14,8 @@ Written into bench/README.md between `<!-- RESULTS gallery sqlite -->` (or `post
 end marker.
 """
 
-import datetime
 import sys
 import time
-import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -31,38 +29,23 @@ CHAIN = 4  # a first picture and three versions
 
 
 def fill(user, rows):
-    """`rows` finished generations of `user`, one in ten in a chain of CHAIN."""
-    from django.utils import timezone
-
+    """`rows` finished generations of `user` (bench/run.py's fill), one in ten made a chain of
+    CHAIN: the oldest of each group its first picture, each newer one edited from the next."""
     from imagegen.models import Generation
 
     Generation.objects.all().delete()
-    now = timezone.now()
-    batch = []
-    for i in range(rows):
-        moment = now - datetime.timedelta(seconds=i + 1)
-        batch.append(
-            Generation(
-                id=uuid.uuid4(),
-                owner=user,
-                prompt=f"trip {i}",
-                width=512,
-                height=512,
-                status="succeeded",
-                provider="demo",
-                image="generations/x.png",
-                thumbnail="generations/x.webp",
-                created_at=moment,
-                started_at=moment,
-                finished_at=moment,
-            )
-        )
+    run._fill(user, rows)
+    newest_first = list(
+        Generation.objects.filter(owner=user).order_by("-created_at").values_list("pk", flat=True)
+    )
+    versions = []
     for start in range(0, rows - CHAIN + 1, 10 * CHAIN):
-        root = batch[start + CHAIN - 1]  # the oldest of the group is the first picture
-        for n, version in enumerate(batch[start : start + CHAIN - 1]):
-            version.chain_root_id = root.pk
-            version.parent_id = batch[start + n + 1].pk
-    Generation.objects.bulk_create(batch, batch_size=2000)
+        group = newest_first[start : start + CHAIN]
+        versions += [
+            Generation(pk=pk, chain_root_id=group[-1], parent_id=group[n + 1])
+            for n, pk in enumerate(group[:-1])
+        ]
+    Generation.objects.bulk_update(versions, ["chain_root", "parent"], batch_size=2000)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE imagegen_generation")
