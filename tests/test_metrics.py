@@ -123,42 +123,23 @@ def test_a_trip_the_quota_refuses_part_way_counts_no_submission(
     scrape, user, settings, django_capture_on_commit_callbacks
 ):
     """Its first days were submitted in the trip's transaction, which rolled back: not made."""
-    import datetime
-
     from imagegen.services import trips as trip_service
+    from tests.test_trips_service import manual_draft
 
-    settings.TRIP_WEATHER = "off"
     Quota.objects.update_or_create(user=user, defaults={"daily_limit": 2})
-    start = datetime.date.today() + datetime.timedelta(days=7)
-    days = [start + datetime.timedelta(days=n) for n in range(3)]
-    draft = trip_service.plan_trip(
-        destination="제주",
-        start_date=days[0],
-        end_date=days[-1],
-        temperatures=dict.fromkeys(days, (20, 12)),
-    )
     before = scrape()
+
+    def submitted():
+        name, labels = "travelfit_generations_submitted_total", {"task": "text", "tier": "standard"}
+        return value(scrape(), name, **labels) - value(before, name, **labels)
+
     with pytest.raises(services.QuotaExceeded), django_capture_on_commit_callbacks(execute=True):
-        trip_service.create_trip(user=user, draft=draft)
-    submitted = "travelfit_generations_submitted_total"
-    assert value(scrape(), submitted, task="text", tier="standard") == value(
-        before, submitted, task="text", tier="standard"
-    )
-    assert Generation.objects.count() == 0
+        trip_service.create_trip(user=user, draft=manual_draft(settings, 3))
+    assert submitted() == 0 and Generation.objects.count() == 0
     # Two days fit: those are counted, once the trip is there for good.
-    short = trip_service.plan_trip(
-        destination="제주",
-        start_date=days[0],
-        end_date=days[1],
-        temperatures=dict.fromkeys(days[:2], (20, 12)),
-    )
     with django_capture_on_commit_callbacks(execute=True):
-        trip_service.create_trip(user=user, draft=short)
-    assert (
-        value(scrape(), submitted, task="text", tier="standard")
-        - value(before, submitted, task="text", tier="standard")
-        == 2
-    )
+        trip_service.create_trip(user=user, draft=manual_draft(settings, 2))
+    assert submitted() == 2
 
 
 def test_each_name_is_one_quantity_and_says_what_it_counts(scrape_text, db):
