@@ -96,14 +96,18 @@ def review_notice(generation: Generation) -> str:
     return ""
 
 
+def shown_words(generation: Generation, words: str = "") -> str:
+    """The words a card and an alt text show for a generation: what the user wrote (a preset's
+    input, not the template around it); `words`, when given, stand for them (a lookbook day's
+    caption: the planner wrote that prompt, in English)."""
+    return words or (generation.preset_input if generation.preset_id else generation.prompt)
+
+
 def image_alt(generation: Generation, words: str = "") -> str:
     """A generation's <img alt>: that it is AI-made, then what it shows, in the reader's
     language ("AI 생성: 부산 감천문화마을…", "AI-generated: Hallstatt in the snow"). Its words
-    are what the user wrote (a preset's input, not the template around it), shortened; a photo
-    task without words says which task it was. `words`, when given, stand for the prompt
-    (a lookbook day's caption: the planner wrote that prompt, in English)."""
-    words = words or (generation.preset_input if generation.preset_id else generation.prompt)
-    words = " ".join(words.split()) or str(generation.get_task_display())
+    are shown_words', shortened; a photo task without words says which task it was."""
+    words = " ".join(shown_words(generation, words).split()) or str(generation.get_task_display())
     return pgettext("image alt text", "AI-generated: %(words)s") % {
         "words": Truncator(words).chars(ALT_WORDS_CHARS)
     }

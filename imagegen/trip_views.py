@@ -318,7 +318,7 @@ def _caption(trip, card):
     """What a day's picture shows, in the reader's language, for its card and its alt text:
     the picture's prompt is the planner's English, which a Korean page should not show."""
     return _("%(place)s, %(day)s: %(outfit)s") % {
-        "place": trip.destination_name or trip.destination_label,
+        "place": trip.destination_name,
         "day": card["label"],
         "outfit": ", ".join(garment for _slot, garment in card["outfit"]),
     }
